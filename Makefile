@@ -1,0 +1,107 @@
+# redsleeve: plain GNU make. `make` builds ./redsleeve; `make test` runs every
+# suite; `make check-asan` runs them under AddressSanitizer + UBSan;
+# `make demo` runs a local TLS-only redis with redsleeve in front of it.
+
+CC      ?= cc
+PKGS    := openssl libevent inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+TOOL_LIBS := $(shell pkg-config --libs hiredis openssl libevent 2>/dev/null)
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
+GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2
+HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) \
+              $(PKG_CFLAGS) -DREDSLEEVE_VERSION='"$(VERSION)"' \
+              -DREDSLEEVE_GIT_REV='"$(GIT_REV)"' -MMD -MP
+LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+
+ifneq ($(SANITIZE),)
+ALL_CFLAGS  += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all \
+               -fno-omit-frame-pointer
+LDFLAGS_ALL += -fsanitize=$(SANITIZE)
+BUILD ?= build-san
+else
+BUILD ?= build
+endif
+
+SRCS    := $(wildcard proxy/*.c)
+OBJS    := $(patsubst proxy/%.c,$(BUILD)/proxy/%.o,$(SRCS))
+LIBOBJS := $(filter-out $(BUILD)/proxy/main.o,$(OBJS))
+UNIT_SRCS := $(wildcard tests/unit/check_*.c)
+UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+TOOLS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
+PROG    := $(BUILD)/redsleeve
+
+.PHONY: all test test-unit test-integration check-asan demo deps clean \
+        install tools
+
+all: ./redsleeve
+
+./redsleeve: $(PROG)
+	@if [ "$(BUILD)" = build ]; then cp $(PROG) ./redsleeve; fi
+
+$(PROG): $(OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS)
+
+$(BUILD)/proxy/%.o: proxy/%.c $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# Rebuild everything when the flags change.
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(ALL_CFLAGS) $(LDFLAGS_ALL)' | cmp -s - $@ || \
+	    echo '$(ALL_CFLAGS) $(LDFLAGS_ALL)' > $@
+
+$(BUILD)/unit/%: tests/unit/%.c $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Iproxy -o $@ $< $(LIBOBJS) \
+	    $(LDFLAGS_ALL) $(PKG_LIBS) $(CHECK_LIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS_ALL) $(TOOL_LIBS)
+
+tools: $(TOOLS)
+
+deps:
+	@sh scripts/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory test-unit test-integration
+
+test-unit: $(UNITS)
+	@set -e; for t in $(UNITS); do echo "== $$t"; \
+	    CK_DEFAULT_TIMEOUT=60 UNIT_DATA=tests/unit/data $$t; done
+
+test-integration: $(PROG) $(TOOLS)
+	@REDSLEEVE=$(PROG) TOOLS=$(BUILD)/tools bash tests/integration/run.sh
+
+check-asan: deps
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(MAKE) --no-print-directory SANITIZE=address,undefined \
+	    test-unit test-integration
+
+demo: deps ./redsleeve
+	@bash scripts/demo.sh
+
+PREFIX  ?= /usr/local
+install: ./redsleeve
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/redsleeve
+	install -m 0755 redsleeve $(DESTDIR)$(PREFIX)/bin/redsleeve
+	install -m 0644 conf/redsleeve.ini $(DESTDIR)/etc/redsleeve/redsleeve.ini.example
+
+clean:
+	rm -rf build build-san redsleeve
+
+FORCE:
+
+-include $(OBJS:.o=.d)

@@ -1,0 +1,865 @@
+/*
+ * config.c: INI file -> struct config, with defaults and validation.
+ *
+ * One key table drives parsing, defaults and error messages.  Every error
+ * names the file, the line and the key; parsing goes on after an error so
+ * that one run reports every problem.  Secrets are loaded here (so that a
+ * missing password file stops start-up) and wiped in config_free().
+ *
+ * inih is fed through our own line reader, which counts lines (the library
+ * does not report them), strips leading blanks (so indented keys, as in
+ * stunnel files, are plain keys and never inih "continuation lines") and
+ * refuses over-long lines instead of letting them be cut silently.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <openssl/crypto.h>
+#include <openssl/tls1.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GLOBAL_SECTION "global"
+#define READ_LINE_MAX 4096          /* our reader's own line buffer */
+#define SECRET_MAX 1024             /* longest password accepted */
+#define MAX_SECTIONS 256            /* sections remembered for duplicates */
+
+enum key_type {
+    KT_STRING,      /* any non-empty text */
+    KT_BOOL,        /* yes/no/true/false/on/off/1/0 */
+    KT_DURATION,    /* config_parse_duration(), bounded by min..max */
+    KT_INT,         /* integer, bounded by min..max */
+    KT_SIZE,        /* config_parse_size(), bounded by min..max */
+    KT_VERIFY,      /* full | chain | none */
+    KT_TLSVER       /* 1.2 | 1.3 */
+};
+
+struct key_def {
+    const char *name;       /* INI spelling, also the README's */
+    enum key_type type;     /* how the value is parsed */
+    size_t offset;          /* field in struct service_config */
+    const char *def;        /* default as text, NULL = unset */
+    double min, max;        /* bounds for numbers */
+};
+
+#define OFF(f) offsetof(struct service_config, f)
+
+static const struct key_def service_keys[SK_COUNT] = {
+    [SK_LISTEN] = {"listen", KT_STRING, OFF(listen), NULL, 0, 0},
+    [SK_UPSTREAM] = {"upstream", KT_STRING, OFF(upstream), NULL, 0, 0},
+    [SK_VERIFY_HOST] = {"verify_host", KT_STRING, OFF(verify_host), NULL, 0, 0},
+    [SK_SNI] = {"sni", KT_STRING, OFF(sni), NULL, 0, 0},
+    [SK_VERIFY] = {"verify", KT_VERIFY, OFF(verify), "full", 0, 0},
+    [SK_INSECURE] = {"insecure", KT_BOOL, OFF(insecure), "no", 0, 0},
+    [SK_CA_FILE] = {"ca_file", KT_STRING, OFF(ca_file), NULL, 0, 0},
+    [SK_CA_PATH] = {"ca_path", KT_STRING, OFF(ca_path), NULL, 0, 0},
+    [SK_CERT_FILE] = {"cert_file", KT_STRING, OFF(cert_file), NULL, 0, 0},
+    [SK_KEY_FILE] = {"key_file", KT_STRING, OFF(key_file), NULL, 0, 0},
+    [SK_TLS_MIN_VERSION] = {"tls_min_version", KT_TLSVER,
+                            OFF(tls_min_version), "1.2", 0, 0},
+    [SK_CIPHERS] = {"ciphers", KT_STRING, OFF(ciphers), NULL, 0, 0},
+    [SK_CIPHERSUITES] = {"ciphersuites", KT_STRING, OFF(ciphersuites),
+                         NULL, 0, 0},
+    [SK_AUTH_USER] = {"auth_user", KT_STRING, OFF(auth_user), NULL, 0, 0},
+    [SK_AUTH_PASSWORD_FILE] = {"auth_password_file", KT_STRING,
+                               OFF(auth_password_file), NULL, 0, 0},
+    [SK_AUTH_PASSWORD_ENV] = {"auth_password_env", KT_STRING,
+                              OFF(auth_password_env), NULL, 0, 0},
+    [SK_CONNECT_TIMEOUT] = {"connect_timeout", KT_DURATION,
+                            OFF(connect_timeout), "5s", 0.001, 3600},
+    [SK_HANDSHAKE_TIMEOUT] = {"handshake_timeout", KT_DURATION,
+                              OFF(handshake_timeout), "5s", 0.001, 3600},
+    [SK_CLIENT_IDLE_TIMEOUT] = {"client_idle_timeout", KT_DURATION,
+                                OFF(client_idle_timeout), "0", 0, 604800},
+    [SK_MAX_CLIENTS] = {"max_clients", KT_INT, OFF(max_clients), "1024",
+                        1, 1000000},
+    [SK_BUFFER_LIMIT] = {"buffer_limit", KT_SIZE, OFF(buffer_limit), "256k",
+                         1024, 1073741824.0},
+};
+
+/* What the parser carries between inih callbacks. */
+struct parse_state {
+    const char *path;               /* ref: file name for messages */
+    FILE *fp;                       /* ref: the open file */
+    int lineno;                     /* line the reader last returned */
+    struct config *cfg;             /* ref: being filled */
+    struct service_config *cur;     /* ref: service of the current section */
+    struct service_config *tail;    /* ref: last service, for appending */
+    char cur_section[256];          /* name of the current section */
+    bool global_seen[2];            /* log_level, resolv_conf set */
+    char *sections[MAX_SECTIONS];   /* owned: headers seen, for duplicates */
+    int nsections;                  /* entries in sections */
+    int header_line;                /* line of the last [section] header */
+    char *err;                      /* ref: caller's error buffer */
+    size_t errlen;                  /* its size */
+    size_t errused;                 /* bytes written to it */
+    int nerrors;                    /* problems found */
+};
+
+static void PRINTF_LIKE(3, 4)
+perr(struct parse_state *ps, int line, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    ps->nerrors++;
+    if (ps->errused + 1 >= ps->errlen) {
+        return;
+    }
+    n = snprintf(ps->err + ps->errused, ps->errlen - ps->errused, "%s:%d: ",
+                 ps->path, line);
+    if (n > 0) {
+        ps->errused += (size_t)n;
+    }
+    if (ps->errused + 1 >= ps->errlen) {
+        ps->errused = ps->errlen - 1;
+        return;
+    }
+    va_start(ap, fmt);
+    n = vsnprintf(ps->err + ps->errused, ps->errlen - ps->errused, fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        ps->errused += (size_t)n;
+    }
+    if (ps->errused + 2 >= ps->errlen) {
+        ps->errused = ps->errlen - 2;
+    }
+    ps->err[ps->errused++] = '\n';
+    ps->err[ps->errused] = '\0';
+}
+
+const char *
+config_key_name(enum service_key key)
+{
+    return service_keys[key].name;
+}
+
+/* ------------------------------------------------------------ value parsers */
+
+int
+config_parse_duration(const char *s, double *out)
+{
+    char *end;
+    double v, mult = 1.0;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || errno != 0 || !isfinite(v) || v < 0) {
+        return -1;
+    }
+    if (strcmp(end, "") == 0 || strcmp(end, "s") == 0) {
+        mult = 1.0;
+    } else if (strcmp(end, "ms") == 0) {
+        mult = 0.001;
+    } else if (strcmp(end, "m") == 0) {
+        mult = 60.0;
+    } else if (strcmp(end, "h") == 0) {
+        mult = 3600.0;
+    } else {
+        return -1;
+    }
+    *out = v * mult;
+    return 0;
+}
+
+int
+config_parse_size(const char *s, size_t *out)
+{
+    char *end;
+    unsigned long long v, mult = 1;
+
+    if (*s < '0' || *s > '9') {
+        return -1;
+    }
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0) {
+        return -1;
+    }
+    if (*end == 'k' || *end == 'K') {
+        mult = 1024ULL;
+        end++;
+    } else if (*end == 'm' || *end == 'M') {
+        mult = 1024ULL * 1024;
+        end++;
+    } else if (*end == 'g' || *end == 'G') {
+        mult = 1024ULL * 1024 * 1024;
+        end++;
+    }
+    if (*end == 'b' || *end == 'B') {
+        end++;
+    }
+    if (*end != '\0' || v > (unsigned long long)SIZE_MAX / mult) {
+        return -1;
+    }
+    *out = (size_t)(v * mult);
+    return 0;
+}
+
+static int
+parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"yes", "true", "on", "1"};
+    static const char *const no[] = {"no", "false", "off", "0"};
+
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int
+parse_int(const char *s, long *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtol(s, &end, 10);
+    return (end == s || *end != '\0' || errno != 0) ? -1 : 0;
+}
+
+bool
+config_is_ip_literal(const char *s)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+int
+config_split_hostport(const char *s, char *host, size_t hostlen, int *port)
+{
+    const char *colon, *hs;
+    size_t hl;
+    long p;
+    char *end;
+
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+
+        if (close == NULL || close[1] != ':') {
+            return -1;
+        }
+        hs = s + 1;
+        hl = (size_t)(close - hs);
+        colon = close + 1;
+        /* A bracketed host must be an IPv6 literal. */
+        if (hl == 0 || hl >= hostlen) {
+            return -1;
+        }
+        memcpy(host, hs, hl);
+        host[hl] = '\0';
+        if (!config_is_ip_literal(host) || strchr(host, ':') == NULL) {
+            return -1;
+        }
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL) {
+            colon = s - 1;      /* port only */
+            hl = 0;
+        } else {
+            hl = (size_t)(colon - s);
+            if (memchr(s, ':', hl) != NULL) {
+                return -1;      /* bare IPv6 needs brackets */
+            }
+        }
+        if (hl >= hostlen) {
+            return -1;
+        }
+        memcpy(host, s, hl);
+        host[hl] = '\0';
+    }
+    if (colon[1] < '0' || colon[1] > '9') {
+        return -1;
+    }
+    errno = 0;
+    p = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || errno != 0 || p < 0 || p > 65535) {
+        return -1;
+    }
+    *port = (int)p;
+    return 0;
+}
+
+/* ------------------------------------------------------------ inih glue */
+
+static struct service_config *
+service_new(struct parse_state *ps, const char *name)
+{
+    struct service_config *sc = calloc(1, sizeof(*sc));
+
+    if (sc == NULL || (sc->name = strdup(name)) == NULL) {
+        free(sc);
+        return NULL;
+    }
+    sc->section_line = ps->header_line;
+    if (ps->tail == NULL) {
+        ps->cfg->services = sc;
+    } else {
+        ps->tail->next = sc;
+    }
+    ps->tail = sc;
+    ps->cfg->nservices++;
+    return sc;
+}
+
+static struct service_config *
+service_find(struct config *cfg, const char *name)
+{
+    for (struct service_config *sc = cfg->services; sc; sc = sc->next) {
+        if (strcmp(sc->name, name) == 0) {
+            return sc;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * set_service_key(ps, sc, k, value, line): parses value for key k into sc.
+ * Returns 0, or -1 after reporting the error.
+ */
+static int
+set_service_key(struct parse_state *ps, struct service_config *sc,
+                enum service_key k, const char *value, int line)
+{
+    const struct key_def *kd = &service_keys[k];
+    char *field = (char *)sc + kd->offset;
+    double d;
+    long l;
+    size_t z;
+    bool b;
+
+    switch (kd->type) {
+    case KT_STRING: {
+        char *copy = strdup(value);
+
+        if (copy == NULL) {
+            perr(ps, line, "%s: out of memory", kd->name);
+            return -1;
+        }
+        free(*(char **)field);
+        *(char **)field = copy;
+        return 0;
+    }
+    case KT_BOOL:
+        if (parse_bool(value, &b) < 0) {
+            perr(ps, line, "%s: expected yes or no, got \"%s\"", kd->name,
+                 value);
+            return -1;
+        }
+        *(bool *)field = b;
+        return 0;
+    case KT_DURATION:
+        if (config_parse_duration(value, &d) < 0) {
+            perr(ps, line, "%s: expected a duration such as 5s or 500ms, "
+                 "got \"%s\"", kd->name, value);
+            return -1;
+        }
+        if (d < kd->min || d > kd->max) {
+            perr(ps, line, "%s: %s is out of range (%gs to %gs)", kd->name,
+                 value, kd->min, kd->max);
+            return -1;
+        }
+        *(double *)field = d;
+        return 0;
+    case KT_INT:
+        if (parse_int(value, &l) < 0 || l < kd->min || l > kd->max) {
+            perr(ps, line, "%s: expected a whole number from %.0f to %.0f, "
+                 "got \"%s\"", kd->name, kd->min, kd->max, value);
+            return -1;
+        }
+        *(int *)field = (int)l;
+        return 0;
+    case KT_SIZE:
+        if (config_parse_size(value, &z) < 0 || (double)z < kd->min ||
+            (double)z > kd->max) {
+            perr(ps, line, "%s: expected a size from 1k to 1g (such as "
+                 "256k), got \"%s\"", kd->name, value);
+            return -1;
+        }
+        *(size_t *)field = z;
+        return 0;
+    case KT_VERIFY:
+        if (strcmp(value, "full") == 0) {
+            *(enum verify_mode *)field = VERIFY_FULL;
+        } else if (strcmp(value, "chain") == 0) {
+            *(enum verify_mode *)field = VERIFY_CHAIN;
+        } else if (strcmp(value, "none") == 0) {
+            *(enum verify_mode *)field = VERIFY_NONE;
+        } else {
+            perr(ps, line, "%s: expected full, chain or none, got \"%s\"",
+                 kd->name, value);
+            return -1;
+        }
+        return 0;
+    case KT_TLSVER:
+        if (strcmp(value, "1.2") == 0 || strcmp(value, "TLSv1.2") == 0) {
+            *(int *)field = TLS1_2_VERSION;
+        } else if (strcmp(value, "1.3") == 0 ||
+                   strcmp(value, "TLSv1.3") == 0) {
+            *(int *)field = TLS1_3_VERSION;
+        } else {
+            perr(ps, line, "%s: expected 1.2 or 1.3, got \"%s\" (older "
+                 "versions are not supported)", kd->name, value);
+            return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static int
+global_key(struct parse_state *ps, const char *name, const char *value)
+{
+    struct config *cfg = ps->cfg;
+
+    if (strcmp(name, "log_level") == 0) {
+        if (ps->global_seen[0]) {
+            perr(ps, ps->lineno, "log_level: set twice in [global]");
+            return 1;
+        }
+        ps->global_seen[0] = true;
+        if (log_level_parse(value, &cfg->log_level) < 0) {
+            perr(ps, ps->lineno, "log_level: expected error, warn, info or "
+                 "debug, got \"%s\"", value);
+        }
+    } else if (strcmp(name, "resolv_conf") == 0) {
+        if (ps->global_seen[1]) {
+            perr(ps, ps->lineno, "resolv_conf: set twice in [global]");
+            return 1;
+        }
+        ps->global_seen[1] = true;
+        free(cfg->resolv_conf);
+        cfg->resolv_conf = strdup(value);
+    } else {
+        perr(ps, ps->lineno, "%s: unknown key in [global] (known: "
+             "log_level, resolv_conf)", name);
+    }
+    return 1;
+}
+
+static int
+ini_key_cb(void *user, const char *section, const char *name,
+            const char *value)
+{
+    struct parse_state *ps = user;
+    struct service_config *sc;
+
+    if (section[0] == '\0') {
+        perr(ps, ps->lineno, "%s: key outside of any [section]", name);
+        return 1;
+    }
+    if (value[0] == '\0') {
+        perr(ps, ps->lineno, "%s: empty value (remove the line to get the "
+             "default)", name);
+        return 1;
+    }
+    if (strcmp(section, GLOBAL_SECTION) == 0) {
+        return global_key(ps, name, value);
+    }
+    if (ps->cur == NULL || strcmp(ps->cur_section, section) != 0) {
+        snprintf(ps->cur_section, sizeof(ps->cur_section), "%s", section);
+        ps->cur = service_find(ps->cfg, section);
+        if (ps->cur == NULL) {
+            ps->cur = service_new(ps, section);
+            if (ps->cur == NULL) {
+                perr(ps, ps->lineno, "%s: out of memory", name);
+                return 0;
+            }
+        }
+    }
+    sc = ps->cur;
+    for (int k = 0; k < SK_COUNT; k++) {
+        if (strcmp(name, service_keys[k].name) != 0) {
+            continue;
+        }
+        if (sc->key_line[k] != 0) {
+            perr(ps, ps->lineno, "%s: set twice in [%s] (first on line %d)",
+                 name, sc->name, sc->key_line[k]);
+            return 1;
+        }
+        sc->key_line[k] = ps->lineno;
+        (void)set_service_key(ps, sc, (enum service_key)k, value,
+                              ps->lineno);
+        return 1;
+    }
+    perr(ps, ps->lineno, "%s: unknown key in [%s]", name, sc->name);
+    return 1;
+}
+
+/*
+ * The inih line reader: one line per call, counted, leading blanks
+ * stripped, over-long lines reported rather than cut.
+ */
+static char *
+ini_line_reader(char *str, int num, void *stream)
+{
+    struct parse_state *ps = stream;
+    char line[READ_LINE_MAX];
+    char *p;
+    size_t len;
+
+    if (fgets(line, sizeof(line), ps->fp) == NULL) {
+        return NULL;
+    }
+    ps->lineno++;
+    len = strlen(line);
+    if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+        int c;
+
+        while ((c = fgetc(ps->fp)) != EOF && c != '\n') {
+            /* skip the rest of the over-long line */
+        }
+        perr(ps, ps->lineno, "line is longer than %d characters",
+             READ_LINE_MAX - 2);
+        str[0] = '\n';
+        str[1] = '\0';
+        return str;
+    }
+    for (p = line; *p == ' ' || *p == '\t'; p++) {
+        /* strip leading blanks: no inih continuation lines */
+    }
+    len = strlen(p);
+    if (len + 1 > (size_t)num) {
+        perr(ps, ps->lineno, "line is longer than %d characters", num - 2);
+        str[0] = '\n';
+        str[1] = '\0';
+        return str;
+    }
+    if (p[0] == '[') {
+        char *close = strchr(p, ']');
+
+        ps->header_line = ps->lineno;
+        if (close != NULL) {
+            *close = '\0';
+            for (int i = 0; i < ps->nsections; i++) {
+                if (strcmp(ps->sections[i], p + 1) == 0) {
+                    perr(ps, ps->lineno, "[%s]: section appears twice",
+                         p + 1);
+                }
+            }
+            if (ps->nsections < MAX_SECTIONS) {
+                ps->sections[ps->nsections++] = strdup(p + 1);
+            }
+            *close = ']';
+        }
+    }
+    memcpy(str, p, len + 1);
+    return str;
+}
+
+/* ------------------------------------------------------------ validation */
+
+static int
+load_secret_file(struct parse_state *ps, struct service_config *sc)
+{
+    int line = sc->key_line[SK_AUTH_PASSWORD_FILE];
+    char buf[SECRET_MAX + 2];
+    size_t n;
+    FILE *fp = fopen(sc->auth_password_file, "r");
+
+    if (fp == NULL) {
+        perr(ps, line, "auth_password_file: cannot open %s: %s",
+             sc->auth_password_file, strerror(errno));
+        return -1;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    if (n > 0 && buf[n - 1] == '\n') {
+        buf[--n] = '\0';
+    }
+    if (n > 0 && buf[n - 1] == '\r') {
+        buf[--n] = '\0';
+    }
+    if (n == 0 || n > SECRET_MAX || memchr(buf, '\n', n) != NULL ||
+        memchr(buf, '\r', n) != NULL || strlen(buf) != n) {
+        perr(ps, line, "auth_password_file: %s must hold the password alone "
+             "on one line (1 to %d bytes, no NUL)", sc->auth_password_file,
+             SECRET_MAX);
+        OPENSSL_cleanse(buf, sizeof(buf));
+        return -1;
+    }
+    sc->auth_password = strdup(buf);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return sc->auth_password == NULL ? -1 : 0;
+}
+
+static int
+load_secret_env(struct parse_state *ps, struct service_config *sc)
+{
+    int line = sc->key_line[SK_AUTH_PASSWORD_ENV];
+    const char *v = getenv(sc->auth_password_env);
+
+    if (v == NULL || v[0] == '\0') {
+        perr(ps, line, "auth_password_env: environment variable %s is %s",
+             sc->auth_password_env, v == NULL ? "not set" : "empty");
+        return -1;
+    }
+    if (strlen(v) > SECRET_MAX || strpbrk(v, "\r\n") != NULL) {
+        perr(ps, line, "auth_password_env: %s must be 1 to %d bytes on one "
+             "line", sc->auth_password_env, SECRET_MAX);
+        return -1;
+    }
+    sc->auth_password = strdup(v);
+    return sc->auth_password == NULL ? -1 : 0;
+}
+
+static int
+line_or_section(const struct service_config *sc, enum service_key k)
+{
+    return sc->key_line[k] != 0 ? sc->key_line[k] : sc->section_line;
+}
+
+static void
+validate_addresses(struct parse_state *ps, struct service_config *sc)
+{
+    char host[256];
+    int port;
+
+    if (sc->listen == NULL) {
+        perr(ps, sc->section_line, "listen: required in [%s] (e.g. "
+             "listen = 127.0.0.1:6379)", sc->name);
+    } else if (strncmp(sc->listen, "unix:", 5) == 0) {
+        if (sc->listen[5] != '/' || strlen(sc->listen + 5) >= 108) {
+            perr(ps, sc->key_line[SK_LISTEN], "listen: \"%s\" needs an "
+                 "absolute socket path shorter than 108 bytes", sc->listen);
+        } else {
+            sc->listen_unix = strdup(sc->listen + 5);
+        }
+    } else if (config_split_hostport(sc->listen, host, sizeof(host),
+                                     &port) < 0) {
+        perr(ps, sc->key_line[SK_LISTEN], "listen: \"%s\" is not host:port, "
+             "[ipv6]:port, port or unix:/path", sc->listen);
+    } else {
+        sc->listen_host = strdup(host[0] ? host : "127.0.0.1");
+        sc->listen_port = port;
+        if (host[0] && !config_is_ip_literal(host) &&
+            strcmp(host, "localhost") != 0) {
+            perr(ps, sc->key_line[SK_LISTEN], "listen: \"%s\": the host "
+                 "must be an IP address (or localhost)", sc->listen);
+        }
+    }
+
+    if (sc->upstream == NULL) {
+        perr(ps, sc->section_line, "upstream: required in [%s] (e.g. "
+             "upstream = redis.example.com:6379)", sc->name);
+    } else if (config_split_hostport(sc->upstream, host, sizeof(host),
+                                     &port) < 0 || host[0] == '\0' ||
+               port == 0) {
+        perr(ps, sc->key_line[SK_UPSTREAM], "upstream: \"%s\" is not "
+             "host:port or [ipv6]:port", sc->upstream);
+    } else {
+        sc->upstream_host = strdup(host);
+        sc->upstream_port = port;
+        sc->upstream_is_ip = config_is_ip_literal(host);
+    }
+}
+
+static void
+validate_tls(struct parse_state *ps, struct service_config *sc)
+{
+    if (sc->verify_host == NULL && sc->upstream_host != NULL) {
+        sc->verify_host = strdup(sc->upstream_host);
+    }
+    if (sc->verify_host != NULL) {
+        sc->verify_host_is_ip = config_is_ip_literal(sc->verify_host);
+    }
+    if (sc->sni != NULL && config_is_ip_literal(sc->sni)) {
+        perr(ps, sc->key_line[SK_SNI], "sni: \"%s\" is an IP address; SNI "
+             "carries host names only", sc->sni);
+    } else if (sc->sni == NULL && sc->verify_host != NULL &&
+               !sc->verify_host_is_ip) {
+        sc->sni = strdup(sc->verify_host);
+    }
+    if (sc->verify == VERIFY_NONE && !sc->insecure) {
+        perr(ps, line_or_section(sc, SK_VERIFY), "verify: \"none\" turns off "
+             "certificate checks; it is refused unless insecure = yes is "
+             "also set in [%s]", sc->name);
+    }
+    if (sc->verify != VERIFY_FULL && sc->key_line[SK_VERIFY_HOST] != 0) {
+        perr(ps, sc->key_line[SK_VERIFY_HOST], "verify_host: has no effect "
+             "unless verify = full");
+    }
+    if ((sc->cert_file == NULL) != (sc->key_file == NULL)) {
+        enum service_key k = sc->cert_file ? SK_CERT_FILE : SK_KEY_FILE;
+
+        perr(ps, sc->key_line[k], "%s: cert_file and key_file go together "
+             "(client certificate and its key)", config_key_name(k));
+    }
+}
+
+static void
+validate_auth(struct parse_state *ps, struct service_config *sc)
+{
+    if (sc->auth_password_file != NULL && sc->auth_password_env != NULL) {
+        int lf = sc->key_line[SK_AUTH_PASSWORD_FILE];
+        int le = sc->key_line[SK_AUTH_PASSWORD_ENV];
+        enum service_key k = lf > le ? SK_AUTH_PASSWORD_FILE
+                                     : SK_AUTH_PASSWORD_ENV;
+
+        perr(ps, sc->key_line[k], "%s: set only one of auth_password_file "
+             "and auth_password_env", config_key_name(k));
+        return;
+    }
+    if (sc->auth_password_file != NULL) {
+        (void)load_secret_file(ps, sc);
+    } else if (sc->auth_password_env != NULL) {
+        (void)load_secret_env(ps, sc);
+    } else if (sc->auth_user != NULL) {
+        perr(ps, sc->key_line[SK_AUTH_USER], "auth_user: needs "
+             "auth_password_file or auth_password_env");
+    }
+    if (sc->auth_user != NULL &&
+        strpbrk(sc->auth_user, " \t\r\n") != NULL) {
+        perr(ps, sc->key_line[SK_AUTH_USER], "auth_user: \"%s\" contains "
+             "blanks", sc->auth_user);
+    }
+}
+
+static void
+apply_defaults(struct parse_state *ps, struct service_config *sc)
+{
+    for (int k = 0; k < SK_COUNT; k++) {
+        if (sc->key_line[k] == 0 && service_keys[k].def != NULL) {
+            /* Defaults go through the same parser as file values. */
+            if (set_service_key(ps, sc, (enum service_key)k,
+                                service_keys[k].def, sc->section_line) < 0) {
+                return;
+            }
+        }
+    }
+}
+
+static void
+validate(struct parse_state *ps)
+{
+    struct config *cfg = ps->cfg;
+
+    if (cfg->services == NULL) {
+        perr(ps, ps->lineno, "no service defined (add a [name] section "
+             "with listen and upstream)");
+    }
+    for (struct service_config *sc = cfg->services; sc; sc = sc->next) {
+        apply_defaults(ps, sc);
+        validate_addresses(ps, sc);
+        validate_tls(ps, sc);
+        validate_auth(ps, sc);
+        for (struct service_config *o = cfg->services; o != sc; o = o->next) {
+            if (sc->listen && o->listen && strcmp(sc->listen, o->listen) == 0
+                && o->listen_port != 0) {
+                perr(ps, sc->key_line[SK_LISTEN], "listen: %s is already "
+                     "used by [%s]", sc->listen, o->name);
+            }
+        }
+    }
+}
+
+struct config *
+config_load(const char *path, char *err, size_t errlen)
+{
+    struct parse_state ps;
+    struct config *cfg;
+    int r;
+
+    memset(&ps, 0, sizeof(ps));
+    ps.path = path;
+    ps.err = err;
+    ps.errlen = errlen;
+    if (errlen > 0) {
+        err[0] = '\0';
+    }
+    cfg = calloc(1, sizeof(*cfg));
+    if (cfg == NULL) {
+        snprintf(err, errlen, "%s: out of memory\n", path);
+        return NULL;
+    }
+    ps.cfg = cfg;
+    cfg->log_level = LOG_LEVEL_INFO;
+    cfg->file = strdup(path);
+    ps.fp = fopen(path, "r");
+    if (ps.fp == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %s\n", path, strerror(errno));
+        config_free(cfg);
+        return NULL;
+    }
+    r = ini_parse_stream(ini_line_reader, &ps, ini_key_cb, &ps);
+    fclose(ps.fp);
+    if (r > 0) {
+        perr(&ps, r, "syntax error: expected [section], key = value or a "
+             "comment");
+    } else if (r < 0) {
+        perr(&ps, 0, "cannot parse (out of memory)");
+    }
+    if (cfg->resolv_conf == NULL) {
+        cfg->resolv_conf = strdup("/etc/resolv.conf");
+    }
+    if (ps.nerrors == 0) {
+        validate(&ps);
+    }
+    for (int i = 0; i < ps.nsections; i++) {
+        free(ps.sections[i]);
+    }
+    if (ps.nerrors > 0) {
+        config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+static void
+service_config_free(struct service_config *sc)
+{
+    if (sc->auth_password != NULL) {
+        OPENSSL_cleanse(sc->auth_password, strlen(sc->auth_password));
+        free(sc->auth_password);
+    }
+    free(sc->name);
+    free(sc->listen);
+    free(sc->listen_host);
+    free(sc->listen_unix);
+    free(sc->upstream);
+    free(sc->upstream_host);
+    free(sc->verify_host);
+    free(sc->sni);
+    free(sc->ca_file);
+    free(sc->ca_path);
+    free(sc->cert_file);
+    free(sc->key_file);
+    free(sc->ciphers);
+    free(sc->ciphersuites);
+    free(sc->auth_user);
+    free(sc->auth_password_file);
+    free(sc->auth_password_env);
+    free(sc);
+}
+
+void
+config_free(struct config *cfg)
+{
+    struct service_config *sc, *next;
+
+    if (cfg == NULL) {
+        return;
+    }
+    for (sc = cfg->services; sc != NULL; sc = next) {
+        next = sc->next;
+        service_config_free(sc);
+    }
+    free(cfg->file);
+    free(cfg->resolv_conf);
+    free(cfg);
+}

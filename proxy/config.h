@@ -1,0 +1,138 @@
+/*
+ * config.h: the parsed, validated, immutable configuration.
+ *
+ * config.c owns parsing (inih), defaults, validation and the error messages
+ * in the form "FILE:LINE: key: message".  It loads secrets (password files,
+ * environment variables) so that a bad secret stops start-up; it does not
+ * open certificates (tls.c does, reporting through config_key_line()).
+ * A struct config is built whole, validated, and only then used; nothing
+ * changes it afterwards.
+ */
+#ifndef REDSLEEVE_CONFIG_H
+#define REDSLEEVE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+
+enum verify_mode {
+    VERIFY_FULL = 0,    /* chain + host name (default) */
+    VERIFY_CHAIN,       /* chain only */
+    VERIFY_NONE         /* nothing: needs insecure = yes */
+};
+
+/* Index of every key a service section accepts (drives the key table). */
+enum service_key {
+    SK_LISTEN = 0,
+    SK_UPSTREAM,
+    SK_VERIFY_HOST,
+    SK_SNI,
+    SK_VERIFY,
+    SK_INSECURE,
+    SK_CA_FILE,
+    SK_CA_PATH,
+    SK_CERT_FILE,
+    SK_KEY_FILE,
+    SK_TLS_MIN_VERSION,
+    SK_CIPHERS,
+    SK_CIPHERSUITES,
+    SK_AUTH_USER,
+    SK_AUTH_PASSWORD_FILE,
+    SK_AUTH_PASSWORD_ENV,
+    SK_CONNECT_TIMEOUT,
+    SK_HANDSHAKE_TIMEOUT,
+    SK_CLIENT_IDLE_TIMEOUT,
+    SK_MAX_CLIENTS,
+    SK_BUFFER_LIMIT,
+    SK_COUNT
+};
+
+struct service_config {
+    char *name;                 /* owned: the INI section name */
+    int section_line;           /* line of the [section] header */
+    int key_line[SK_COUNT];     /* line each key was set on, 0 = default */
+
+    char *listen;               /* owned: as written, e.g. "127.0.0.1:6379" */
+    char *listen_host;          /* owned: host part, NULL for unix */
+    int listen_port;            /* TCP port (0 = any, for tests) */
+    char *listen_unix;          /* owned: path for "unix:/path", else NULL */
+
+    char *upstream;             /* owned: as written */
+    char *upstream_host;        /* owned: DNS name or IP literal */
+    int upstream_port;          /* TCP port */
+    bool upstream_is_ip;        /* upstream_host is an IP literal */
+
+    char *verify_host;          /* owned: name the certificate must carry */
+    bool verify_host_is_ip;     /* check the IP SAN instead of DNS names */
+    char *sni;                  /* owned: server name sent; NULL = none */
+    enum verify_mode verify;    /* full | chain | none */
+    bool insecure;              /* allows verify = none */
+    char *ca_file;              /* owned: NULL = system store */
+    char *ca_path;              /* owned: NULL = system store */
+    char *cert_file;            /* owned: client certificate, optional */
+    char *key_file;             /* owned: its key */
+    int tls_min_version;        /* TLS1_2_VERSION or TLS1_3_VERSION */
+    char *ciphers;              /* owned: TLS <= 1.2 list, NULL = default */
+    char *ciphersuites;         /* owned: TLS 1.3 list, NULL = default */
+
+    char *auth_user;            /* owned: ACL user, NULL = password only */
+    char *auth_password_file;   /* owned: where the password came from */
+    char *auth_password_env;    /* owned: or this environment variable */
+    char *auth_password;        /* owned, secret: wiped on free */
+
+    double connect_timeout;     /* seconds: resolve + TCP connect */
+    double handshake_timeout;   /* seconds: TLS handshake + AUTH */
+    double client_idle_timeout; /* seconds, 0 = off */
+    int max_clients;            /* concurrent clients of this service */
+    size_t buffer_limit;        /* bytes held per direction per client */
+
+    struct service_config *next;    /* owned: next section in file order */
+};
+
+struct config {
+    char *file;                     /* owned: path it was read from */
+    enum log_level log_level;       /* [global] log_level */
+    char *resolv_conf;              /* owned: [global] resolv_conf */
+    struct service_config *services;    /* owned: list in file order */
+    int nservices;                  /* length of services */
+};
+
+/*
+ * config_load(path, err, errlen): reads, parses and validates the INI file
+ * at path, loading password files and environment variables.  Returns a new
+ * config owned by the caller (free with config_free), or NULL with every
+ * problem found written to err, one "FILE:LINE: key: message" per line.
+ */
+struct config *config_load(const char *path, char *err, size_t errlen);
+
+/* config_free(cfg): frees cfg and wipes its secrets; NULL is a no-op. */
+void config_free(struct config *cfg);
+
+/* config_key_name(key): the INI spelling of a service key. */
+const char *config_key_name(enum service_key key);
+
+/*
+ * config_parse_duration(s, out): "5", "2.5", "500ms", "5s", "2m", "1h" to
+ * seconds.  Returns 0, or -1 when s is not a non-negative duration.
+ */
+int config_parse_duration(const char *s, double *out) MUST_CHECK;
+
+/*
+ * config_parse_size(s, out): "65536", "64k", "16m", "1g" (binary units) to
+ * bytes.  Returns 0, or -1.
+ */
+int config_parse_size(const char *s, size_t *out) MUST_CHECK;
+
+/*
+ * config_split_hostport(s, host, hostlen, port): "h:p", "[v6]:p" or "p"
+ * (host then empty).  Returns 0, or -1 when malformed or the port is not
+ * in 0..65535.
+ */
+int config_split_hostport(const char *s, char *host, size_t hostlen,
+                          int *port) MUST_CHECK;
+
+/* config_is_ip_literal(s): true for an IPv4 or IPv6 address literal. */
+bool config_is_ip_literal(const char *s);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * listener.h: one listening socket (TCP or unix) per service.
+ *
+ * listener.c owns the socket and its evconnlistener, pauses accepting on
+ * request (max_clients) and by itself when the process runs out of
+ * descriptors (EMFILE/ENFILE), resuming after a short back-off instead of
+ * spinning.  Accepted sockets are non-blocking and close-on-exec.
+ */
+#ifndef REDSLEEVE_LISTENER_H
+#define REDSLEEVE_LISTENER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "config.h"
+
+struct event_base;
+struct listener;
+
+/* Takes ownership of fd. */
+typedef void (*listener_accept_cb)(int fd, const struct sockaddr *addr,
+                                   int addrlen, void *arg);
+
+/*
+ * listener_new(base, sc, cb, arg, err, errlen): binds sc->listen and starts
+ * accepting.  Returns the listener (caller owns; listener_free), or NULL
+ * with the reason in err.
+ */
+struct listener *listener_new(struct event_base *base,
+                              const struct service_config *sc,
+                              listener_accept_cb cb, void *arg, char *err,
+                              size_t errlen);
+
+/* listener_free(l): stops, closes, unlinks a unix socket; NULL is a no-op. */
+void listener_free(struct listener *l);
+
+/* listener_set_paused(l, paused): stop or resume accepting (max_clients). */
+void listener_set_paused(struct listener *l, bool paused);
+
+/* listener_addr(l): the bound address, "127.0.0.1:6379" or "unix:/path". */
+const char *listener_addr(const struct listener *l);
+
+#endif

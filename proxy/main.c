@@ -1,0 +1,325 @@
+/*
+ * main.c: command line, start-up and shutdown order, signals.
+ *
+ * Start-up: parse and validate the whole config, build every service (TLS
+ * contexts, secrets), and only then bind.  Any failure before the loop
+ * runs exits 1 with the reason; nothing half-started keeps running.
+ */
+#include <errno.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <openssl/crypto.h>
+#include <openssl/opensslv.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "config.h"
+#include "log.h"
+#include "service.h"
+
+#define SCRATCH_SIZE 16384      /* one TLS record */
+#define ERR_MAX 8192
+
+struct proxy {
+    struct config *cfg;                 /* owned */
+    struct event_base *base;            /* owned */
+    struct evdns_base *dns;             /* owned */
+    struct service **services;          /* owned: cfg->nservices entries */
+    struct event *ev_sig[3];            /* owned: INT, TERM, HUP */
+    char scratch[SCRATCH_SIZE];         /* the loop's read buffer */
+    uint64_t next_id;                   /* session ids */
+};
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "usage: redsleeve -c FILE [--check-config]\n"
+            "       redsleeve --version | --help\n"
+            "\n"
+            "Accepts plaintext Redis clients on local ports and relays each\n"
+            "over a verified TLS connection to its upstream, sending AUTH\n"
+            "for it when configured.\n"
+            "\n"
+            "  -c, --config FILE    configuration file (INI)\n"
+            "  -t, --check-config   validate FILE (keys, certificates, keys,\n"
+            "                       secrets), print one line per service,\n"
+            "                       exit 0 when valid, 1 otherwise\n"
+            "  -V, --version        print versions (with OpenSSL, libevent)\n"
+            "  -h, --help           this text\n");
+}
+
+static void
+version(void)
+{
+    printf("redsleeve %s (%s)\n", REDSLEEVE_VERSION, REDSLEEVE_GIT_REV);
+    printf("OpenSSL: %s (built with %s)\n", OpenSSL_version(OPENSSL_VERSION),
+           OPENSSL_VERSION_TEXT);
+    printf("libevent: %s (built with %s)\n", event_get_version(),
+           LIBEVENT_VERSION);
+}
+
+/* Prints "FILE:LINE: key: msg" for a failure found after parsing. */
+static void
+key_error(const struct config *cfg, const struct service_config *sc,
+          enum service_key key, const char *msg)
+{
+    int line = sc->key_line[key] ? sc->key_line[key] : sc->section_line;
+
+    fprintf(stderr, "%s:%d: %s: %s\n", cfg->file, line,
+            config_key_name(key), msg);
+}
+
+static int
+build_services(struct proxy *px)
+{
+    struct service_env env = {
+        .base = px->base,
+        .dns = px->dns,
+        .scratch = px->scratch,
+        .scratch_len = sizeof(px->scratch),
+        .next_id = &px->next_id,
+    };
+    const struct service_config *sc;
+    char err[512];
+    int i = 0, bad = 0;
+
+    px->services = calloc((size_t)px->cfg->nservices, sizeof(*px->services));
+    if (px->services == NULL) {
+        fprintf(stderr, "out of memory\n");
+        return -1;
+    }
+    for (sc = px->cfg->services; sc != NULL; sc = sc->next, i++) {
+        enum service_key key = SK_UPSTREAM;
+
+        px->services[i] = service_new(sc, &env, err, sizeof(err), &key);
+        if (px->services[i] == NULL) {
+            key_error(px->cfg, sc, key, err);
+            bad++;
+        }
+    }
+    return bad ? -1 : 0;
+}
+
+static void
+free_services(struct proxy *px)
+{
+    if (px->services == NULL) {
+        return;
+    }
+    for (int i = 0; i < px->cfg->nservices; i++) {
+        service_free(px->services[i]);
+    }
+    free(px->services);
+    px->services = NULL;
+}
+
+static int
+check_config(struct proxy *px)
+{
+    char line[1024];
+    int i = 0;
+
+    if (build_services(px) < 0) {
+        return 1;
+    }
+    for (const struct service_config *sc = px->cfg->services; sc != NULL;
+         sc = sc->next, i++) {
+        service_describe(px->services[i], line, sizeof(line));
+        printf("%s\n", line);
+    }
+    printf("%s: configuration OK (%d service%s)\n", px->cfg->file,
+           px->cfg->nservices, px->cfg->nservices == 1 ? "" : "s");
+    return 0;
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct proxy *px = arg;
+
+    (void)what;
+    if (sig == SIGHUP) {
+        log_warn("event=sighup action=ignored reason=\"reload is not "
+                 "supported yet; restart to apply a new config\"");
+        return;
+    }
+    log_info("event=shutdown signal=%s", sig == SIGINT ? "INT" : "TERM");
+    for (int i = 0; i < px->cfg->nservices; i++) {
+        service_shutdown(px->services[i]);
+    }
+    event_base_loopexit(px->base, NULL);
+}
+
+/* Lets a busy proxy hold two descriptors per client without tuning. */
+static void
+raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+            log_debug("event=rlimit error=\"%s\"", strerror(errno));
+        }
+    }
+}
+
+static void
+libevent_log_cb(int severity, const char *msg)
+{
+    if (severity >= EVENT_LOG_ERR) {
+        log_error("event=libevent msg=\"%s\"", msg);
+    } else if (severity == EVENT_LOG_WARN) {
+        log_warn("event=libevent msg=\"%s\"", msg);
+    } else {
+        log_debug("event=libevent msg=\"%s\"", msg);
+    }
+}
+
+static int
+start(struct proxy *px)
+{
+    static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+    char err[512];
+    int i = 0;
+
+    px->dns = evdns_base_new(px->base, 0);
+    if (px->dns == NULL) {
+        log_error("event=start error=\"cannot create the DNS resolver\"");
+        return -1;
+    }
+    if (evdns_base_resolv_conf_parse(px->dns, DNS_OPTIONS_ALL,
+                                     px->cfg->resolv_conf) != 0) {
+        log_warn("event=dns resolv_conf=%s warning=\"could not read it all; "
+                 "using what was read, else 127.0.0.1\"",
+                 px->cfg->resolv_conf);
+    }
+    if (build_services(px) < 0) {
+        return -1;
+    }
+    for (const struct service_config *sc = px->cfg->services; sc != NULL;
+         sc = sc->next, i++) {
+        if (service_listen(px->services[i], err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s:%d: listen: %s\n", px->cfg->file,
+                    sc->key_line[SK_LISTEN], err);
+            return -1;
+        }
+        if (sc->verify == VERIFY_NONE) {
+            log_warn("event=insecure service=%s warning=\"verify = none: the "
+                     "upstream certificate is NOT checked; anyone on the "
+                     "path can read and change this traffic\"", sc->name);
+        }
+        log_info("event=listen service=%s addr=%s upstream=%s verify=%s",
+                 sc->name, service_listen_addr(px->services[i]),
+                 sc->upstream, sc->verify == VERIFY_FULL ? "full"
+                 : sc->verify == VERIFY_CHAIN ? "chain" : "none");
+    }
+    for (i = 0; i < 3; i++) {
+        px->ev_sig[i] = evsignal_new(px->base, sigs[i], signal_cb, px);
+        if (px->ev_sig[i] == NULL || evsignal_add(px->ev_sig[i], NULL) < 0) {
+            log_error("event=start error=\"cannot install signal handlers\"");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void
+stop(struct proxy *px)
+{
+    for (int i = 0; i < 3; i++) {
+        if (px->ev_sig[i] != NULL) {
+            event_free(px->ev_sig[i]);
+        }
+    }
+    free_services(px);
+    if (px->dns != NULL) {
+        evdns_base_free(px->dns, 0);
+    }
+    if (px->base != NULL) {
+        event_base_free(px->base);
+    }
+    config_free(px->cfg);
+    libevent_global_shutdown();
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, 't'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static struct proxy px;     /* static: holds the 16 KiB scratch */
+    char *err;
+    const char *file = NULL;
+    bool check = false;
+    int c, rc = 1;
+
+    while ((c = getopt_long(argc, argv, "c:tVh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            file = optarg;
+            break;
+        case 't':
+            check = true;
+            break;
+        case 'V':
+            version();
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (file == NULL || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    err = malloc(ERR_MAX);
+    if (err == NULL) {
+        return 1;
+    }
+    px.cfg = config_load(file, err, ERR_MAX);
+    if (px.cfg == NULL) {
+        fputs(err, stderr);
+        free(err);
+        return 1;
+    }
+    free(err);
+    log_set_level(px.cfg->log_level);
+    event_set_log_callback(libevent_log_cb);
+    px.base = event_base_new();
+    if (px.base == NULL) {
+        fprintf(stderr, "cannot create the event loop\n");
+        goto out;
+    }
+    if (check) {
+        rc = check_config(&px);
+        goto out;
+    }
+    raise_fd_limit();
+    if (start(&px) < 0) {
+        goto out;
+    }
+    log_info("event=ready version=%s services=%d", REDSLEEVE_VERSION,
+             px.cfg->nservices);
+    rc = event_base_dispatch(px.base) < 0 ? 1 : 0;
+    log_info("event=exit code=%d", rc);
+out:
+    stop(&px);
+    return rc;
+}

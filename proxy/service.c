@@ -1,0 +1,156 @@
+/*
+ * service.c: a [section] brought to life: TLS context, AUTH, listener,
+ * and the count of clients against max_clients.
+ */
+#include "service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "listener.h"
+#include "session.h"
+#include "tls.h"
+#include "upstream.h"
+
+struct service {
+    const struct service_config *sc;    /* ref: owner is the config */
+    SSL_CTX *ctx;                       /* owned: client TLS context */
+    struct auth_cmd auth;               /* owned, secret: AUTH to send */
+    struct link_params lp;              /* lent to every link */
+    struct session_host host;           /* lent to every session */
+    struct listener *listener;          /* owned: NULL until listening */
+};
+
+static void
+accept_client(int fd, const struct sockaddr *addr, int addrlen, void *arg)
+{
+    struct service *svc = arg;
+
+    if (session_new(&svc->host, fd, addr, addrlen) < 0) {
+        log_warn("event=accept-failed service=%s reason=\"out of memory\"",
+                 svc->sc->name);
+        return;
+    }
+    if (svc->host.nsessions >= (unsigned)svc->sc->max_clients) {
+        listener_set_paused(svc->listener, true);
+    }
+}
+
+static void
+session_closed(struct session_host *h, void *arg)
+{
+    struct service *svc = arg;
+
+    if (svc->listener != NULL &&
+        h->nsessions < (unsigned)svc->sc->max_clients) {
+        listener_set_paused(svc->listener, false);
+    }
+}
+
+struct service *
+service_new(const struct service_config *sc, const struct service_env *env,
+            char *err, size_t errlen, enum service_key *bad_key)
+{
+    struct service *svc = calloc(1, sizeof(*svc));
+
+    if (svc == NULL) {
+        snprintf(err, errlen, "out of memory");
+        *bad_key = SK_UPSTREAM;
+        return NULL;
+    }
+    svc->sc = sc;
+    svc->ctx = tls_ctx_new(sc, err, errlen, bad_key);
+    if (svc->ctx == NULL) {
+        free(svc);
+        return NULL;
+    }
+    if (auth_cmd_build(&svc->auth, sc->auth_user, sc->auth_password) < 0) {
+        snprintf(err, errlen, "out of memory");
+        *bad_key = SK_AUTH_USER;
+        SSL_CTX_free(svc->ctx);
+        free(svc);
+        return NULL;
+    }
+    svc->lp.sc = sc;
+    svc->lp.ctx = svc->ctx;
+    svc->lp.auth = &svc->auth;
+    svc->lp.base = env->base;
+    svc->lp.dns = env->dns;
+    svc->host.sc = sc;
+    svc->host.lp = &svc->lp;
+    svc->host.base = env->base;
+    svc->host.scratch = env->scratch;
+    svc->host.scratch_len = env->scratch_len;
+    svc->host.next_id = env->next_id;
+    svc->host.closed_cb = session_closed;
+    svc->host.closed_arg = svc;
+    return svc;
+}
+
+int
+service_listen(struct service *svc, char *err, size_t errlen)
+{
+    svc->listener = listener_new(svc->host.base, svc->sc, accept_client, svc,
+                                 err, errlen);
+    return svc->listener == NULL ? -1 : 0;
+}
+
+const char *
+service_listen_addr(const struct service *svc)
+{
+    return svc->listener ? listener_addr(svc->listener) : svc->sc->listen;
+}
+
+void
+service_describe(const struct service *svc, char *out, size_t outlen)
+{
+    const struct service_config *sc = svc->sc;
+    static const char *const modes[] = {"full", "chain", "none"};
+    char auth[160];
+
+    if (sc->auth_password == NULL) {
+        snprintf(auth, sizeof(auth), "none");
+    } else {
+        snprintf(auth, sizeof(auth), "%s%s (password from %s %s)",
+                 sc->auth_user ? "user " : "default user",
+                 sc->auth_user ? sc->auth_user : "",
+                 sc->auth_password_file ? "file" : "env",
+                 sc->auth_password_file ? sc->auth_password_file
+                                        : sc->auth_password_env);
+    }
+    snprintf(out, outlen, "[%s] listen %s -> upstream %s: tls >= %s, "
+             "verify %s%s%s, sni %s, ca %s%s, client cert %s, auth %s, "
+             "max_clients %d, buffer_limit %zu",
+             sc->name, sc->listen, sc->upstream,
+             tls_version_name(sc->tls_min_version), modes[sc->verify],
+             sc->verify == VERIFY_FULL ? " host " : "",
+             sc->verify == VERIFY_FULL ? sc->verify_host : "",
+             sc->sni ? sc->sni : "(none)",
+             sc->ca_file ? sc->ca_file : (sc->ca_path ? sc->ca_path
+                                                      : "system store"),
+             sc->verify == VERIFY_NONE ? " (NOT VERIFIED: insecure)" : "",
+             sc->cert_file ? sc->cert_file : "none", auth, sc->max_clients,
+             sc->buffer_limit);
+}
+
+void
+service_shutdown(struct service *svc)
+{
+    listener_free(svc->listener);
+    svc->listener = NULL;
+    session_close_all(&svc->host, "shutdown");
+}
+
+void
+service_free(struct service *svc)
+{
+    if (svc == NULL) {
+        return;
+    }
+    service_shutdown(svc);
+    auth_cmd_clear(&svc->auth);
+    SSL_CTX_free(svc->ctx);
+    free(svc);
+}

@@ -1,0 +1,58 @@
+/*
+ * service.h: one configured [section] at run time.
+ *
+ * service.c owns the service's TLS context, encoded AUTH command, link
+ * parameters, listener and the host block its sessions use, and applies
+ * max_clients.  It is the glue between listener.c and session.c; the
+ * event loop, resolver and scratch buffer belong to main.c.
+ */
+#ifndef REDSLEEVE_SERVICE_H
+#define REDSLEEVE_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct event_base;
+struct evdns_base;
+struct service;
+
+/* What main.c lends every service. */
+struct service_env {
+    struct event_base *base;    /* ref: the loop */
+    struct evdns_base *dns;     /* ref: the resolver, NULL for checks only */
+    char *scratch;              /* ref: the loop's read buffer */
+    size_t scratch_len;         /* its size */
+    uint64_t *next_id;          /* ref: session id counter */
+};
+
+/*
+ * service_new(sc, env, err, errlen, bad_key): builds the TLS context and
+ * AUTH command for sc (loading every CA, certificate and key file).
+ * Returns the service (caller owns; service_free) or NULL with the reason
+ * in err and the key at fault in *bad_key.
+ */
+struct service *service_new(const struct service_config *sc,
+                            const struct service_env *env, char *err,
+                            size_t errlen, enum service_key *bad_key);
+
+/*
+ * service_listen(svc, err, errlen): binds the listen address and starts
+ * accepting.  Returns 0, or -1 with the reason in err.
+ */
+int service_listen(struct service *svc, char *err, size_t errlen) MUST_CHECK;
+
+/* service_listen_addr(svc): the bound address, once listening. */
+const char *service_listen_addr(const struct service *svc);
+
+/* service_describe(svc, out, outlen): the --check-config summary line. */
+void service_describe(const struct service *svc, char *out, size_t outlen);
+
+/* service_shutdown(svc): stops accepting and closes every session. */
+void service_shutdown(struct service *svc);
+
+/* service_free(svc): shuts down and frees; NULL is a no-op. */
+void service_free(struct service *svc);
+
+#endif

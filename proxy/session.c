@@ -1,0 +1,723 @@
+/*
+ * session.c: the data path (design.md 2a) and the end of a session.
+ *
+ * Both sockets keep a persistent read event; bytes read are written at
+ * once, in the same callback, straight from the loop's scratch buffer.
+ * Only when the destination cannot take them all does the rest go into a
+ * pending buffer of that direction, lent for as long as the write is
+ * blocked and freed once it drains.  A direction's pending bytes never
+ * exceed buffer_limit: at the limit its source stops being read
+ * (backpressure), so a client that never reads cannot make us buffer more.
+ *
+ * Closes: a side's EOF is passed on only after every byte already read
+ * from it was delivered (TLS close_notify towards the server, a TCP FIN
+ * towards the client).  Until the link is ready, client bytes are held
+ * (bounded); if the link fails, the client gets one RESP error line and
+ * those bytes are dropped: nothing reaches the upstream without TLS, and
+ * nothing before AUTH succeeded.
+ */
+#include "session.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <event2/util.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define PENDING_MIN 16384           /* first size of a pending buffer */
+#define LINGER_SECONDS 2.0          /* wait for the client's FIN after ours */
+#define HALF_CLOSE_SECONDS 30.0     /* wait for the server after client EOF */
+
+enum session_state {
+    SESSION_CONNECTING = 0,     /* link on its way; client bytes held */
+    SESSION_RELAYING,           /* both ways */
+    SESSION_LINGERING           /* FIN sent to the client, draining it */
+};
+
+/* Bytes one direction could not deliver yet: data[off .. off+len). */
+struct pending {
+    char *data;                 /* owned: NULL while nothing is blocked */
+    size_t off;                 /* first undelivered byte */
+    size_t len;                 /* undelivered bytes */
+    size_t cap;                 /* allocated size */
+};
+
+struct session {
+    struct session_host *h;         /* ref: the service's host block */
+    struct session *prev, *next;    /* ref: h->sessions list */
+    uint64_t id;                    /* for log lines */
+    enum session_state state;       /* see above */
+    int cfd;                        /* owned: client socket */
+    struct event cev_read;          /* owned: client readable */
+    struct event cev_write;         /* owned: client writable */
+    struct event ev_timer;          /* owned: idle, linger, half-close */
+    bool c_reading;                 /* cev_read is added */
+    bool c_writing;                 /* cev_write is added */
+    struct link *link;              /* owned: the upstream link */
+    bool up_read_wants_write;       /* SSL_read said WANT_WRITE */
+    bool up_write_wants_read;       /* SSL_write said WANT_READ */
+    bool client_eof;                /* client sent FIN */
+    bool up_eof;                    /* server closed */
+    bool up_broken;                 /* TLS error: no close_notify */
+    bool up_wdead;                  /* writing to the server failed */
+    struct pending c2u;             /* client bytes for the server */
+    struct pending u2c;             /* server bytes for the client */
+    uint64_t rx;                    /* bytes read from the client */
+    uint64_t tx;                    /* bytes read from the server */
+    struct timeval started;         /* accept time */
+    struct timeval last_active;     /* last byte either way */
+    const char *reason;             /* why it is ending, NULL = not yet */
+    char client[INET6_ADDRSTRLEN + 8];  /* client address for logs */
+};
+
+static void client_cb(evutil_socket_t fd, short what, void *arg);
+static void link_io(struct link *link, short what, void *arg);
+static void update_interest(struct session *s);
+
+/* ------------------------------------------------------------ buffers */
+
+static void
+pending_release(struct pending *p)
+{
+    free(p->data);
+    p->data = NULL;
+    p->off = p->len = p->cap = 0;
+}
+
+/* Appends n bytes; the caller has checked the limit.  0, or -1 on ENOMEM. */
+static int
+pending_append(struct pending *p, const char *buf, size_t n, size_t limit)
+{
+    if (p->off + p->len + n > p->cap) {
+        if (p->off > 0) {
+            memmove(p->data, p->data + p->off, p->len);
+            p->off = 0;
+        }
+        if (p->len + n > p->cap) {
+            size_t cap = p->cap ? p->cap : PENDING_MIN;
+            char *d;
+
+            while (cap < p->len + n) {
+                cap *= 2;
+            }
+            if (cap > limit && limit >= p->len + n) {
+                cap = limit;
+            }
+            d = realloc(p->data, cap);
+            if (d == NULL) {
+                return -1;
+            }
+            p->data = d;
+            p->cap = cap;
+        }
+    }
+    memcpy(p->data + p->off + p->len, buf, n);
+    p->len += n;
+    return 0;
+}
+
+static void
+pending_consume(struct pending *p, size_t n)
+{
+    p->off += n;
+    p->len -= n;
+    if (p->len == 0) {
+        pending_release(p);     /* lent only while blocked */
+    }
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static void
+touch(struct session *s)
+{
+    event_base_gettimeofday_cached(s->h->base, &s->last_active);
+}
+
+static void
+set_timer(struct session *s, double seconds)
+{
+    struct timeval tv;
+
+    tv.tv_sec = (time_t)seconds;
+    tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+    evtimer_add(&s->ev_timer, &tv);
+}
+
+static void
+describe_client(const struct sockaddr *sa, int len, char *out, size_t outlen)
+{
+    char host[INET6_ADDRSTRLEN];
+
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+        evutil_inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+        snprintf(out, outlen, "%s:%d", host, ntohs(s4->sin_port));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+        evutil_inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+        snprintf(out, outlen, "[%s]:%d", host, ntohs(s6->sin6_port));
+    } else {
+        (void)len;
+        snprintf(out, outlen, "unix");
+    }
+}
+
+static double
+elapsed(const struct timeval *from, const struct timeval *to)
+{
+    return (double)(to->tv_sec - from->tv_sec) +
+           (double)(to->tv_usec - from->tv_usec) / 1e6;
+}
+
+/* Logs an upstream failure once per distinct cause, counting repeats. */
+static void
+note_upstream_failure(struct session_host *h, const char *reason)
+{
+    if (strcmp(h->last_error, reason) == 0) {
+        h->error_repeats++;
+        return;
+    }
+    if (h->error_repeats > 0) {
+        log_warn("event=upstream-error service=%s upstream=%s repeated=%lu "
+                 "reason=\"%s\"", h->sc->name, h->sc->upstream,
+                 h->error_repeats, h->last_error);
+    }
+    log_warn("event=upstream-error service=%s upstream=%s reason=\"%s\"",
+             h->sc->name, h->sc->upstream, reason);
+    snprintf(h->last_error, sizeof(h->last_error), "%s", reason);
+    h->error_repeats = 0;
+}
+
+static void
+note_upstream_ok(struct session_host *h)
+{
+    if (h->last_error[0] == '\0') {
+        return;
+    }
+    log_info("event=upstream-ok service=%s upstream=%s after=\"%s\" "
+             "repeated=%lu", h->sc->name, h->sc->upstream, h->last_error,
+             h->error_repeats);
+    h->last_error[0] = '\0';
+    h->error_repeats = 0;
+}
+
+/* ------------------------------------------------------------ teardown */
+
+void
+session_close(struct session *s, const char *reason)
+{
+    struct session_host *h = s->h;
+    struct timeval now;
+
+    if (s->reason == NULL) {
+        s->reason = reason;
+    }
+    event_del(&s->cev_read);
+    event_del(&s->cev_write);
+    evtimer_del(&s->ev_timer);
+    event_base_gettimeofday_cached(h->base, &now);
+    log_info("event=close s=%016" PRIx64 " service=%s client=%s upstream=%s "
+             "rx=%" PRIu64 " tx=%" PRIu64 " duration=%.3f reason=%s",
+             s->id, h->sc->name, s->client,
+             s->link ? link_peer(s->link) : h->sc->upstream, s->rx, s->tx,
+             elapsed(&s->started, &now), s->reason);
+    link_free(s->link, !s->up_broken);
+    s->link = NULL;
+    if (s->cfd >= 0) {
+        close(s->cfd);
+        s->cfd = -1;
+    }
+    pending_release(&s->c2u);
+    pending_release(&s->u2c);
+    if (s->prev != NULL) {
+        s->prev->next = s->next;
+    } else {
+        h->sessions = s->next;
+    }
+    if (s->next != NULL) {
+        s->next->prev = s->prev;
+    }
+    h->nsessions--;
+    free(s);
+    if (h->closed_cb != NULL) {
+        h->closed_cb(h, h->closed_arg);
+    }
+}
+
+void
+session_close_all(struct session_host *h, const char *reason)
+{
+    while (h->sessions != NULL) {
+        session_close(h->sessions, reason);
+    }
+}
+
+/*
+ * linger(s, reason): the server side is finished.  Frees the link, sends
+ * our FIN to the client once its pending bytes are out, and reads (and
+ * drops) whatever the client still sends until its FIN or a short time,
+ * so that closing never turns into a reset that could eat the last reply.
+ */
+static void
+linger(struct session *s, const char *reason)
+{
+    if (s->reason == NULL) {
+        s->reason = reason;
+    }
+    if (s->state != SESSION_LINGERING) {
+        s->state = SESSION_LINGERING;
+        link_free(s->link, !s->up_broken);
+        s->link = NULL;
+        pending_release(&s->c2u);
+        evtimer_del(&s->ev_timer);
+        set_timer(s, LINGER_SECONDS);
+    }
+    if (s->u2c.len == 0) {
+        shutdown(s->cfd, SHUT_WR);
+        if (s->client_eof) {
+            session_close(s, s->reason);
+            return;
+        }
+    }
+    update_interest(s);
+}
+
+/* ------------------------------------------------------------ directions */
+
+/*
+ * flush_c2u(s): writes held client bytes to the server.  Returns 0, or -1
+ * when the session was closed.
+ */
+static int
+flush_c2u(struct session *s)
+{
+    enum link_io st;
+
+    s->up_write_wants_read = false;
+    while (s->c2u.len > 0) {
+        size_t n = link_write(s->link, s->c2u.data + s->c2u.off, s->c2u.len,
+                              &st);
+
+        if (n > 0) {
+            pending_consume(&s->c2u, n);
+            continue;
+        }
+        if (st == LINK_IO_WANT_READ) {
+            s->up_write_wants_read = true;
+            return 0;
+        }
+        if (st == LINK_IO_WANT_WRITE) {
+            return 0;
+        }
+        /* The server is gone for writing; what it said before still comes
+         * in (and reaches the client) until its read side ends too. */
+        s->up_broken = (st == LINK_IO_ERROR);
+        s->up_wdead = true;
+        pending_release(&s->c2u);
+        return 0;
+    }
+    if (s->client_eof) {
+        link_shutdown_write(s->link);
+    }
+    return 0;
+}
+
+/*
+ * to_client(s, buf, n): delivers n server bytes, holding what the socket
+ * does not take.  Returns 0, or -1 when the session was closed.
+ */
+static int
+to_client(struct session *s, const char *buf, size_t n)
+{
+    ssize_t w = 0;
+
+    if (s->u2c.len == 0) {
+        w = write(s->cfd, buf, n);
+        if (w < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                session_close(s, "client-error");
+                return -1;
+            }
+            w = 0;
+        }
+    }
+    if ((size_t)w < n &&
+        pending_append(&s->u2c, buf + w, n - (size_t)w,
+                       s->h->sc->buffer_limit) < 0) {
+        session_close(s, "out-of-memory");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * up_read(s): reads what the server sent, as long as TLS has bytes and the
+ * client direction has room.  Returns 0, or -1 when the session was closed.
+ */
+static int
+up_read(struct session *s)
+{
+    const size_t limit = s->h->sc->buffer_limit;
+    enum link_io st;
+
+    s->up_read_wants_write = false;
+    while (!s->up_eof && s->u2c.len < limit) {
+        size_t want = limit - s->u2c.len;
+        size_t n;
+
+        if (want > s->h->scratch_len) {
+            want = s->h->scratch_len;
+        }
+        n = link_read(s->link, s->h->scratch, want, &st);
+        if (n == 0) {
+            if (st == LINK_IO_WANT_WRITE) {
+                s->up_read_wants_write = true;
+            } else if (st == LINK_IO_EOF) {
+                s->up_eof = true;
+            } else if (st == LINK_IO_ERROR) {
+                s->up_eof = true;
+                s->up_broken = true;
+                log_debug("event=upstream-read-error s=%016" PRIx64
+                          " reason=\"%s\"", s->id, link_error(s->link));
+            }
+            break;
+        }
+        s->tx += n;
+        touch(s);
+        if (to_client(s, s->h->scratch, n) < 0) {
+            return -1;
+        }
+        if (!link_has_pending(s->link)) {
+            break;      /* level-triggered epoll calls again for more */
+        }
+    }
+    return 0;
+}
+
+/* Client readable: one read, written on at once when nothing is held. */
+static int
+client_read(struct session *s)
+{
+    const size_t limit = s->h->sc->buffer_limit;
+    size_t want = limit - s->c2u.len;
+    ssize_t n;
+
+    if (want > s->h->scratch_len) {
+        want = s->h->scratch_len;
+    }
+    n = read(s->cfd, s->h->scratch, want);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+            return 0;
+        }
+        session_close(s, "client-error");
+        return -1;
+    }
+    if (n == 0) {
+        s->client_eof = true;
+        if (s->state == SESSION_LINGERING) {
+            session_close(s, s->reason);
+            return -1;
+        }
+        if (s->state == SESSION_RELAYING && s->c2u.len == 0) {
+            link_shutdown_write(s->link);
+        }
+        evtimer_del(&s->ev_timer);
+        set_timer(s, HALF_CLOSE_SECONDS);
+        return 0;
+    }
+    s->rx += (size_t)n;
+    touch(s);
+    if (s->state == SESSION_LINGERING || s->up_wdead) {
+        return 0;   /* the server is gone: drop */
+    }
+    if (s->state == SESSION_RELAYING && s->c2u.len == 0) {
+        enum link_io st;
+        size_t w = link_write(s->link, s->h->scratch, (size_t)n, &st);
+
+        if (w == 0 && st == LINK_IO_WANT_READ) {
+            s->up_write_wants_read = true;
+        } else if (w == 0 && (st == LINK_IO_EOF || st == LINK_IO_ERROR)) {
+            s->up_broken = (st == LINK_IO_ERROR);
+            s->up_wdead = true;
+            return 0;
+        }
+        if (w == (size_t)n) {
+            return 0;
+        }
+        n -= (ssize_t)w;
+        if (pending_append(&s->c2u, s->h->scratch + w, (size_t)n, limit)
+            < 0) {
+            session_close(s, "out-of-memory");
+            return -1;
+        }
+        return 0;
+    }
+    if (pending_append(&s->c2u, s->h->scratch, (size_t)n, limit) < 0) {
+        session_close(s, "out-of-memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Client writable: drain held server bytes, then pass on a server EOF. */
+static int
+client_flush(struct session *s)
+{
+    while (s->u2c.len > 0) {
+        ssize_t w = write(s->cfd, s->u2c.data + s->u2c.off, s->u2c.len);
+
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+                return 0;
+            }
+            session_close(s, "client-error");
+            return -1;
+        }
+        pending_consume(&s->u2c, (size_t)w);
+    }
+    return 0;
+}
+
+/*
+ * settle(s): after any progress, passes on closes that are now due and
+ * refreshes which events we wait for.  Returns 0, or -1 when closed.
+ */
+static int
+settle(struct session *s)
+{
+    if (s->state == SESSION_RELAYING && s->up_eof && s->u2c.len == 0) {
+        linger(s, s->up_broken ? "upstream-error" : "upstream-eof");
+        return s->state == SESSION_LINGERING ? 0 : -1;
+    }
+    if (s->state == SESSION_RELAYING && s->up_eof) {
+        /* Stop the server side now; deliver what it said first. */
+        update_interest(s);
+        return 0;
+    }
+    if (s->state == SESSION_LINGERING && s->u2c.len == 0) {
+        shutdown(s->cfd, SHUT_WR);
+    }
+    update_interest(s);
+    return 0;
+}
+
+/* The one place that decides what both sockets wait for. */
+static void
+update_interest(struct session *s)
+{
+    const size_t limit = s->h->sc->buffer_limit;
+    bool crd = !s->client_eof && s->c2u.len < limit;
+    bool cwr = s->u2c.len > 0;
+
+    if (s->state == SESSION_LINGERING) {
+        crd = !s->client_eof;
+    }
+    if (crd != s->c_reading) {
+        if (crd) {
+            event_add(&s->cev_read, NULL);
+        } else {
+            event_del(&s->cev_read);
+        }
+        s->c_reading = crd;
+    }
+    if (cwr != s->c_writing) {
+        if (cwr) {
+            event_add(&s->cev_write, NULL);
+        } else {
+            event_del(&s->cev_write);
+        }
+        s->c_writing = cwr;
+    }
+    if (s->state == SESSION_RELAYING) {
+        bool urd = !s->up_eof &&
+                   (s->u2c.len < limit || s->up_write_wants_read);
+        bool uwr = !s->up_eof && !s->up_wdead &&
+                   ((s->c2u.len > 0 && !s->up_write_wants_read) ||
+                    s->up_read_wants_write);
+
+        link_watch(s->link, urd, uwr);
+    }
+}
+
+/* ------------------------------------------------------------ callbacks */
+
+static void
+client_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct session *s = arg;
+    bool had_room = s->u2c.len < s->h->sc->buffer_limit;
+
+    (void)fd;
+    if ((what & EV_WRITE) && client_flush(s) < 0) {
+        return;
+    }
+    if ((what & EV_READ) && client_read(s) < 0) {
+        return;
+    }
+    if (s->state == SESSION_RELAYING) {
+        /* Bytes the client sent go out now; bytes TLS still holds come in
+         * now that the client took some (epoll will not tell us). */
+        if (s->c2u.len > 0 && flush_c2u(s) < 0) {
+            return;
+        }
+        if (!had_room && !s->up_eof && link_has_pending(s->link) &&
+            up_read(s) < 0) {
+            return;
+        }
+    }
+    (void)settle(s);
+}
+
+static void
+link_io(struct link *link, short what, void *arg)
+{
+    struct session *s = arg;
+
+    (void)link;
+    (void)what;
+    if (s->c2u.len > 0 && flush_c2u(s) < 0) {
+        return;
+    }
+    if (!s->up_eof && up_read(s) < 0) {
+        return;
+    }
+    (void)settle(s);
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct session *s = arg;
+    double idle = s->h->sc->client_idle_timeout;
+    struct timeval now;
+    double quiet;
+
+    (void)fd;
+    (void)what;
+    if (s->state == SESSION_LINGERING) {
+        session_close(s, s->reason);
+        return;
+    }
+    if (s->client_eof) {
+        session_close(s, "client-eof");
+        return;
+    }
+    event_base_gettimeofday_cached(s->h->base, &now);
+    quiet = elapsed(&s->last_active, &now);
+    if (idle > 0 && quiet >= idle) {
+        session_close(s, "idle-timeout");
+        return;
+    }
+    if (idle > 0) {
+        set_timer(s, idle - quiet);
+    }
+}
+
+/* Writes "-ERR redsleeve: ..." and lingers: the link never became usable. */
+static void
+refuse(struct session *s, const char *why)
+{
+    char line[SESSION_ERROR_MAX + 128];
+    int n;
+
+    n = snprintf(line, sizeof(line), "-ERR redsleeve: upstream %s (%s) "
+                 "unreachable: %s\r\n", s->h->sc->name, s->h->sc->upstream,
+                 why);
+    if (n < 0 || (size_t)n >= sizeof(line)) {
+        n = (int)sizeof(line) - 1;
+        memcpy(line + n - 2, "\r\n", 2);
+    }
+    pending_release(&s->c2u);   /* never sent anywhere */
+    s->up_broken = true;
+    s->state = SESSION_RELAYING;
+    if (to_client(s, line, (size_t)n) < 0) {
+        return;
+    }
+    linger(s, "upstream-unreachable");
+}
+
+static void
+link_ready(struct link *link, const char *error, void *arg)
+{
+    struct session *s = arg;
+
+    if (error != NULL) {
+        note_upstream_failure(s->h, error);
+        log_debug("event=upstream-fail s=%016" PRIx64 " reason=\"%s\"", s->id,
+                  error);
+        link_free(link, false);
+        s->link = NULL;
+        refuse(s, error);
+        return;
+    }
+    note_upstream_ok(s->h);
+    log_debug("event=ready s=%016" PRIx64 " upstream=%s tls=%s", s->id,
+              link_peer(link), link_tls_version(link));
+    s->state = SESSION_RELAYING;
+    link_set_io(link, link_io, s);
+    if (s->c2u.len > 0 && flush_c2u(s) < 0) {
+        return;
+    }
+    if (s->client_eof && s->c2u.len == 0) {
+        link_shutdown_write(s->link);
+    }
+    (void)settle(s);
+}
+
+int
+session_new(struct session_host *h, int fd, const struct sockaddr *addr,
+            int addrlen)
+{
+    struct session *s = calloc(1, sizeof(*s));
+    int one = 1;
+
+    if (s == NULL) {
+        close(fd);
+        return -1;
+    }
+    s->h = h;
+    s->cfd = fd;
+    s->id = ++*h->next_id;
+    describe_client(addr, addrlen, s->client, sizeof(s->client));
+    if (addr->sa_family != AF_UNIX) {
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    event_base_gettimeofday_cached(h->base, &s->started);
+    s->last_active = s->started;
+    event_assign(&s->cev_read, h->base, fd, EV_READ | EV_PERSIST, client_cb,
+                 s);
+    event_assign(&s->cev_write, h->base, fd, EV_WRITE | EV_PERSIST,
+                 client_cb, s);
+    evtimer_assign(&s->ev_timer, h->base, timer_cb, s);
+    s->link = link_new(h->lp, link_ready, s);
+    if (s->link == NULL) {
+        close(fd);
+        free(s);
+        return -1;
+    }
+    s->next = h->sessions;
+    if (h->sessions != NULL) {
+        h->sessions->prev = s;
+    }
+    h->sessions = s;
+    h->nsessions++;
+    h->total++;
+    if (h->sc->client_idle_timeout > 0) {
+        set_timer(s, h->sc->client_idle_timeout);
+    }
+    log_debug("event=accept s=%016" PRIx64 " service=%s client=%s", s->id,
+              h->sc->name, s->client);
+    update_interest(s);
+    return 0;
+}

@@ -1,0 +1,60 @@
+/*
+ * session.h: one client and its upstream link, for the client's whole life.
+ *
+ * session.c owns the client socket and events, the link it creates, the
+ * bounded pending buffers of both directions, and the single teardown
+ * (session_close).  It relays bytes without looking into them: nothing is
+ * split, reordered or rewritten.  The service that accepted the client
+ * lends a struct session_host: configuration, link parameters, the loop's
+ * scratch buffer, and a callback told when a session ends.
+ */
+#ifndef REDSLEEVE_SESSION_H
+#define REDSLEEVE_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "upstream.h"
+
+struct event_base;
+struct session;
+
+#define SESSION_ERROR_MAX 320
+
+struct session_host {
+    const struct service_config *sc;    /* ref: owner is the config */
+    const struct link_params *lp;       /* ref: owner is the service */
+    struct event_base *base;            /* ref: the loop */
+    char *scratch;                      /* ref: the loop's read buffer */
+    size_t scratch_len;                 /* its size */
+    uint64_t *next_id;                  /* ref: session id counter */
+    void (*closed_cb)(struct session_host *h, void *arg);  /* after free */
+    void *closed_arg;                   /* ref: for closed_cb */
+    struct session *sessions;           /* ref list: live sessions */
+    unsigned nsessions;                 /* length of sessions */
+    uint64_t total;                     /* sessions ever started */
+    char last_error[SESSION_ERROR_MAX]; /* last upstream failure logged */
+    unsigned long error_repeats;        /* failures since it was logged */
+};
+
+/*
+ * session_new(h, fd, addr, addrlen): takes ownership of the accepted,
+ * non-blocking client socket fd and starts a link for it.  Returns 0, or
+ * -1 (fd closed, nothing kept) when out of memory.
+ */
+int session_new(struct session_host *h, int fd, const struct sockaddr *addr,
+                int addrlen) MUST_CHECK;
+
+/*
+ * session_close(s, reason): the only teardown.  Logs the one close line,
+ * frees everything, unlinks s from its host and calls the host's
+ * closed_cb.  s is invalid afterwards.
+ */
+void session_close(struct session *s, const char *reason);
+
+/* session_close_all(h, reason): closes every live session of h. */
+void session_close_all(struct session_host *h, const char *reason);
+
+#endif

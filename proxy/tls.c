@@ -1,0 +1,309 @@
+/*
+ * tls.c: client SSL_CTX per service, per-link host checks, and the words
+ * an operator reads when verification fails.
+ *
+ * Security defaults live here: peer verification on (chain, and the host
+ * name unless verify = chain), TLS 1.2 at least, no compression, no
+ * renegotiation, the system trust store unless a CA is configured.
+ * verify = none is only reachable when config.c saw insecure = yes.
+ */
+#include "tls.h"
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <string.h>
+
+static int verify_info_index = -1;  /* SSL ex_data slot for the info */
+
+const char *
+tls_version_name(int v)
+{
+    return v == TLS1_3_VERSION ? "1.3" : "1.2";
+}
+
+char *
+tls_err_drain(char *out, size_t outlen)
+{
+    unsigned long e;
+    size_t used = 0;
+
+    out[0] = '\0';
+    while ((e = ERR_get_error()) != 0) {
+        const char *r = ERR_reason_error_string(e);
+        char tmp[128];
+
+        if (r == NULL) {
+            ERR_error_string_n(e, tmp, sizeof(tmp));
+            r = tmp;
+        }
+        /* Keep the first reason; later ones are usually its echoes. */
+        if (used == 0) {
+            snprintf(out, outlen, "%s", r);
+            used = strlen(out);
+        }
+    }
+    return out;
+}
+
+/* Copies the certificate's subjectAltNames as "DNS:a, IP:1.2.3.4". */
+static void
+describe_names(X509 *cert, char *out, size_t outlen)
+{
+    GENERAL_NAMES *gens;
+    size_t used = 0;
+
+    out[0] = '\0';
+    gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    if (gens == NULL) {
+        snprintf(out, outlen, "no subjectAltName");
+        return;
+    }
+    for (int i = 0; i < sk_GENERAL_NAME_num(gens) && used + 1 < outlen; i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        char ip[64] = "";
+        int n = 0;
+
+        if (g->type == GEN_DNS) {
+            const ASN1_STRING *s = g->d.dNSName;
+
+            n = snprintf(out + used, outlen - used, "%sDNS:%.*s",
+                         used ? ", " : "", ASN1_STRING_length(s),
+                         (const char *)ASN1_STRING_get0_data(s));
+        } else if (g->type == GEN_IPADD) {
+            const ASN1_OCTET_STRING *s = g->d.iPAddress;
+            int len = ASN1_STRING_length(s);
+            const unsigned char *b = ASN1_STRING_get0_data(s);
+
+            if (len == 4 || len == 16) {
+                inet_ntop(len == 4 ? AF_INET : AF_INET6, b, ip, sizeof(ip));
+            }
+            n = snprintf(out + used, outlen - used, "%sIP:%s",
+                         used ? ", " : "", ip);
+        }
+        if (n > 0) {
+            used += (size_t)n;
+        }
+    }
+    GENERAL_NAMES_free(gens);
+    if (used >= outlen) {
+        used = outlen - 1;
+    }
+}
+
+static int
+verify_cb(int preverify_ok, X509_STORE_CTX *xctx)
+{
+    SSL *ssl;
+    struct tls_verify_info *info;
+    X509 *cert;
+
+    if (preverify_ok) {
+        return 1;
+    }
+    ssl = X509_STORE_CTX_get_ex_data(xctx,
+                                     SSL_get_ex_data_X509_STORE_CTX_idx());
+    info = ssl ? SSL_get_ex_data(ssl, verify_info_index) : NULL;
+    if (info != NULL && info->error == 0) {
+        info->error = X509_STORE_CTX_get_error(xctx);
+        info->depth = X509_STORE_CTX_get_error_depth(xctx);
+        cert = X509_STORE_CTX_get_current_cert(xctx);
+        if (cert != NULL) {
+            X509_NAME_oneline(X509_get_subject_name(cert), info->subject,
+                              (int)sizeof(info->subject));
+            describe_names(cert, info->names, sizeof(info->names));
+        }
+    }
+    return 0;   /* fail the handshake: never continue unverified */
+}
+
+static int
+load_trust(SSL_CTX *ctx, const struct service_config *sc, char *err,
+           size_t errlen, enum service_key *bad_key)
+{
+    char why[160];
+
+    if (sc->ca_file == NULL && sc->ca_path == NULL) {
+        if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+            snprintf(err, errlen, "cannot load the system trust store: %s",
+                     tls_err_drain(why, sizeof(why)));
+            *bad_key = SK_CA_FILE;
+            return -1;
+        }
+        return 0;
+    }
+    if (sc->ca_file != NULL &&
+        SSL_CTX_load_verify_file(ctx, sc->ca_file) != 1) {
+        snprintf(err, errlen, "cannot load CA certificates from %s: %s",
+                 sc->ca_file, tls_err_drain(why, sizeof(why)));
+        *bad_key = SK_CA_FILE;
+        return -1;
+    }
+    if (sc->ca_path != NULL &&
+        SSL_CTX_load_verify_dir(ctx, sc->ca_path) != 1) {
+        snprintf(err, errlen, "cannot use CA directory %s: %s", sc->ca_path,
+                 tls_err_drain(why, sizeof(why)));
+        *bad_key = SK_CA_PATH;
+        return -1;
+    }
+    return 0;
+}
+
+static int
+load_client_cert(SSL_CTX *ctx, const struct service_config *sc, char *err,
+                 size_t errlen, enum service_key *bad_key)
+{
+    char why[160];
+
+    if (sc->cert_file == NULL) {
+        return 0;
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, sc->cert_file) != 1) {
+        snprintf(err, errlen, "cannot load client certificate %s: %s",
+                 sc->cert_file, tls_err_drain(why, sizeof(why)));
+        *bad_key = SK_CERT_FILE;
+        return -1;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, sc->key_file, SSL_FILETYPE_PEM)
+        != 1) {
+        snprintf(err, errlen, "cannot load private key %s: %s",
+                 sc->key_file, tls_err_drain(why, sizeof(why)));
+        *bad_key = SK_KEY_FILE;
+        return -1;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        snprintf(err, errlen, "%s does not match certificate %s",
+                 sc->key_file, sc->cert_file);
+        ERR_clear_error();
+        *bad_key = SK_KEY_FILE;
+        return -1;
+    }
+    return 0;
+}
+
+SSL_CTX *
+tls_ctx_new(const struct service_config *sc, char *err, size_t errlen,
+            enum service_key *bad_key)
+{
+    SSL_CTX *ctx;
+    char why[160];
+
+    if (verify_info_index < 0) {
+        verify_info_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    }
+    ERR_clear_error();
+    ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL) {
+        snprintf(err, errlen, "cannot create TLS context: %s",
+                 tls_err_drain(why, sizeof(why)));
+        *bad_key = SK_UPSTREAM;
+        return NULL;
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+                        SSL_OP_NO_RENEGOTIATION);
+    /* Partial writes and retries from a moved buffer: the data path copies
+     * unwritten bytes into its pending buffer and retries from there. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                     SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_read_ahead(ctx, 1);
+    if (SSL_CTX_set_min_proto_version(ctx, sc->tls_min_version) != 1) {
+        snprintf(err, errlen, "cannot set minimum TLS version %s",
+                 tls_version_name(sc->tls_min_version));
+        *bad_key = SK_TLS_MIN_VERSION;
+        goto fail;
+    }
+    if (sc->ciphers != NULL &&
+        SSL_CTX_set_cipher_list(ctx, sc->ciphers) != 1) {
+        snprintf(err, errlen, "no usable cipher in \"%s\"", sc->ciphers);
+        *bad_key = SK_CIPHERS;
+        goto fail;
+    }
+    if (sc->ciphersuites != NULL &&
+        SSL_CTX_set_ciphersuites(ctx, sc->ciphersuites) != 1) {
+        snprintf(err, errlen, "no usable TLS 1.3 ciphersuite in \"%s\"",
+                 sc->ciphersuites);
+        *bad_key = SK_CIPHERSUITES;
+        goto fail;
+    }
+    if (load_trust(ctx, sc, err, errlen, bad_key) < 0 ||
+        load_client_cert(ctx, sc, err, errlen, bad_key) < 0) {
+        goto fail;
+    }
+    if (sc->verify == VERIFY_NONE) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    } else {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+    }
+    ERR_clear_error();
+    return ctx;
+fail:
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+SSL *
+tls_ssl_new(SSL_CTX *ctx, const struct service_config *sc,
+            struct tls_verify_info *info)
+{
+    SSL *ssl = SSL_new(ctx);
+
+    if (ssl == NULL) {
+        return NULL;
+    }
+    memset(info, 0, sizeof(*info));
+    SSL_set_ex_data(ssl, verify_info_index, info);
+    if (sc->sni != NULL && SSL_set_tlsext_host_name(ssl, sc->sni) != 1) {
+        goto fail;
+    }
+    if (sc->verify == VERIFY_FULL) {
+        X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+
+        if (sc->verify_host_is_ip) {
+            if (X509_VERIFY_PARAM_set1_ip_asc(vp, sc->verify_host) != 1) {
+                goto fail;
+            }
+        } else {
+            X509_VERIFY_PARAM_set_hostflags(
+                vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            if (SSL_set1_host(ssl, sc->verify_host) != 1) {
+                goto fail;
+            }
+        }
+    }
+    SSL_set_connect_state(ssl);
+    return ssl;
+fail:
+    SSL_free(ssl);
+    return NULL;
+}
+
+char *
+tls_failure_reason(SSL *ssl, const struct tls_verify_info *info,
+                   const struct service_config *sc, char *out,
+                   size_t outlen)
+{
+    char why[160];
+    long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+    int err = info->error != 0 ? info->error : (int)vr;
+
+    tls_err_drain(why, sizeof(why));
+    if (err == X509_V_ERR_HOSTNAME_MISMATCH ||
+        err == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+        snprintf(out, outlen, "certificate verify failed: %s (wanted %s, "
+                 "certificate has %s)", X509_verify_cert_error_string(err),
+                 sc->verify_host, info->names[0] ? info->names : "no names");
+    } else if (err != X509_V_OK) {
+        snprintf(out, outlen, "certificate verify failed: %s (depth %d, "
+                 "subject %s)", X509_verify_cert_error_string(err),
+                 info->depth, info->subject[0] ? info->subject : "?");
+    } else if (why[0] != '\0') {
+        snprintf(out, outlen, "tls handshake failed: %s", why);
+    } else {
+        snprintf(out, outlen, "tls handshake failed: connection closed by "
+                 "the server");
+    }
+    return out;
+}

@@ -1,0 +1,65 @@
+/*
+ * tls.h: OpenSSL client contexts and readable verification failures.
+ *
+ * tls.c owns the SSL_CTX of a service (trust store, verification mode,
+ * versions, ciphers, client certificate) and the per-connection set-up of
+ * host name checks and SNI.  It does no I/O: upstream.c drives the
+ * handshake and the data path.
+ */
+#ifndef REDSLEEVE_TLS_H
+#define REDSLEEVE_TLS_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+#define TLS_REASON_MAX 320
+
+/*
+ * What the verify callback saw, kept by the connection's owner (embedded in
+ * struct link) and filled in by tls.c during the handshake.
+ */
+struct tls_verify_info {
+    int error;              /* first X509_V_ERR_* seen, 0 = none */
+    int depth;              /* chain depth of that error */
+    char subject[128];      /* subject of the certificate at fault */
+    char names[160];        /* its subjectAltNames, for hostname errors */
+};
+
+/*
+ * tls_ctx_new(sc, err, errlen, bad_key): builds the client SSL_CTX for a
+ * service: verification per sc->verify, trust store (ca_file/ca_path or the
+ * system default), tls_min_version, ciphers, ciphersuites, client
+ * certificate.  Returns the new context (caller owns; SSL_CTX_free), or
+ * NULL with a one-line reason in err and the offending key in *bad_key.
+ */
+SSL_CTX *tls_ctx_new(const struct service_config *sc, char *err,
+                     size_t errlen, enum service_key *bad_key);
+
+/*
+ * tls_ssl_new(ctx, sc, info): a new client SSL for one link, with SNI and
+ * the host name (or IP) check of sc, reporting verification details into
+ * info (which must outlive the SSL).  Returns NULL on allocation failure.
+ */
+SSL *tls_ssl_new(SSL_CTX *ctx, const struct service_config *sc,
+                 struct tls_verify_info *info);
+
+/*
+ * tls_failure_reason(ssl, info, sc, out, outlen): after a failed handshake,
+ * a readable cause: "certificate verify failed: hostname mismatch (wanted
+ * redis.test, certificate has DNS:wrong.test)", "tls handshake failed:
+ * unsupported protocol", ...  Drains the OpenSSL error queue.  Returns out.
+ */
+char *tls_failure_reason(SSL *ssl, const struct tls_verify_info *info,
+                         const struct service_config *sc, char *out,
+                         size_t outlen);
+
+/* tls_err_drain(out, outlen): the OpenSSL error queue as text, emptied. */
+char *tls_err_drain(char *out, size_t outlen);
+
+/* tls_version_name(v): "1.2" or "1.3" for TLS1_2_VERSION/TLS1_3_VERSION. */
+const char *tls_version_name(int v);
+
+#endif

@@ -1,0 +1,617 @@
+/*
+ * upstream.c: a link's life from name to ready, and its raw I/O after.
+ *
+ *   starting -> resolving -> connecting -> handshaking -> authenticating
+ *            -> ready (owned by a session)        any step -> failed
+ *
+ * Every step is bounded: resolve + connect by connect_timeout, handshake +
+ * AUTH by handshake_timeout.  Failures are reported through the ready
+ * callback from the event loop, never from inside a call the owner made,
+ * so the owner may free the link from its callback and nothing re-enters.
+ * Name resolution uses evdns (never the blocking resolver); IP literals
+ * skip it.  No byte leaves without TLS: the socket is only ever written
+ * through SSL.
+ */
+#include "upstream.h"
+
+#include <errno.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <event2/util.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tls.h"
+
+#define AUTH_BUF_MAX 512        /* longest AUTH reply we wait for */
+
+enum link_state {
+    LINK_STARTING = 0,
+    LINK_RESOLVING,
+    LINK_CONNECTING,
+    LINK_HANDSHAKING,
+    LINK_AUTHENTICATING,
+    LINK_READY,
+    LINK_FAILED
+};
+
+struct link {
+    enum link_state state;              /* see the diagram above */
+    int fd;                             /* owned: the TCP socket, -1 = none */
+    SSL *ssl;                           /* owned: NULL until connected */
+    struct event ev_read;               /* owned: readable, persistent */
+    struct event ev_write;              /* owned: writable, persistent */
+    struct event ev_timer;              /* owned: start, timeouts, reports */
+    bool reading;                       /* ev_read is added */
+    bool writing;                       /* ev_write is added */
+    bool shut_sent;                     /* close_notify sent */
+    const struct link_params *p;        /* ref: owner is the service */
+    link_ready_cb ready_cb;             /* who to tell when ready/failed */
+    link_io_cb io_cb;                   /* readiness, once ready */
+    void *arg;                          /* ref: the owner (a session) */
+    struct evdns_getaddrinfo_request *dns_req;  /* ref: libevent's */
+    struct evutil_addrinfo *addrs;      /* owned: resolved addresses */
+    struct evutil_addrinfo *next_addr;  /* ref: into addrs, next to try */
+    size_t auth_sent;                   /* AUTH bytes written so far */
+    char *auth_buf;                     /* owned: reply bytes, during AUTH */
+    size_t auth_len;                    /* bytes in auth_buf */
+    struct tls_verify_info vinfo;       /* filled by tls.c's callback */
+    char peer[INET6_ADDRSTRLEN + 8];    /* address:port connected to */
+    char error[TLS_REASON_MAX];         /* why it failed, "" if it did not */
+};
+
+static void link_event_cb(evutil_socket_t fd, short what, void *arg);
+static void link_timer_cb(evutil_socket_t fd, short what, void *arg);
+static void try_connect(struct link *l);
+
+static void
+set_timer(struct link *l, double seconds)
+{
+    struct timeval tv;
+
+    tv.tv_sec = (time_t)seconds;
+    tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+    evtimer_add(&l->ev_timer, &tv);
+}
+
+void
+link_watch(struct link *l, bool rd, bool wr)
+{
+    if (rd != l->reading) {
+        if (rd) {
+            event_add(&l->ev_read, NULL);
+        } else {
+            event_del(&l->ev_read);
+        }
+        l->reading = rd;
+    }
+    if (wr != l->writing) {
+        if (wr) {
+            event_add(&l->ev_write, NULL);
+        } else {
+            event_del(&l->ev_write);
+        }
+        l->writing = wr;
+    }
+}
+
+/*
+ * fail(l, fmt, ...): records why the link failed, stops its I/O and
+ * reports to the owner from the next loop turn.
+ */
+static void PRINTF_LIKE(2, 3)
+fail(struct link *l, const char *fmt, ...)
+{
+    va_list ap;
+    static const struct timeval now = {0, 0};
+
+    va_start(ap, fmt);
+    vsnprintf(l->error, sizeof(l->error), fmt, ap);
+    va_end(ap);
+    l->state = LINK_FAILED;
+    link_watch(l, false, false);
+    evtimer_del(&l->ev_timer);
+    evtimer_add(&l->ev_timer, &now);
+}
+
+static void
+close_socket(struct link *l)
+{
+    link_watch(l, false, false);
+    if (l->ssl != NULL) {
+        SSL_free(l->ssl);
+        l->ssl = NULL;
+    }
+    if (l->fd >= 0) {
+        close(l->fd);
+        l->fd = -1;
+    }
+}
+
+static void
+dns_cb(int err, struct evutil_addrinfo *res, void *arg)
+{
+    struct link *l;
+
+    if (err == EVUTIL_EAI_CANCEL) {
+        return;     /* link_free() cancelled us: l is going away */
+    }
+    l = arg;
+    l->dns_req = NULL;
+    if (err != 0) {
+        fail(l, "dns: cannot resolve %s: %s", l->p->sc->upstream_host,
+             evutil_gai_strerror(err));
+        return;
+    }
+    l->addrs = res;
+    l->next_addr = res;
+    try_connect(l);
+}
+
+static void
+start_resolve(struct link *l)
+{
+    const struct service_config *sc = l->p->sc;
+    struct evutil_addrinfo hints;
+    char port[8];
+    struct evdns_getaddrinfo_request *req;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    snprintf(port, sizeof(port), "%d", sc->upstream_port);
+    l->state = LINK_RESOLVING;
+    set_timer(l, sc->connect_timeout);
+    if (sc->upstream_is_ip) {
+        int r;
+
+        hints.ai_flags = EVUTIL_AI_NUMERICHOST;
+        /* A numeric host never blocks: no resolver is involved. */
+        r = evutil_getaddrinfo(sc->upstream_host, port, &hints, &l->addrs);
+        if (r != 0) {
+            fail(l, "bad address %s: %s", sc->upstream_host,
+                 evutil_gai_strerror(r));
+            return;
+        }
+        l->next_addr = l->addrs;
+        try_connect(l);
+        return;
+    }
+    req = evdns_getaddrinfo(l->p->dns, sc->upstream_host, port, &hints,
+                            dns_cb, l);
+    /* NULL means dns_cb already ran (answer from the hosts file or an
+     * immediate failure); l->dns_req must not point at a finished request. */
+    if (req != NULL && l->state == LINK_RESOLVING && l->addrs == NULL) {
+        l->dns_req = req;
+    }
+}
+
+static void
+describe_addr(const struct sockaddr *sa, char *out, size_t outlen)
+{
+    char host[INET6_ADDRSTRLEN];
+    int port;
+
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+        evutil_inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+        port = ntohs(s6->sin6_port);
+        snprintf(out, outlen, "[%s]:%d", host, port);
+    } else {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+        evutil_inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+        port = ntohs(s4->sin_port);
+        snprintf(out, outlen, "%s:%d", host, port);
+    }
+}
+
+/* Tries addresses in order until one connect() is under way. */
+static void
+try_connect(struct link *l)
+{
+    int one = 1;
+    int saved = 0;
+
+    while (l->next_addr != NULL) {
+        struct evutil_addrinfo *ai = l->next_addr;
+
+        l->next_addr = ai->ai_next;
+        describe_addr(ai->ai_addr, l->peer, sizeof(l->peer));
+        l->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
+                       SOCK_CLOEXEC, 0);
+        if (l->fd < 0) {
+            saved = errno;
+            continue;
+        }
+        setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (connect(l->fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+            errno == EINPROGRESS) {
+            event_assign(&l->ev_read, l->p->base, l->fd,
+                         EV_READ | EV_PERSIST, link_event_cb, l);
+            event_assign(&l->ev_write, l->p->base, l->fd,
+                         EV_WRITE | EV_PERSIST, link_event_cb, l);
+            l->state = LINK_CONNECTING;
+            link_watch(l, false, true);
+            return;
+        }
+        saved = errno;
+        close(l->fd);
+        l->fd = -1;
+    }
+    fail(l, "connect to %s: %s", l->peer, strerror(saved));
+}
+
+static void
+start_handshake(struct link *l)
+{
+    const struct service_config *sc = l->p->sc;
+
+    l->ssl = tls_ssl_new(l->p->ctx, sc, &l->vinfo);
+    if (l->ssl == NULL || SSL_set_fd(l->ssl, l->fd) != 1) {
+        fail(l, "tls: cannot create connection (out of memory)");
+        return;
+    }
+    l->state = LINK_HANDSHAKING;
+    evtimer_del(&l->ev_timer);
+    set_timer(l, sc->handshake_timeout);
+}
+
+static void
+become_ready(struct link *l)
+{
+    l->state = LINK_READY;
+    evtimer_del(&l->ev_timer);
+    link_watch(l, false, false);
+    free(l->auth_buf);
+    l->auth_buf = NULL;
+    l->ready_cb(l, NULL, l->arg);   /* may free l */
+}
+
+/* Writes AUTH, then reads exactly its reply.  Returns after any wait. */
+static void
+step_auth(struct link *l)
+{
+    const struct auth_cmd *ac = l->p->auth;
+    enum link_io st;
+    char line[200];
+
+    while (l->auth_sent < ac->len) {
+        size_t n = link_write(l, ac->buf + l->auth_sent,
+                              ac->len - l->auth_sent, &st);
+
+        if (n == 0) {
+            if (st == LINK_IO_WANT_READ || st == LINK_IO_WANT_WRITE) {
+                link_watch(l, st == LINK_IO_WANT_READ,
+                           st == LINK_IO_WANT_WRITE);
+                return;
+            }
+            fail(l, "AUTH: %s", l->error);
+            return;
+        }
+        l->auth_sent += n;
+    }
+    for (;;) {
+        size_t n = link_read(l, l->auth_buf + l->auth_len,
+                             AUTH_BUF_MAX - l->auth_len, &st);
+
+        if (n == 0) {
+            if (st == LINK_IO_WANT_READ || st == LINK_IO_WANT_WRITE) {
+                link_watch(l, st == LINK_IO_WANT_READ,
+                           st == LINK_IO_WANT_WRITE);
+                return;
+            }
+            fail(l, "AUTH: %s", st == LINK_IO_EOF ? "server closed the "
+                 "connection" : l->error);
+            return;
+        }
+        l->auth_len += n;
+        switch (auth_reply_check(l->auth_buf, l->auth_len, line,
+                                 sizeof(line))) {
+        case AUTH_REPLY_PARTIAL:
+            if (l->auth_len == AUTH_BUF_MAX) {
+                fail(l, "AUTH rejected: reply too long");
+                return;
+            }
+            continue;
+        case AUTH_REPLY_OK:
+            become_ready(l);
+            return;
+        case AUTH_REPLY_ERROR:
+            fail(l, "AUTH rejected: %s", line);
+            return;
+        }
+    }
+}
+
+static void
+step_handshake(struct link *l)
+{
+    int r;
+
+    ERR_clear_error();
+    r = SSL_do_handshake(l->ssl);
+    if (r == 1) {
+        if (l->p->auth->len == 0) {
+            become_ready(l);
+            return;
+        }
+        l->auth_buf = malloc(AUTH_BUF_MAX);
+        if (l->auth_buf == NULL) {
+            fail(l, "AUTH: out of memory");
+            return;
+        }
+        l->state = LINK_AUTHENTICATING;
+        step_auth(l);
+        return;
+    }
+    switch (SSL_get_error(l->ssl, r)) {
+    case SSL_ERROR_WANT_READ:
+        link_watch(l, true, false);
+        return;
+    case SSL_ERROR_WANT_WRITE:
+        link_watch(l, false, true);
+        return;
+    case SSL_ERROR_SYSCALL:
+        if (ERR_peek_error() == 0) {
+            int e = errno;
+
+            fail(l, "tls handshake failed: %s", r == 0 || e == 0
+                 ? "connection closed by the server" : strerror(e));
+            return;
+        }
+        /* the queue says more */
+        __attribute__((fallthrough));
+    default: {
+        char reason[TLS_REASON_MAX];
+
+        fail(l, "%s", tls_failure_reason(l->ssl, &l->vinfo, l->p->sc,
+                                         reason, sizeof(reason)));
+        return;
+    }
+    }
+}
+
+static void
+step_connect(struct link *l)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (getsockopt(l->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
+        err = errno;
+    }
+    if (err != 0) {
+        link_watch(l, false, false);
+        close(l->fd);
+        l->fd = -1;
+        if (l->next_addr != NULL) {
+            try_connect(l);
+            return;
+        }
+        fail(l, "connect to %s: %s", l->peer, strerror(err));
+        return;
+    }
+    start_handshake(l);
+    if (l->state == LINK_HANDSHAKING) {
+        step_handshake(l);
+    }
+}
+
+static void
+link_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct link *l = arg;
+
+    (void)fd;
+    switch (l->state) {
+    case LINK_CONNECTING:
+        step_connect(l);
+        return;
+    case LINK_HANDSHAKING:
+        step_handshake(l);
+        return;
+    case LINK_AUTHENTICATING:
+        step_auth(l);
+        return;
+    case LINK_READY:
+        l->io_cb(l, what, l->arg);  /* may free l */
+        return;
+    default:
+        link_watch(l, false, false);
+        return;
+    }
+}
+
+static void
+link_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct link *l = arg;
+
+    (void)fd;
+    (void)what;
+    switch (l->state) {
+    case LINK_STARTING:
+        start_resolve(l);
+        return;
+    case LINK_RESOLVING:
+    case LINK_CONNECTING:
+        fail(l, "connect timeout after %gs%s%s", l->p->sc->connect_timeout,
+             l->peer[0] ? " to " : " resolving ",
+             l->peer[0] ? l->peer : l->p->sc->upstream_host);
+        return;
+    case LINK_HANDSHAKING:
+        fail(l, "tls handshake timeout after %gs with %s",
+             l->p->sc->handshake_timeout, l->peer);
+        return;
+    case LINK_AUTHENTICATING:
+        fail(l, "AUTH timeout after %gs with %s",
+             l->p->sc->handshake_timeout, l->peer);
+        return;
+    case LINK_FAILED:
+        close_socket(l);
+        l->ready_cb(l, l->error, l->arg);  /* may free l */
+        return;
+    case LINK_READY:
+        return;
+    }
+}
+
+struct link *
+link_new(const struct link_params *p, link_ready_cb cb, void *arg)
+{
+    static const struct timeval now = {0, 0};
+    struct link *l = calloc(1, sizeof(*l));
+
+    if (l == NULL) {
+        return NULL;
+    }
+    l->fd = -1;
+    l->p = p;
+    l->ready_cb = cb;
+    l->arg = arg;
+    l->state = LINK_STARTING;
+    l->peer[0] = '\0';
+    evtimer_assign(&l->ev_timer, p->base, link_timer_cb, l);
+    evtimer_add(&l->ev_timer, &now);
+    return l;
+}
+
+void
+link_free(struct link *l, bool graceful)
+{
+    if (l == NULL) {
+        return;
+    }
+    evtimer_del(&l->ev_timer);
+    if (l->dns_req != NULL) {
+        evdns_getaddrinfo_cancel(l->dns_req);   /* dns_cb ignores it */
+        l->dns_req = NULL;
+    }
+    if (graceful && l->state == LINK_READY) {
+        link_shutdown_write(l);
+    }
+    close_socket(l);
+    if (l->addrs != NULL) {
+        evutil_freeaddrinfo(l->addrs);
+    }
+    free(l->auth_buf);
+    free(l);
+}
+
+void
+link_set_io(struct link *l, link_io_cb cb, void *arg)
+{
+    l->io_cb = cb;
+    l->arg = arg;
+}
+
+/* The one place that turns an SSL result into what the caller does next. */
+static size_t
+map_result(struct link *l, int r, enum link_io *st)
+{
+    char why[160];
+    int e;
+
+    if (r > 0) {
+        *st = LINK_IO_DONE;
+        return (size_t)r;
+    }
+    e = errno;
+    switch (SSL_get_error(l->ssl, r)) {
+    case SSL_ERROR_WANT_READ:
+        *st = LINK_IO_WANT_READ;
+        break;
+    case SSL_ERROR_WANT_WRITE:
+        *st = LINK_IO_WANT_WRITE;
+        break;
+    case SSL_ERROR_ZERO_RETURN:
+        *st = LINK_IO_EOF;
+        break;
+    case SSL_ERROR_SYSCALL:
+        if (ERR_peek_error() == 0 && (r == 0 || e == 0)) {
+            /* TCP EOF without close_notify: reply framing is the judge. */
+            *st = LINK_IO_EOF;
+            break;
+        }
+        if (ERR_peek_error() == 0) {
+            snprintf(l->error, sizeof(l->error), "%s", strerror(e));
+            *st = LINK_IO_ERROR;
+            break;
+        }
+        __attribute__((fallthrough));
+    default:
+        snprintf(l->error, sizeof(l->error), "tls: %s",
+                 tls_err_drain(why, sizeof(why)));
+        *st = LINK_IO_ERROR;
+        break;
+    }
+    return 0;
+}
+
+size_t
+link_read(struct link *l, void *buf, size_t len, enum link_io *st)
+{
+    int r;
+
+    ERR_clear_error();
+    r = SSL_read(l->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+    return map_result(l, r, st);
+}
+
+size_t
+link_write(struct link *l, const void *buf, size_t len, enum link_io *st)
+{
+    int r;
+
+    ERR_clear_error();
+    r = SSL_write(l->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+    return map_result(l, r, st);
+}
+
+bool
+link_has_pending(const struct link *l)
+{
+    return l->ssl != NULL && SSL_has_pending(l->ssl) == 1;
+}
+
+void
+link_shutdown_write(struct link *l)
+{
+    if (l->shut_sent || l->ssl == NULL) {
+        return;
+    }
+    l->shut_sent = true;
+    ERR_clear_error();
+    (void)SSL_shutdown(l->ssl);     /* sends close_notify; no wait for reply */
+    ERR_clear_error();
+}
+
+const char *
+link_peer(const struct link *l)
+{
+    return l->peer[0] ? l->peer : l->p->sc->upstream;
+}
+
+const char *
+link_error(const struct link *l)
+{
+    return l->error;
+}
+
+const char *
+link_tls_version(const struct link *l)
+{
+    return l->ssl ? SSL_get_version(l->ssl) : "none";
+}

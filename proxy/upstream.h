@@ -1,0 +1,97 @@
+/*
+ * upstream.h: one TLS link to the upstream Redis.
+ *
+ * A link owns its socket, its SSL and its two events.  It resolves the
+ * upstream name (evdns), connects, runs the TLS handshake with the
+ * service's verification, sends AUTH and requires "+OK" before it calls
+ * itself ready.  After that its owner (a session) drives the data path
+ * with link_read()/link_write()/link_watch(); the link maps every OpenSSL
+ * result in one place.  Nothing else closes the socket or frees the SSL.
+ */
+#ifndef REDSLEEVE_UPSTREAM_H
+#define REDSLEEVE_UPSTREAM_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "auth.h"
+#include "config.h"
+
+struct event_base;
+struct evdns_base;
+struct link;
+
+/* What every link of a service shares; owned by the service. */
+struct link_params {
+    const struct service_config *sc;    /* ref: config of the service */
+    SSL_CTX *ctx;                       /* ref: the service's TLS context */
+    const struct auth_cmd *auth;        /* ref: AUTH to send, may be empty */
+    struct event_base *base;            /* ref: the event loop */
+    struct evdns_base *dns;             /* ref: the resolver */
+};
+
+/*
+ * Called once when the link is ready (error == NULL) or has failed (error
+ * is a readable reason; the link is then dead and must be link_free'd).
+ * The callback may free the link.
+ */
+typedef void (*link_ready_cb)(struct link *link, const char *error,
+                              void *arg);
+
+/* Called on socket readiness once the link is ready; may free the link. */
+typedef void (*link_io_cb)(struct link *link, short what, void *arg);
+
+enum link_io {
+    LINK_IO_DONE = 0,       /* bytes moved (the return value) */
+    LINK_IO_WANT_READ,      /* retry when the socket is readable */
+    LINK_IO_WANT_WRITE,     /* retry when the socket is writable */
+    LINK_IO_EOF,            /* the server closed (close_notify or TCP EOF) */
+    LINK_IO_ERROR           /* broken; link_error() says why */
+};
+
+/*
+ * link_new(p, cb, arg): starts a new link (resolve, connect, handshake,
+ * AUTH) from the next loop turn; cb is never called from inside link_new.
+ * Returns the link (caller owns; link_free), or NULL on ENOMEM.
+ */
+struct link *link_new(const struct link_params *p, link_ready_cb cb,
+                      void *arg);
+
+/* link_free(link, graceful): sends close_notify when graceful and the
+ * handshake was done, closes the socket, frees everything; NULL is a no-op. */
+void link_free(struct link *link, bool graceful);
+
+/* link_set_io(link, cb, arg): where readiness goes once the link is ready. */
+void link_set_io(struct link *link, link_io_cb cb, void *arg);
+
+/* link_watch(link, rd, wr): which readiness to be told about. */
+void link_watch(struct link *link, bool rd, bool wr);
+
+/*
+ * link_read(link, buf, len, st) / link_write(link, buf, len, st): one
+ * SSL_read/SSL_write.  Return the bytes moved (> 0, *st = LINK_IO_DONE) or
+ * 0 with *st saying why nothing moved.  A write after WANT_* must be
+ * retried with the same bytes (more may follow them).
+ */
+size_t link_read(struct link *link, void *buf, size_t len, enum link_io *st);
+size_t link_write(struct link *link, const void *buf, size_t len,
+                  enum link_io *st);
+
+/* link_has_pending(link): decrypted bytes wait inside the SSL. */
+bool link_has_pending(const struct link *link);
+
+/* link_shutdown_write(link): sends close_notify once; reads go on. */
+void link_shutdown_write(struct link *link);
+
+/* link_peer(link): "address:port" connected to, or the upstream as written. */
+const char *link_peer(const struct link *link);
+
+/* link_error(link): why the last operation failed, "" if it did not. */
+const char *link_error(const struct link *link);
+
+/* link_tls_version(link): e.g. "TLSv1.3", once ready. */
+const char *link_tls_version(const struct link *link);
+
+#endif
