@@ -45,7 +45,7 @@ PROG    := $(BUILD)/redsleeve
 all: ./redsleeve
 
 ./redsleeve: $(PROG)
-	@if [ "$(BUILD)" = build ]; then cp $(PROG) ./redsleeve; fi
+	@if [ "$(BUILD)" = build ]; then cp $(PROG) redsleeve.tmp && mv -f redsleeve.tmp redsleeve; fi
 
 $(PROG): $(OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS)

@@ -497,7 +497,8 @@ static int
 settle(struct session *s)
 {
     if (s->state == SESSION_RELAYING && s->up_eof && s->u2c.len == 0) {
-        linger(s, s->up_broken ? "upstream-error" : "upstream-eof");
+        linger(s, s->up_broken ? "upstream-error"
+                  : s->client_eof ? "client-eof" : "upstream-eof");
         return s->state == SESSION_LINGERING ? 0 : -1;
     }
     if (s->state == SESSION_RELAYING && s->up_eof) {

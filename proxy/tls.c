@@ -200,8 +200,12 @@ tls_ctx_new(const struct service_config *sc, char *err, size_t errlen,
         *bad_key = SK_UPSTREAM;
         return NULL;
     }
+    /* A server that closes TCP without close_notify is an EOF like any
+     * other: Redis does it after our close_notify, and a cut reply is
+     * caught by the client's own framing (we never invent bytes). */
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-                        SSL_OP_NO_RENEGOTIATION);
+                        SSL_OP_NO_RENEGOTIATION |
+                        SSL_OP_IGNORE_UNEXPECTED_EOF);
     /* Partial writes and retries from a moved buffer: the data path copies
      * unwritten bytes into its pending buffer and retries from there. */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
