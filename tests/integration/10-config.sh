@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# 10-config: command line, --check-config, refusal to start on bad input.
+. "$(dirname "$0")/lib.sh"
+
+printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
+chmod 600 "$W/pw"
+
+cat >"$W/good.ini" <<EOF
+[global]
+log_level = info
+[primary]
+listen = 127.0.0.1:0
+upstream = redis.test:6380
+ca_file = $PKI/ca.crt
+cert_file = $PKI/client.crt
+key_file = $PKI/client.key
+auth_user = app
+auth_password_file = $W/pw
+[replica]
+listen = unix:$W/replica.sock
+upstream = 127.0.0.1:6381
+EOF
+
+out=$("$REDSLEEVE" -c "$W/good.ini" --check-config 2>&1) && rc=0 || rc=$?
+check "check-config accepts a good file" test "$rc" -eq 0
+check "check-config prints one line per service" \
+    test "$(grep -c '^\[' <<<"$out")" -eq 2
+check "check-config summary names verify and sni" \
+    grep -q 'verify full host redis.test, sni redis.test' <<<"$out"
+if grep -qF -- "$REDIS_PASSWORD" <<<"$out"; then
+    fail "check-config never prints the password" "password in output"
+else
+    ok "check-config never prints the password"
+fi
+check "check-config -t short form" "$REDSLEEVE" -t -c "$W/good.ini"
+
+cat >"$W/bad.ini" <<'EOF'
+[primary]
+listen = 127.0.0.1:0
+upstream = redis.test:6380
+verifi = full
+EOF
+out=$("$REDSLEEVE" -c "$W/bad.ini" --check-config 2>&1) && rc=0 || rc=$?
+check "check-config rejects an unknown key (exit 1)" test "$rc" -eq 1
+check "the error names file, line and key" \
+    grep -q "bad.ini:4: verifi: unknown key" <<<"$out"
+
+# The daemon itself refuses to start on the same file, before binding.
+out=$("$REDSLEEVE" -c "$W/bad.ini" 2>&1) && rc=0 || rc=$?
+check "daemon refuses to start on a bad key" test "$rc" -eq 1
+check "daemon's error names file:line:key" \
+    grep -q "bad.ini:4: verifi:" <<<"$out"
+
+cat >"$W/none.ini" <<'EOF'
+[primary]
+listen = 127.0.0.1:0
+upstream = 127.0.0.1:6380
+verify = none
+EOF
+out=$("$REDSLEEVE" -c "$W/none.ini" 2>&1) && rc=0 || rc=$?
+check "verify = none without insecure = yes refuses to start" \
+    test "$rc" -eq 1
+check "... and says insecure = yes is needed" \
+    grep -q "none.ini:4: verify: .*insecure = yes" <<<"$out"
+
+cat >"$W/badca.ini" <<EOF
+[primary]
+listen = 127.0.0.1:0
+upstream = redis.test:6380
+ca_file = $W/nonexistent.crt
+EOF
+out=$("$REDSLEEVE" -c "$W/badca.ini" --check-config 2>&1) && rc=0 || rc=$?
+check "missing CA file is an error with its line" \
+    grep -q "badca.ini:4: ca_file: cannot load CA certificates from" <<<"$out"
+check "... exit 1" test "$rc" -eq 1
+
+cat >"$W/badkey.ini" <<EOF
+[primary]
+listen = 127.0.0.1:0
+upstream = redis.test:6380
+ca_file = $PKI/ca.crt
+cert_file = $PKI/client.crt
+key_file = $PKI/server.key
+EOF
+out=$("$REDSLEEVE" -c "$W/badkey.ini" --check-config 2>&1) && rc=0 || rc=$?
+check "mismatched client key is named" \
+    grep -q "badkey.ini:6: key_file: .*does not match" <<<"$out"
+
+cat >"$W/nopw.ini" <<EOF
+[primary]
+listen = 127.0.0.1:0
+upstream = redis.test:6380
+auth_password_file = $W/missing.secret
+EOF
+out=$("$REDSLEEVE" -c "$W/nopw.ini" 2>&1) && rc=0 || rc=$?
+check "missing password file refuses to start" \
+    grep -q "nopw.ini:4: auth_password_file: cannot open" <<<"$out"
+
+cat >"$W/env.ini" <<'EOF'
+[primary]
+listen = 127.0.0.1:0
+upstream = redis.test:6380
+auth_password_env = RS_TEST_UNSET_VAR
+EOF
+out=$(env -u RS_TEST_UNSET_VAR "$REDSLEEVE" -c "$W/env.ini" -t 2>&1) \
+    && rc=0 || rc=$?
+check "unset password variable is named" \
+    grep -q "env.ini:4: auth_password_env: environment variable RS_TEST_UNSET_VAR is not set" <<<"$out"
+check "... set, it passes" \
+    env RS_TEST_UNSET_VAR=x "$REDSLEEVE" -c "$W/env.ini" -t
+
+out=$("$REDSLEEVE" --version 2>&1)
+check "--version names OpenSSL" grep -q "OpenSSL 3" <<<"$out"
+check "--version names libevent" grep -q "libevent: 2.1" <<<"$out"
+out=$("$REDSLEEVE" -h 2>&1)
+check "--help prints usage" grep -q "check-config" <<<"$out"
+"$REDSLEEVE" >/dev/null 2>&1 && rc=0 || rc=$?
+check "no arguments is a usage error (exit 2)" test "$rc" -eq 2
+
+# A listen port already taken: start-up fails with the key named.
+cat >"$W/busy.ini" <<EOF
+[a]
+listen = 127.0.0.1:0
+upstream = 127.0.0.1:6380
+ca_file = $PKI/ca.crt
+EOF
+start_redsleeve rs1 "$W/busy.ini"
+busy_port=$RS_PORT_a
+sed "s/127.0.0.1:0/127.0.0.1:$busy_port/" "$W/busy.ini" >"$W/busy2.ini"
+out=$("$REDSLEEVE" -c "$W/busy2.ini" 2>&1) && rc=0 || rc=$?
+check "a taken port refuses to start" test "$rc" -eq 1
+check "... naming listen and the address" \
+    grep -q "busy2.ini:2: listen: cannot listen on 127.0.0.1:$busy_port" <<<"$out"
+
+finish

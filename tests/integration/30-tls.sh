@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# 30-tls: the verification matrix.  Every bad upstream is refused, the
+# client gets one RESP error naming the reason, and the server never sees a
+# command (no AUTH reached it).  verify = chain / none relax exactly what
+# they say; client certificates work.
+. "$(dirname "$0")/lib.sh"
+
+printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
+
+# cmd_calls PORT CMD: calls of CMD seen by a TLS redis (our probe's own
+# AUTH counts one).
+auth_calls() {
+    rcli_tls "$1" INFO commandstats | tr -d '\r' |
+        sed -n 's/^cmdstat_auth:calls=\([0-9]*\),.*/\1/p' | grep . || echo 0
+}
+
+bad_server() {  # bad_server NAME CERT KEY [extra redis.conf lines]
+    local name=$1 cert=$2 key=$3
+    shift 3
+    start_redis_tls "$name" "tls-cert-file $PKI/$cert" \
+        "tls-key-file $PKI/$key" "$@"
+}
+
+bad_server wronghost wronghost.crt wronghost.key
+bad_server untrusted untrusted.crt untrusted.key
+bad_server expired expired.crt expired.key
+bad_server notyet notyet.crt notyet.key
+bad_server selfsigned selfsigned.crt selfsigned.key
+start_redis_tls mtls "tls-auth-clients yes"
+
+# A server that speaks TLS 1.1 at most (its OpenSSL allowed to, for the test).
+cat >"$W/legacy-openssl.cnf" <<'EOF'
+openssl_conf = default_conf
+[default_conf]
+ssl_conf = ssl_sect
+[ssl_sect]
+system_default = system_default_sect
+[system_default_sect]
+MinProtocol = TLSv1
+CipherString = DEFAULT@SECLEVEL=0
+EOF
+OPENSSL_CONF=$W/legacy-openssl.cnf start_redis_tls legacy \
+    "tls-protocols \"TLSv1 TLSv1.1\""
+start_redis_plain plain
+
+CLOSER_PORT=$("$TOOLS/freeport")
+start_bg closer "$TOOLS/fakeserver" close-after-hello "$CLOSER_PORT"
+SILENT_PORT=$("$TOOLS/freeport")
+start_bg silent "$TOOLS/fakeserver" silent "$SILENT_PORT"
+wait_until 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$CLOSER_PORT" 2>/dev/null
+wait_until 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SILENT_PORT" 2>/dev/null
+
+svc() {  # svc NAME PORT [extra keys...]: one service section
+    local name=$1 port=$2
+    shift 2
+    printf '[%s]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:%s\n' \
+        "$name" "$port"
+    printf 'verify_host = redis.test\nca_file = %s\n' "$PKI/ca.crt"
+    printf 'auth_password_file = %s\nhandshake_timeout = 1s\n' "$W/pw"
+    printf '%s\n' "$@"
+}
+{
+    printf '[global]\nlog_level = info\n'
+    for n in wronghost untrusted expired notyet selfsigned legacy; do
+        var=REDIS_PORT_$n
+        svc "$n" "${!var}"
+    done
+    svc plain "$REDIS_PORT_plain"
+    svc closer "$CLOSER_PORT"
+    svc silent "$SILENT_PORT"
+    svc mtls_nocert "$REDIS_PORT_mtls"
+    svc mtls "$REDIS_PORT_mtls" "cert_file = $PKI/client.crt" \
+        "key_file = $PKI/client.key"
+    svc chain_only "$REDIS_PORT_wronghost" | sed '/^verify_host/d'
+    printf 'verify = chain\n'
+    svc none_self "$REDIS_PORT_selfsigned" | sed '/^verify_host/d'
+    printf 'verify = none\ninsecure = yes\n'
+} >"$W/rs.ini"
+start_redsleeve rs "$W/rs.ini"
+LOG=$W/rs.log
+
+refused() {  # refused SERVICE REASON_REGEX [REDIS_NAME]
+    local name=$1 want=$2 rname=${3:-} before after out port
+    port=RS_PORT_$name
+    [[ -n $rname ]] && before=$(auth_calls "$(eval echo "\$REDIS_PORT_$rname")")
+    out=$(rcli "${!port}" PING 2>&1 || true)
+    if grep -Eq "^ERR redsleeve: upstream $name \(127.0.0.1:[0-9]+\) unreachable: $want" <<<"$out"; then
+        ok "$name: refused with \"$want\""
+    else
+        fail "$name: refused with \"$want\"" "client saw: $out"
+    fi
+    if [[ $(wc -l <<<"$out") -eq 1 ]]; then
+        ok "$name: exactly one error line"
+    else
+        fail "$name: exactly one error line" "$out"
+    fi
+    if [[ -n $rname ]]; then
+        after=$(auth_calls "$(eval echo "\$REDIS_PORT_$rname")")
+        if ((after == before + 1)); then
+            ok "$name: the server saw no command from the proxy"
+        else
+            fail "$name: the server saw no command from the proxy" \
+                "AUTH calls went $before -> $after (probe adds 1)"
+        fi
+    fi
+    check "$name: the log names the reason" \
+        grep -Eq "event=upstream-error service=$name .*reason=\".*$want" "$LOG"
+}
+
+refused wronghost "certificate verify failed: hostname mismatch \(wanted redis.test, certificate has DNS:wrong.test\)" wronghost
+refused untrusted "certificate verify failed: unable to get local issuer certificate" untrusted
+refused expired "certificate verify failed: certificate has expired" expired
+refused notyet "certificate verify failed: certificate is not yet valid" notyet
+refused selfsigned "certificate verify failed: self.signed certificate" selfsigned
+refused legacy "tls handshake failed: (unsupported protocol|.*protocol version)" legacy
+refused plain "tls handshake (failed: (wrong version number|packet length too long|.*)|timeout)"
+if rcli_plain "$REDIS_PORT_plain" INFO commandstats | grep -q cmdstat_auth; then
+    fail "plaintext server never received AUTH" "cmdstat_auth present"
+else
+    ok "plaintext server never received AUTH"
+fi
+refused closer "tls handshake failed: connection closed by the server"
+refused silent "tls handshake timeout after 1s"
+refused mtls_nocert "(AUTH: )?(tls: )?.*(certificate required|handshake failure)"
+
+out=$(rcli "$RS_PORT_mtls" PING 2>&1 || true)
+check "client certificate accepted by a server that requires one" \
+    test "$out" = PONG
+out=$(rcli "$RS_PORT_chain_only" PING 2>&1 || true)
+check "verify = chain accepts a good chain with another host name" \
+    test "$out" = PONG
+out=$(rcli "$RS_PORT_none_self" PING 2>&1 || true)
+check "verify = none + insecure = yes accepts a self-signed server" \
+    test "$out" = PONG
+check "verify = none is warned about at start" \
+    grep -q "event=insecure service=none_self" "$LOG"
+
+finish

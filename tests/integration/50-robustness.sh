@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# 50-robustness: backpressure keeps memory bounded; clients and the
+# upstream closing at any point never crash the proxy or leak descriptors.
+. "$(dirname "$0")/lib.sh"
+
+start_redis_tls main
+RP=$REDIS_PORT_main
+start_redis_tls victim
+VP=$REDIS_PORT_victim
+printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
+cat >"$W/rs.ini" <<EOF
+[main]
+listen = 127.0.0.1:0
+upstream = 127.0.0.1:$RP
+verify_host = redis.test
+ca_file = $PKI/ca.crt
+auth_password_file = $W/pw
+buffer_limit = 256k
+[victim]
+listen = 127.0.0.1:0
+upstream = 127.0.0.1:$VP
+verify_host = redis.test
+ca_file = $PKI/ca.crt
+auth_password_file = $W/pw
+connect_timeout = 1s
+EOF
+start_redsleeve rs "$W/rs.ini"
+P=$RS_PORT_main
+V=$RS_PORT_victim
+
+# Warm up, then take the baselines.
+redis-benchmark -h 127.0.0.1 -p "$P" -q -n 2000 -c 20 -t set,get >/dev/null 2>&1
+fd_base=$(fd_count "$RS_PID")
+rss_base=$(rss_kib "$RS_PID")
+
+# --- backpressure: a client pipelines 100 MB of replies and never reads.
+head -c 100000 /dev/zero | tr '\0' x | rcli "$P" -x SET bp:value >/dev/null
+start_bg stall "$TOOLS/stallclient" 127.0.0.1 "$P" 1000 bp:value
+wait_until 10 grep -q "sent\|blocked" "$W/stall.log" || true
+# Let the server push what it can; the proxy must stop at buffer_limit.
+stall_settled() {
+    local a b
+    a=$(rss_kib "$RS_PID")
+    sleep 0.3
+    b=$(rss_kib "$RS_PID")
+    [[ $a -eq $b ]]
+}
+wait_until 10 stall_settled || true
+rss_stall=$(rss_kib "$RS_PID")
+grown=$((rss_stall - rss_base))
+if ((grown < 4096)); then
+    ok "a client that never reads holds < 4 MiB of proxy memory (grew ${grown} KiB)"
+else
+    fail "a client that never reads holds < 4 MiB of proxy memory" \
+        "RSS grew ${grown} KiB"
+fi
+check "other clients are served meanwhile" test "$(rcli "$P" PING)" = PONG
+out=$(redis-benchmark -h 127.0.0.1 -p "$P" -q -n 5000 -c 10 -t get 2>&1 |
+    tr '\r' '\n' | grep -c 'requests per second' || true)
+check "... even under load" test "$out" -eq 1
+stop_bg stall
+check "the stalled client's session ends when it goes" \
+    wait_until 10 test "$(fd_count "$RS_PID")" -le "$fd_base"
+
+# --- clients vanishing at every stage.
+for i in $(seq 1 30); do
+    exec 5<>/dev/tcp/127.0.0.1/"$P"
+    case $((i % 3)) in
+    0) ;;                                       # connect, close at once
+    1) printf '*3\r\n$3\r\nSET\r\n$1\r\nk' >&5 ;;  # half a command
+    2) printf 'PING\r\n' >&5 ;;                 # close before the reply
+    esac
+    exec 5<&-
+done
+timeout -s KILL 1 redis-benchmark -h 127.0.0.1 -p "$P" -q -n 10000000 -c 30 \
+    -t set,get >/dev/null 2>&1 || true
+check "proxy alive after clients vanished mid-command" kill -0 "$RS_PID"
+check "descriptors back to baseline after abrupt clients" \
+    wait_until 10 test "$(fd_count "$RS_PID")" -le "$fd_base"
+
+# --- the upstream killed mid-reply.
+rcli "$V" SET big "$(head -c 8000000 /dev/zero | tr '\0' y)" >/dev/null
+rcli "$V" GET big >"$W/cut.out" 2>&1 &
+reader=$!
+kill -9 "$REDIS_PID_victim"
+wait "$reader" 2>/dev/null || true
+size=$(wc -c <"$W/cut.out")
+if ((size <= 8000001)) && ! grep -q "redsleeve" "$W/cut.out"; then
+    ok "a reply cut by the server's death is never completed by other bytes"
+else
+    fail "a reply cut by the server's death is never completed" \
+        "client got $size bytes"
+fi
+check "proxy alive after the upstream died mid-reply" kill -0 "$RS_PID"
+out=$(rcli "$V" PING 2>&1 || true)
+check "the next client gets the unreachable error" \
+    grep -q "ERR redsleeve: upstream victim .* unreachable: connect to 127.0.0.1:$VP: Connection refused" <<<"$out"
+check "descriptors back to baseline after the upstream died" \
+    wait_until 10 test "$(fd_count "$RS_PID")" -le "$fd_base"
+check "the main service still works" test "$(rcli "$P" PING)" = PONG
+
+# --- clean shutdown on SIGTERM with clients connected.
+exec 6<>/dev/tcp/127.0.0.1/"$P"
+kill -TERM "$RS_PID"
+if wait_until 10 bash -c "! kill -0 $RS_PID 2>/dev/null"; then
+    ok "SIGTERM stops the proxy with a client connected"
+else
+    fail "SIGTERM stops the proxy with a client connected" "still running"
+fi
+exec 6<&-
+check "exit was logged cleanly" grep -q "event=exit code=0" "$W/rs.log"
+
+finish
