@@ -8,12 +8,14 @@
  */
 #include "listener.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,10 +140,27 @@ bind_tcp(const struct service_config *sc, char *bound, size_t boundlen,
 
     snprintf(spec, sizeof(spec), strchr(host, ':') ? "[%s]:%d" : "%s:%d",
              host, sc->listen_port);
-    if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &sslen)
-        < 0) {
-        snprintf(err, errlen, "bad listen address %s", spec);
-        return -1;
+    memset(&ss, 0, sizeof(ss));
+    if (strchr(host, ':') != NULL) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)sc->listen_port);
+        sslen = (int)sizeof(*s6);
+        if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1) {
+            snprintf(err, errlen, "bad listen address %s", spec);
+            return -1;
+        }
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)sc->listen_port);
+        sslen = (int)sizeof(*s4);
+        if (inet_pton(AF_INET, host, &s4->sin_addr) != 1) {
+            snprintf(err, errlen, "bad listen address %s", spec);
+            return -1;
+        }
     }
     fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {

@@ -167,6 +167,14 @@ load_client_cert(SSL_CTX *ctx, const struct service_config *sc, char *err,
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, sc->key_file, SSL_FILETYPE_PEM)
         != 1) {
+        if (ERR_GET_REASON(ERR_peek_last_error()) ==
+            X509_R_KEY_VALUES_MISMATCH) {
+            snprintf(err, errlen, "%s does not match certificate %s",
+                     sc->key_file, sc->cert_file);
+            ERR_clear_error();
+            *bad_key = SK_KEY_FILE;
+            return -1;
+        }
         snprintf(err, errlen, "cannot load private key %s: %s",
                  sc->key_file, tls_err_drain(why, sizeof(why)));
         *bad_key = SK_KEY_FILE;

@@ -133,7 +133,7 @@ exec 7<>/dev/tcp/127.0.0.1/"$RS_PORT_two"
 printf 'PING\r\n' >&6
 read -r -t 5 r6 <&6 || true
 check_eq "first of max_clients = 2 served" $'+PONG\r' "$r6"
-redis-cli -h 127.0.0.1 -p "$RS_PORT_two" PING >"$W/third.out" 2>&1 &
+redis-cli -h 127.0.0.1 -p "$RS_PORT_two" PING >"$W/third.out" 2>&1 6<&- 7<&- &
 third=$!
 sleep 0.5   # give the third client time to be (wrongly) served
 if [[ -s $W/third.out ]]; then

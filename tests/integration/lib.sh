@@ -1,0 +1,213 @@
+# lib.sh: sourced by tests/integration/NN-*.sh.
+#
+# Gives each test file a work dir ($W), a test PKI ($PKI), a password for
+# the redis servers it starts ($REDIS_PASSWORD), helpers to start real
+# redis-server and redsleeve processes on free loopback ports, pass/fail
+# bookkeeping, and a cleanup that stops every process it started, by PID.
+# Environment: REDSLEEVE (the binary), TOOLS (dir of tests/tools builds),
+# KEEP=1 keeps $W.
+set -eu -o pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${REDSLEEVE:?set REDSLEEVE to the redsleeve binary}"
+: "${TOOLS:?set TOOLS to the directory of the test tools}"
+REDSLEEVE=$(realpath "$REDSLEEVE")
+TOOLS=$(realpath "$TOOLS")
+W=$(mktemp -d /tmp/redsleeve-test.XXXXXX)
+if [[ -z ${PKI:-} ]]; then
+    PKI=$W/pki
+    bash "$HERE/gen-certs.sh" "$PKI"
+fi
+REDIS_PASSWORD=${REDIS_PASSWORD:-pw-$(od -An -N8 -tx8 /dev/urandom | tr -d ' \n')}
+export PKI REDIS_PASSWORD W
+
+PASSED=0
+FAILED=0
+BG_PIDS=()
+declare -A BG_NAME=()
+
+# ------------------------------------------------------------- bookkeeping
+
+ok() {
+    PASSED=$((PASSED + 1))
+    printf 'ok    %s\n' "$1"
+}
+
+fail() {
+    FAILED=$((FAILED + 1))
+    printf 'FAIL  %s: %s\n' "$1" "${2:-}"
+}
+
+check() {  # check NAME CMD...: passes when CMD succeeds
+    local name=$1
+    shift
+    if "$@" >/dev/null 2>&1; then ok "$name"; else fail "$name" "$*"; fi
+}
+
+finish() {
+    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+    if ((FAILED > 0)); then
+        exit 1
+    fi
+    exit 0
+}
+
+# ------------------------------------------------------------- processes
+
+start_bg() {  # start_bg NAME CMD...: output to $W/NAME.log; sets LAST_PID
+    local name=$1
+    shift
+    "$@" >"$W/$name.log" 2>&1 &
+    LAST_PID=$!
+    BG_PIDS+=("$LAST_PID")
+    BG_NAME[$LAST_PID]=$name
+}
+
+stop_pid() {  # TERM, up to 5 s, then KILL
+    local pid=$1 i
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+stop_bg() {  # stop_bg NAME: stops the process started as NAME
+    local pid
+    for pid in "${BG_PIDS[@]}"; do
+        [[ ${BG_NAME[$pid]} == "$1" ]] && stop_pid "$pid"
+    done
+    return 0
+}
+
+cleanup() {
+    local rc=$? i f
+    for ((i = ${#BG_PIDS[@]} - 1; i >= 0; i--)); do
+        stop_pid "${BG_PIDS[i]}"
+    done
+    if ((rc != 0 || FAILED > 0)); then
+        for f in "$W"/*.log; do
+            [[ -f $f ]] || continue
+            printf -- '--- last lines of %s\n' "$f" >&2
+            tail -n 40 "$f" >&2
+        done
+    fi
+    if [[ ${KEEP:-0} == 1 ]]; then
+        printf 'work dir kept: %s\n' "$W" >&2
+    else
+        rm -rf "$W"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_until() {  # wait_until SECONDS CMD...: polls every 0.05 s
+    local deadline=$((SECONDS + $1))
+    shift
+    while ! "$@" >/dev/null 2>&1; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.05
+    done
+}
+
+fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# ------------------------------------------------------------- redis
+
+rcli_tls() {  # rcli_tls PORT ARGS...: straight to a TLS redis
+    local port=$1
+    shift
+    redis-cli --tls --cacert "$PKI/ca.crt" --insecure -h 127.0.0.1 \
+        -p "$port" -a "$REDIS_PASSWORD" --no-auth-warning "$@"
+}
+
+rcli_plain() {  # rcli_plain PORT ARGS...: a plaintext redis
+    local port=$1
+    shift
+    redis-cli -h 127.0.0.1 -p "$port" -a "$REDIS_PASSWORD" \
+        --no-auth-warning "$@"
+}
+
+rcli() {  # rcli PORT ARGS...: through redsleeve, no password
+    local port=$1
+    shift
+    redis-cli -h 127.0.0.1 -p "$port" "$@"
+}
+
+# start_redis NAME tls|plain [extra redis.conf lines...]
+start_redis() {
+    local name=$1 mode=$2 port conf line
+    shift 2
+    port=$("$TOOLS/freeport")
+    conf=$W/$name.conf
+    {
+        printf 'bind 127.0.0.1\n'
+        if [[ $mode == tls ]]; then
+            printf 'port 0\ntls-port %s\n' "$port"
+            printf 'tls-cert-file %s\ntls-key-file %s\n' \
+                "$PKI/server.crt" "$PKI/server.key"
+            printf 'tls-ca-cert-file %s\ntls-auth-clients no\n' "$PKI/ca.crt"
+        else
+            printf 'port %s\ntls-port 0\n' "$port"
+        fi
+        printf 'requirepass %s\n' "$REDIS_PASSWORD"
+        printf 'save ""\nappendonly no\ndir %s\n' "$W"
+        printf 'logfile %s\ndaemonize no\n' "$W/$name.log"
+        for line in "$@"; do printf '%s\n' "$line"; done
+    } >"$conf"
+    start_bg "$name-stdout" redis-server "$conf"
+    local pid=$LAST_PID probe=rcli_plain
+    [[ $mode == tls ]] && probe=rcli_tls
+    if ! wait_until 10 "$probe" "$port" PING; then
+        fail "start redis $name" "no PING answer on port $port"
+        tail -n 20 "$W/$name.log" >&2 || true
+        exit 1
+    fi
+    printf -v "REDIS_PORT_$name" '%s' "$port"
+    printf -v "REDIS_PID_$name" '%s' "$pid"
+    LAST_PORT=$port
+    LAST_PID=$pid
+}
+
+start_redis_tls() { start_redis "$1" tls "${@:2}"; }
+start_redis_plain() { start_redis "$1" plain "${@:2}"; }
+
+# ------------------------------------------------------------- redsleeve
+
+# start_redsleeve NAME CONFIG [ARGS...]: runs redsleeve, waits for every
+# listener, sets RS_PORT_<service> (or RS_ADDR_<service> for unix) and RS_PID.
+start_redsleeve() {
+    local name=$1 conf=$2 want have line svc addr
+    shift 2
+    want=$(grep -Ec '^[[:space:]]*listen[[:space:]]*=' "$conf")
+    start_bg "$name" "$REDSLEEVE" -c "$conf" "$@"
+    RS_PID=$LAST_PID
+    local deadline=$((SECONDS + 10))
+    while :; do
+        have=$(grep -c 'event=listen ' "$W/$name.log" || true)
+        ((have >= want)) && break
+        if ! kill -0 "$RS_PID" 2>/dev/null; then
+            fail "start redsleeve $name" "exited: $(tail -n 5 "$W/$name.log")"
+            exit 1
+        fi
+        if ((SECONDS > deadline)); then
+            fail "start redsleeve $name" "no listener after 10 s"
+            exit 1
+        fi
+        sleep 0.05
+    done
+    while read -r line; do
+        svc=$(sed -n 's/.* service=\([^ ]*\) .*/\1/p' <<<"$line")
+        addr=$(sed -n 's/.* addr=\([^ ]*\) .*/\1/p' <<<"$line")
+        svc=${svc//[^A-Za-z0-9_]/_}
+        printf -v "RS_ADDR_$svc" '%s' "$addr"
+        printf -v "RS_PORT_$svc" '%s' "${addr##*:}"
+    done < <(grep 'event=listen ' "$W/$name.log")
+}
+
+expect_log() { grep -Eq -- "$2" "$1"; }
