@@ -118,6 +118,21 @@ verify_cb(int preverify_ok, X509_STORE_CTX *xctx)
     return 0;   /* fail the handshake: never continue unverified */
 }
 
+/* Called only when the server asks for a client certificate and the
+ * context has none: note it, so the failure that follows can say why. */
+static int
+client_cert_cb(SSL *ssl, X509 **x509, EVP_PKEY **pkey)
+{
+    struct tls_verify_info *info = SSL_get_ex_data(ssl, verify_info_index);
+
+    (void)x509;
+    (void)pkey;
+    if (info != NULL) {
+        info->cert_requested = true;
+    }
+    return 0;   /* continue without a certificate */
+}
+
 static int
 load_trust(SSL_CTX *ctx, const struct service_config *sc, char *err,
            size_t errlen, enum service_key *bad_key)
@@ -242,6 +257,9 @@ tls_ctx_new(const struct service_config *sc, char *err, size_t errlen,
     if (load_trust(ctx, sc, err, errlen, bad_key) < 0 ||
         load_client_cert(ctx, sc, err, errlen, bad_key) < 0) {
         goto fail;
+    }
+    if (sc->cert_file == NULL) {
+        SSL_CTX_set_client_cert_cb(ctx, client_cert_cb);
     }
     if (sc->verify == VERIFY_NONE) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);

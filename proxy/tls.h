@@ -26,6 +26,8 @@ struct tls_verify_info {
     int depth;              /* chain depth of that error */
     char subject[128];      /* subject of the certificate at fault */
     char names[160];        /* its subjectAltNames, for hostname errors */
+    bool cert_requested;    /* the server asked for a client certificate
+                               we do not have */
 };
 
 /*

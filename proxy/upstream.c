@@ -113,10 +113,20 @@ fail(struct link *l, const char *fmt, ...)
 {
     va_list ap;
     static const struct timeval now = {0, 0};
+    char msg[TLS_REASON_MAX];
+    size_t n;
 
+    /* Format aside: the arguments may point into l->error itself. */
     va_start(ap, fmt);
-    vsnprintf(l->error, sizeof(l->error), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    n = strlen(msg);
+    if (l->vinfo.cert_requested && n < sizeof(msg)) {
+        snprintf(msg + n, sizeof(msg) - n, " (the server asked for a client "
+                 "certificate and none is configured: set cert_file and "
+                 "key_file)");
+    }
+    memcpy(l->error, msg, sizeof(l->error));
     l->state = LINK_FAILED;
     link_watch(l, false, false);
     evtimer_del(&l->ev_timer);

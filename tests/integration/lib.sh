@@ -122,7 +122,8 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 rcli_tls() {  # rcli_tls PORT ARGS...: straight to a TLS redis
     local port=$1
     shift
-    redis-cli --tls --cacert "$PKI/ca.crt" --insecure -h 127.0.0.1 \
+    redis-cli --tls --cacert "$PKI/ca.crt" --insecure --cert "$PKI/client.crt" \
+        --key "$PKI/client.key" -h 127.0.0.1 \
         -p "$port" -a "$REDIS_PASSWORD" --no-auth-warning "$@"
 }
 
