@@ -10,6 +10,8 @@
 #include "tls.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -138,7 +140,9 @@ load_trust(SSL_CTX *ctx, const struct service_config *sc, char *err,
            size_t errlen, enum service_key *bad_key)
 {
     char why[160];
+    struct stat st;
 
+    errno = 0;
     if (sc->ca_file == NULL && sc->ca_path == NULL) {
         if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
             snprintf(err, errlen, "cannot load the system trust store: %s",
@@ -153,6 +157,14 @@ load_trust(SSL_CTX *ctx, const struct service_config *sc, char *err,
         snprintf(err, errlen, "cannot load CA certificates from %s: %s",
                  sc->ca_file, tls_err_drain(why, sizeof(why)));
         *bad_key = SK_CA_FILE;
+        return -1;
+    }
+    if (sc->ca_path != NULL && (stat(sc->ca_path, &st) < 0 ||
+                                !S_ISDIR(st.st_mode))) {
+        /* OpenSSL reads the directory lazily: check it now. */
+        snprintf(err, errlen, "cannot use CA directory %s: %s", sc->ca_path,
+                 errno ? strerror(errno) : "not a directory");
+        *bad_key = SK_CA_PATH;
         return -1;
     }
     if (sc->ca_path != NULL &&
