@@ -654,12 +654,16 @@ link_ready(struct link *link, const char *error, void *arg)
     struct session *s = arg;
 
     if (error != NULL) {
-        note_upstream_failure(s->h, error);
+        char why[SESSION_ERROR_MAX];
+
+        /* error lives in the link: keep a copy before freeing it. */
+        snprintf(why, sizeof(why), "%s", error);
+        note_upstream_failure(s->h, why);
         log_debug("event=upstream-fail s=%016" PRIx64 " reason=\"%s\"", s->id,
-                  error);
+                  why);
         link_free(link, false);
         s->link = NULL;
-        refuse(s, error);
+        refuse(s, why);
         return;
     }
     note_upstream_ok(s->h);

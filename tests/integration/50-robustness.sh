@@ -57,10 +57,15 @@ check "backpressure reaches the server (it holds > 10 MB of replies)" \
 wait_until 10 stall_settled || true
 rss_stall=$(rss_kib "$RS_PID")
 grown=$((rss_stall - rss_base))
-if ((grown < 4096)); then
-    ok "a client that never reads holds < 4 MiB of proxy memory (grew ${grown} KiB)"
+# Under AddressSanitizer freed memory sits in its quarantine and counts in
+# RSS, so the bound there is looser; the server-side check above is the
+# sanitizer-proof proof that the proxy stopped reading.
+limit=4096
+[[ -n ${ASAN_OPTIONS:-} ]] && limit=32768
+if ((grown < limit)); then
+    ok "a client that never reads holds < $((limit / 1024)) MiB of proxy memory (grew ${grown} KiB)"
 else
-    fail "a client that never reads holds < 4 MiB of proxy memory" \
+    fail "a client that never reads holds < $((limit / 1024)) MiB of proxy memory" \
         "RSS grew ${grown} KiB"
 fi
 check "other clients are served meanwhile" test "$(rcli "$P" PING)" = PONG
