@@ -4,7 +4,6 @@
 # RESP3, a 64 MiB value, a 100k-command pipeline, 2000 clients at once.
 . "$(dirname "$0")/lib.sh"
 
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 start_redis_tls main
 RP=$REDIS_PORT_main
 printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"

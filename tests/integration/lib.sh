@@ -14,6 +14,10 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REDSLEEVE=$(realpath "$REDSLEEVE")
 TOOLS=$(realpath "$TOOLS")
 W=$(mktemp -d /tmp/redsleeve-test.XXXXXX)
+# Room for thousands of clients (and their proxy and server ends): root may
+# raise the hard limit; anyone may raise the soft one up to it.
+ulimit -Hn 65536 2>/dev/null || true
+ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
 if [[ -z ${PKI:-} ]]; then
     PKI=$W/pki
     bash "$HERE/gen-certs.sh" "$PKI"
@@ -87,6 +91,15 @@ cleanup() {
     local rc=$? i f
     for ((i = ${#BG_PIDS[@]} - 1; i >= 0; i--)); do
         stop_pid "${BG_PIDS[i]}"
+    done
+    # A sanitizer report (leak at exit, bad access) in any log fails the file.
+    for f in "$W"/*.log; do
+        [[ -f $f ]] || continue
+        if grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f"; then
+            printf 'FAIL  sanitizer report in %s\n' "$(basename "$f")"
+            grep -E -A12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" | head -40
+            rc=1
+        fi
     done
     if ((rc != 0 || FAILED > 0)); then
         for f in "$W"/*.log; do
