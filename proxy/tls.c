@@ -15,9 +15,91 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int verify_info_index = -1;  /* SSL ex_data slot for the info */
+static int cache_index = -1;        /* SSL_CTX ex_data slot for the cache */
+
+/*
+ * The client session cache of one context: the newest session the server
+ * gave us (TLS 1.2 ticket or id, TLS 1.3 ticket), offered by every new
+ * link so that refills resume instead of doing a full handshake.
+ */
+struct tls_cache {
+    SSL_SESSION *newest;        /* owned: one reference */
+    unsigned long full;         /* full handshakes */
+    unsigned long resumed;      /* resumed handshakes */
+};
+
+static void
+cache_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+              long argl, void *argp)
+{
+    struct tls_cache *c = ptr;
+
+    (void)parent;
+    (void)ad;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    if (c != NULL) {
+        SSL_SESSION_free(c->newest);
+        free(c);
+    }
+}
+
+/*
+ * OpenSSL hands us each new session; keep a copy of the newest.  A copy,
+ * because the original stays tied to its connection: OpenSSL marks it
+ * not resumable when that connection ends without close_notify (a server
+ * that drops us, a client that resets), which would silently turn every
+ * later link into a full handshake.
+ */
+static int
+new_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+    struct tls_cache *c = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl),
+                                              cache_index);
+    SSL_SESSION *copy;
+
+    if (c == NULL || !SSL_SESSION_is_resumable(sess)) {
+        return 0;
+    }
+    copy = SSL_SESSION_dup(sess);
+    if (copy != NULL) {
+        SSL_SESSION_free(c->newest);
+        c->newest = copy;
+    }
+    return 0;   /* OpenSSL keeps (and frees) the original */
+}
+
+void
+tls_session_counts(SSL_CTX *ctx, unsigned long *full,
+                   unsigned long *resumed)
+{
+    struct tls_cache *c = SSL_CTX_get_ex_data(ctx, cache_index);
+
+    *full = c ? c->full : 0;
+    *resumed = c ? c->resumed : 0;
+}
+
+bool
+tls_note_handshake(SSL *ssl)
+{
+    struct tls_cache *c = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl),
+                                              cache_index);
+    bool resumed = SSL_session_reused(ssl) == 1;
+
+    if (c != NULL) {
+        if (resumed) {
+            c->resumed++;
+        } else {
+            c->full++;
+        }
+    }
+    return resumed;
+}
 
 const char *
 tls_version_name(int v)
@@ -224,8 +306,12 @@ tls_ctx_new(const struct service_config *sc, char *err, size_t errlen,
     SSL_CTX *ctx;
     char why[160];
 
+    struct tls_cache *cache;
+
     if (verify_info_index < 0) {
         verify_info_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+        cache_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+                                               cache_free_cb);
     }
     ERR_clear_error();
     ctx = SSL_CTX_new(TLS_client_method());
@@ -278,6 +364,16 @@ tls_ctx_new(const struct service_config *sc, char *err, size_t errlen,
     } else {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
     }
+    cache = calloc(1, sizeof(*cache));
+    if (cache == NULL || SSL_CTX_set_ex_data(ctx, cache_index, cache) != 1) {
+        free(cache);
+        snprintf(err, errlen, "out of memory");
+        *bad_key = SK_UPSTREAM;
+        goto fail;
+    }
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+                                   SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
     ERR_clear_error();
     return ctx;
 fail:
@@ -295,8 +391,14 @@ tls_ssl_new(SSL_CTX *ctx, const struct service_config *sc,
     if (ssl == NULL) {
         return NULL;
     }
+    struct tls_cache *c = SSL_CTX_get_ex_data(ctx, cache_index);
+
     memset(info, 0, sizeof(*info));
     SSL_set_ex_data(ssl, verify_info_index, info);
+    if (c != NULL && c->newest != NULL &&
+        SSL_set_session(ssl, c->newest) != 1) {
+        goto fail;
+    }
     if (sc->sni != NULL && SSL_set_tlsext_host_name(ssl, sc->sni) != 1) {
         goto fail;
     }

@@ -58,6 +58,19 @@ char *tls_failure_reason(SSL *ssl, const struct tls_verify_info *info,
                          const struct service_config *sc, char *out,
                          size_t outlen);
 
+/*
+ * tls_session_counts(ctx, full, resumed): handshakes of links made from
+ * ctx that were full, and that resumed the service's cached session.
+ */
+void tls_session_counts(SSL_CTX *ctx, unsigned long *full,
+                        unsigned long *resumed);
+
+/*
+ * tls_note_handshake(ssl): after a successful handshake, counts it as full
+ * or resumed.  Returns true when it was resumed.
+ */
+bool tls_note_handshake(SSL *ssl);
+
 /* tls_err_drain(out, outlen): the OpenSSL error queue as text, emptied. */
 char *tls_err_drain(char *out, size_t outlen);
 

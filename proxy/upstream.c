@@ -54,6 +54,7 @@ struct link {
     bool reading;                       /* ev_read is added */
     bool writing;                       /* ev_write is added */
     bool shut_sent;                     /* close_notify sent */
+    bool resumed;                       /* the handshake resumed a session */
     const struct link_params *p;        /* ref: owner is the service */
     link_ready_cb ready_cb;             /* who to tell when ready/failed */
     link_io_cb io_cb;                   /* readiness, once ready */
@@ -353,6 +354,7 @@ step_handshake(struct link *l)
     ERR_clear_error();
     r = SSL_do_handshake(l->ssl);
     if (r == 1) {
+        l->resumed = tls_note_handshake(l->ssl);
         if (l->p->auth->len == 0) {
             become_ready(l);
             return;
@@ -618,6 +620,12 @@ const char *
 link_error(const struct link *l)
 {
     return l->error;
+}
+
+bool
+link_resumed(const struct link *l)
+{
+    return l->resumed;
 }
 
 const char *

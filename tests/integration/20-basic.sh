@@ -87,6 +87,8 @@ check_eq "injected password: default user" default \
 check_eq "injected ACL user" app "$(rcli "$RS_PORT_acl" ACL WHOAMI)"
 check "tls_min_version = 1.3 negotiates TLS 1.3" \
     grep -q "tls=TLSv1.3" "$LOG"
+check "later links resume the TLS session (no full handshake)" \
+    grep -q "resumed=1" "$LOG"
 
 out=$(rcli "$RS_PORT_wrong" PING 2>&1 || true)
 check "wrong injected password: client gets a clear error" \
