@@ -1,0 +1,109 @@
+/*
+ * track.c: request/reply accounting for link recycling (see track.h).
+ *
+ * The rule is Redis' own: one reply per request, in order, except for
+ * commands that change the rule (subscribe family, MONITOR, CLIENT REPLY,
+ * SYNC/PSYNC) and empty requests (no reply at all).  Out-of-band RESP3
+ * pushes ('>') never count.  What cannot be proved stays unrecyclable.
+ */
+#include "track.h"
+
+#include <string.h>
+
+/* Commands after which replies can no longer be counted. */
+static const struct {
+    const char *name;
+    const char *why;
+} uncountable[] = {
+    {"subscribe", "pubsub"},     {"psubscribe", "pubsub"},
+    {"ssubscribe", "pubsub"},    {"unsubscribe", "pubsub"},
+    {"punsubscribe", "pubsub"},  {"sunsubscribe", "pubsub"},
+    {"monitor", "monitor"},      {"sync", "replication"},
+    {"psync", "replication"},    {"replconf", "replication"},
+    {"quit", "quit"},
+};
+
+void
+track_init(struct track *t)
+{
+    memset(t, 0, sizeof(*t));
+}
+
+void
+track_break(struct track *t, const char *why)
+{
+    if (t->broken == NULL) {
+        t->broken = why;
+    }
+}
+
+enum track_action
+track_request(struct track *t, const struct resp_frame *f)
+{
+    if (resp_frame_is_empty_request(f)) {
+        return TRACK_FORWARD;   /* the server answers nothing */
+    }
+    for (size_t i = 0; i < sizeof(uncountable) / sizeof(uncountable[0]);
+         i++) {
+        if (strcmp(f->name, uncountable[i].name) == 0) {
+            track_break(t, uncountable[i].why);
+        }
+    }
+    if (strcmp(f->name, "client") == 0 && strcmp(f->arg1, "reply") == 0) {
+        track_break(t, "client-reply");
+    }
+    t->sent++;
+    return strcmp(f->name, "reset") == 0 ? TRACK_REAUTH : TRACK_FORWARD;
+}
+
+int
+track_injected(struct track *t)
+{
+    if (t->nreauth == TRACK_MAX_REAUTH) {
+        track_break(t, "too-many-resets");
+        return -1;
+    }
+    t->reauth[t->nreauth++] = t->sent;
+    t->sent++;
+    return 0;
+}
+
+bool
+track_next_is_ours(const struct track *t)
+{
+    return t->nreauth > 0 && t->reauth[0] == t->received;
+}
+
+bool
+track_reply(struct track *t, const struct resp_frame *f)
+{
+    bool ours;
+
+    if (f->type == '>') {
+        return false;   /* RESP3 push: out of band */
+    }
+    ours = track_next_is_ours(t);
+    if (ours) {
+        t->nreauth--;
+        memmove(t->reauth, t->reauth + 1,
+                sizeof(t->reauth[0]) * (size_t)t->nreauth);
+    }
+    t->received++;
+    if (t->received > t->sent) {
+        track_break(t, "unexpected-reply");
+    }
+    return ours;
+}
+
+int64_t
+track_owed(const struct track *t)
+{
+    return t->sent > t->received ? t->sent - t->received : 0;
+}
+
+bool
+track_is_recyclable(const struct track *t, const char **why)
+{
+    *why = t->broken;
+    return t->broken == NULL;
+}

@@ -1,0 +1,75 @@
+/*
+ * track.h: what a session's protocol state says about its link.
+ *
+ * track.c follows the frames resp.c finds in both directions and answers
+ * one question at the end of a session: can this link be cleaned with
+ * RESET and lent to someone else?  Only when every reply can still be
+ * matched to its request: then it knows how many replies the server still
+ * owes, and the pool reads (and drops) exactly those before the RESET.
+ * Anything that breaks the one-request-one-reply rule (pub/sub, MONITOR,
+ * CLIENT REPLY, replication, malformed bytes) makes the link unrecyclable
+ * for good.  Pure: no I/O.
+ */
+#ifndef REDSLEEVE_TRACK_H
+#define REDSLEEVE_TRACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "resp.h"
+
+#define TRACK_MAX_REAUTH 8      /* client RESETs in flight we follow */
+
+struct track {
+    int64_t sent;               /* counted requests sent */
+    int64_t received;           /* counted replies received */
+    const char *broken;         /* why replies no longer match; NULL = ok */
+    int64_t reauth[TRACK_MAX_REAUTH];   /* reply ordinals to swallow */
+    int nreauth;                /* entries in reauth */
+};
+
+enum track_action {
+    TRACK_FORWARD = 0,          /* nothing special */
+    TRACK_REAUTH                /* a RESET: inject AUTH right after it */
+};
+
+/* track_init(t): a fresh link: nothing owed. */
+void track_init(struct track *t);
+
+/*
+ * track_request(t, f): the client sent request f.  Returns TRACK_REAUTH
+ * for a RESET (which logs the connection out): the caller, when it injects
+ * AUTH, sends it right after and calls track_injected().
+ */
+enum track_action track_request(struct track *t, const struct resp_frame *f);
+
+/*
+ * track_injected(t): the proxy sent a request of its own (AUTH after a
+ * RESET); its reply is to be swallowed.  Returns 0, or -1 when too many
+ * are in flight (the link is then marked broken).
+ */
+int track_injected(struct track *t);
+
+/* track_next_is_ours(t): the next counted reply answers our own request. */
+bool track_next_is_ours(const struct track *t);
+
+/*
+ * track_reply(t, f): the server sent frame f.  Returns true when it was
+ * the reply to our own injected request (the caller drops it and checks
+ * it is +OK).  RESP3 pushes are not replies and are not counted.
+ */
+bool track_reply(struct track *t, const struct resp_frame *f);
+
+/* track_break(t, why): replies can no longer be matched (sticky). */
+void track_break(struct track *t, const char *why);
+
+/* track_owed(t): replies the server still owes; < 0 never happens. */
+int64_t track_owed(const struct track *t);
+
+/*
+ * track_is_recyclable(t, why): true when the link can be drained and
+ * RESET; else *why says what made it unrecyclable.
+ */
+bool track_is_recyclable(const struct track *t, const char **why);
+
+#endif

@@ -1,0 +1,207 @@
+/*
+ * check_track: the tracker's verdict for each state a client can leave a
+ * link in, fed with frames from the real scanner.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "track.h"
+
+/* Feeds every request frame in text to t; returns the last action. */
+static enum track_action
+requests(struct track *t, const char *text)
+{
+    struct resp_scanner s;
+    struct resp_frame f;
+    size_t off = 0, len = strlen(text), used;
+    enum track_action a = TRACK_FORWARD;
+
+    resp_init(&s, RESP_REQUESTS);
+    while (off < len) {
+        enum resp_status st = resp_scan(&s, text + off, len - off, &used, &f);
+
+        ck_assert_int_ne(st, RESP_ERROR);
+        if (st == RESP_FRAME) {
+            a = track_request(t, &f);
+        }
+        off += used;
+    }
+    return a;
+}
+
+/* Feeds reply frames; returns how many were "ours". */
+static int
+replies(struct track *t, const char *text)
+{
+    struct resp_scanner s;
+    struct resp_frame f;
+    size_t off = 0, len = strlen(text), used;
+    int ours = 0;
+
+    resp_init(&s, RESP_REPLIES);
+    while (off < len) {
+        enum resp_status st = resp_scan(&s, text + off, len - off, &used, &f);
+
+        ck_assert_int_ne(st, RESP_ERROR);
+        if (st == RESP_FRAME) {
+            ours += track_reply(t, &f);
+        }
+        off += used;
+    }
+    return ours;
+}
+
+START_TEST(counts_owed_replies)
+{
+    struct track t;
+    const char *why;
+
+    track_init(&t);
+    requests(&t, "PING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\nBLPOP q 0\r\n");
+    ck_assert_int_eq(track_owed(&t), 3);
+    replies(&t, "+PONG\r\n$-1\r\n");
+    ck_assert_int_eq(track_owed(&t), 1);
+    ck_assert(track_is_recyclable(&t, &why));
+}
+END_TEST
+
+START_TEST(empty_requests_owe_nothing)
+{
+    struct track t;
+
+    track_init(&t);
+    requests(&t, "\r\n*0\r\n\n");
+    ck_assert_int_eq(track_owed(&t), 0);
+}
+END_TEST
+
+START_TEST(multi_exec_counted)
+{
+    struct track t;
+    const char *why;
+
+    track_init(&t);
+    requests(&t, "MULTI\r\nSET a 1\r\nINCR a\r\n");
+    replies(&t, "+OK\r\n+QUEUED\r\n+QUEUED\r\n");
+    ck_assert_int_eq(track_owed(&t), 0);
+    ck_assert(track_is_recyclable(&t, &why));   /* RESET discards MULTI */
+}
+END_TEST
+
+static const struct {
+    const char *req;
+    const char *why;
+} unrecyclable[] = {
+    {"SUBSCRIBE ch\r\n", "pubsub"},
+    {"*2\r\n$10\r\nPSUBSCRIBE\r\n$2\r\nc*\r\n", "pubsub"},
+    {"SSUBSCRIBE ch\r\n", "pubsub"},
+    {"UNSUBSCRIBE\r\n", "pubsub"},
+    {"MONITOR\r\n", "monitor"},
+    {"CLIENT REPLY OFF\r\n", "client-reply"},
+    {"client reply skip\r\n", "client-reply"},
+    {"PSYNC ? -1\r\n", "replication"},
+    {"SYNC\r\n", "replication"},
+    {"QUIT\r\n", "quit"},
+};
+
+START_TEST(mode_changers_are_unrecyclable)
+{
+    struct track t;
+    const char *why = NULL;
+
+    track_init(&t);
+    requests(&t, unrecyclable[_i].req);
+    ck_assert(!track_is_recyclable(&t, &why));
+    ck_assert_str_eq(why, unrecyclable[_i].why);
+}
+END_TEST
+
+START_TEST(pushes_do_not_count)
+{
+    struct track t;
+    const char *why;
+
+    track_init(&t);
+    requests(&t, "HELLO 3\r\nGET k\r\n");
+    replies(&t, "%1\r\n+proto\r\n:3\r\n"
+                ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n");
+    ck_assert_int_eq(track_owed(&t), 1);
+    replies(&t, "_\r\n");
+    ck_assert_int_eq(track_owed(&t), 0);
+    ck_assert(track_is_recyclable(&t, &why));
+}
+END_TEST
+
+START_TEST(extra_reply_breaks)
+{
+    struct track t;
+    const char *why;
+
+    track_init(&t);
+    requests(&t, "PING\r\n");
+    replies(&t, "+PONG\r\n*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n");
+    ck_assert(!track_is_recyclable(&t, &why));
+    ck_assert_str_eq(why, "unexpected-reply");
+}
+END_TEST
+
+START_TEST(reset_then_our_auth_swallowed)
+{
+    struct track t;
+
+    track_init(&t);
+    ck_assert_int_eq(requests(&t, "SET a 1\r\nRESET\r\n"), TRACK_REAUTH);
+    ck_assert_int_eq(track_injected(&t), 0);
+    requests(&t, "GET a\r\n");
+    ck_assert_int_eq(track_owed(&t), 4);
+    ck_assert(!track_next_is_ours(&t));
+    ck_assert_int_eq(replies(&t, "+OK\r\n+RESET\r\n"), 0);
+    ck_assert(track_next_is_ours(&t));
+    ck_assert_int_eq(replies(&t, "+OK\r\n"), 1);
+    ck_assert_int_eq(replies(&t, "$1\r\n1\r\n"), 0);
+    ck_assert_int_eq(track_owed(&t), 0);
+}
+END_TEST
+
+START_TEST(too_many_resets_break)
+{
+    struct track t;
+    const char *why;
+
+    track_init(&t);
+    for (int i = 0; i < TRACK_MAX_REAUTH; i++) {
+        requests(&t, "RESET\r\n");
+        ck_assert_int_eq(track_injected(&t), 0);
+    }
+    requests(&t, "RESET\r\n");
+    ck_assert_int_eq(track_injected(&t), -1);
+    ck_assert(!track_is_recyclable(&t, &why));
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("track");
+    TCase *tc = tcase_create("track");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, counts_owed_replies);
+    tcase_add_test(tc, empty_requests_owe_nothing);
+    tcase_add_test(tc, multi_exec_counted);
+    tcase_add_loop_test(tc, mode_changers_are_unrecyclable, 0,
+                        (int)(sizeof(unrecyclable) /
+                              sizeof(unrecyclable[0])));
+    tcase_add_test(tc, pushes_do_not_count);
+    tcase_add_test(tc, extra_reply_breaks);
+    tcase_add_test(tc, reset_then_our_auth_swallowed);
+    tcase_add_test(tc, too_many_resets_break);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
