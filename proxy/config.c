@@ -81,6 +81,16 @@ static const struct key_def service_keys[SK_COUNT] = {
                         1, 1000000},
     [SK_BUFFER_LIMIT] = {"buffer_limit", KT_SIZE, OFF(buffer_limit), "256k",
                          1024, 1073741824.0},
+    [SK_POOL_MIN_IDLE] = {"pool_min_idle", KT_INT, OFF(pool_min_idle), "2",
+                          0, 10000},
+    [SK_POOL_MAX_IDLE] = {"pool_max_idle", KT_INT, OFF(pool_max_idle), "16",
+                          0, 10000},
+    [SK_LINK_MAX_LIFETIME] = {"link_max_lifetime", KT_DURATION,
+                              OFF(link_max_lifetime), "1h", 0, 604800},
+    [SK_LINK_IDLE_CHECK] = {"link_idle_check", KT_DURATION,
+                            OFF(link_idle_check), "30s", 0, 86400},
+    [SK_DRAIN_TIMEOUT] = {"drain_timeout", KT_DURATION, OFF(drain_timeout),
+                          "2s", 0.01, 3600},
 };
 
 /* What the parser carries between inih callbacks. */
@@ -745,6 +755,19 @@ apply_defaults(struct parse_state *ps, struct service_config *sc)
 }
 
 static void
+validate_pool(struct parse_state *ps, struct service_config *sc)
+{
+    if (sc->pool_min_idle > sc->pool_max_idle) {
+        enum service_key k = sc->key_line[SK_POOL_MIN_IDLE]
+                                 ? SK_POOL_MIN_IDLE : SK_POOL_MAX_IDLE;
+
+        perr(ps, line_or_section(sc, k), "%s: pool_min_idle (%d) is more "
+             "than pool_max_idle (%d)", config_key_name(k),
+             sc->pool_min_idle, sc->pool_max_idle);
+    }
+}
+
+static void
 validate(struct parse_state *ps)
 {
     struct config *cfg = ps->cfg;
@@ -758,6 +781,7 @@ validate(struct parse_state *ps)
         validate_addresses(ps, sc);
         validate_tls(ps, sc);
         validate_auth(ps, sc);
+        validate_pool(ps, sc);
         for (struct service_config *o = cfg->services; o != sc; o = o->next) {
             if (sc->listen && o->listen && strcmp(sc->listen, o->listen) == 0
                 && o->listen_port != 0) {

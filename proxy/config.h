@@ -45,6 +45,11 @@ enum service_key {
     SK_CLIENT_IDLE_TIMEOUT,
     SK_MAX_CLIENTS,
     SK_BUFFER_LIMIT,
+    SK_POOL_MIN_IDLE,
+    SK_POOL_MAX_IDLE,
+    SK_LINK_MAX_LIFETIME,
+    SK_LINK_IDLE_CHECK,
+    SK_DRAIN_TIMEOUT,
     SK_COUNT
 };
 
@@ -86,6 +91,12 @@ struct service_config {
     double client_idle_timeout; /* seconds, 0 = off */
     int max_clients;            /* concurrent clients of this service */
     size_t buffer_limit;        /* bytes held per direction per client */
+
+    int pool_min_idle;          /* warm links kept ready */
+    int pool_max_idle;          /* idle links kept at most; 0 = no pool */
+    double link_max_lifetime;   /* seconds a link lives at most, 0 = no cap */
+    double link_idle_check;     /* seconds between PINGs of idle links */
+    double drain_timeout;       /* seconds to drain + RESET a used link */
 
     struct service_config *next;    /* owned: next section in file order */
 };

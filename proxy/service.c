@@ -10,6 +10,7 @@
 
 #include "auth.h"
 #include "listener.h"
+#include "pool.h"
 #include "session.h"
 #include "tls.h"
 #include "upstream.h"
@@ -21,6 +22,7 @@ struct service {
     struct link_params lp;              /* lent to every link */
     struct session_host host;           /* lent to every session */
     struct listener *listener;          /* owned: NULL until listening */
+    struct pool *pool;                  /* owned: warm links */
 };
 
 static void
@@ -78,6 +80,16 @@ service_new(const struct service_config *sc, const struct service_env *env,
     svc->lp.auth = &svc->auth;
     svc->lp.base = env->base;
     svc->lp.dns = env->dns;
+    svc->pool = pool_new(&svc->lp);
+    if (svc->pool == NULL) {
+        snprintf(err, errlen, "out of memory");
+        *bad_key = SK_UPSTREAM;
+        auth_cmd_clear(&svc->auth);
+        SSL_CTX_free(svc->ctx);
+        free(svc);
+        return NULL;
+    }
+    svc->host.pool = svc->pool;
     svc->host.sc = sc;
     svc->host.lp = &svc->lp;
     svc->host.base = env->base;
@@ -94,7 +106,11 @@ service_listen(struct service *svc, char *err, size_t errlen)
 {
     svc->listener = listener_new(svc->host.base, svc->sc, accept_client, svc,
                                  err, errlen);
-    return svc->listener == NULL ? -1 : 0;
+    if (svc->listener == NULL) {
+        return -1;
+    }
+    pool_start(svc->pool);
+    return 0;
 }
 
 const char *
@@ -122,7 +138,7 @@ service_describe(const struct service *svc, char *out, size_t outlen)
     }
     snprintf(out, outlen, "[%s] listen %s -> upstream %s: tls >= %s, "
              "verify %s%s%s, sni %s, ca %s%s, client cert %s, auth %s, "
-             "max_clients %d, buffer_limit %zu",
+             "max_clients %d, buffer_limit %zu, pool %d..%d",
              sc->name, sc->listen, sc->upstream,
              tls_version_name(sc->tls_min_version), modes[sc->verify],
              sc->verify == VERIFY_FULL ? " host " : "",
@@ -132,7 +148,7 @@ service_describe(const struct service *svc, char *out, size_t outlen)
                                                       : "system store"),
              sc->verify == VERIFY_NONE ? " (NOT VERIFIED: insecure)" : "",
              sc->cert_file ? sc->cert_file : "none", auth, sc->max_clients,
-             sc->buffer_limit);
+             sc->buffer_limit, sc->pool_min_idle, sc->pool_max_idle);
 }
 
 void
@@ -150,6 +166,7 @@ service_free(struct service *svc)
         return;
     }
     service_shutdown(svc);
+    pool_free(svc->pool);
     auth_cmd_clear(&svc->auth);
     SSL_CTX_free(svc->ctx);
     free(svc);

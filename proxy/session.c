@@ -31,6 +31,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "pool.h"
+#include "resp.h"
+#include "track.h"
+
 #define PENDING_MIN 16384           /* first size of a pending buffer */
 #define LINGER_SECONDS 2.0          /* wait for the client's FIN after ours */
 #define HALF_CLOSE_SECONDS 30.0     /* wait for the server after client EOF */
@@ -67,6 +71,13 @@ struct session {
     bool up_eof;                    /* server closed */
     bool up_broken;                 /* TLS error: no close_notify */
     bool up_wdead;                  /* writing to the server failed */
+    bool up_shut;                   /* close_notify sent for client EOF */
+    bool reused;                    /* the link came from the pool */
+    bool scan_off;                  /* a scanner failed: relay blind */
+    bool swallowing;                /* dropping our AUTH's reply */
+    struct resp_scanner rq;         /* frames client requests */
+    struct resp_scanner rp;         /* frames server replies */
+    struct track tr;                /* replies owed, recyclable? */
     struct pending c2u;             /* client bytes for the server */
     struct pending u2c;             /* server bytes for the client */
     uint64_t rx;                    /* bytes read from the client */
@@ -179,45 +190,50 @@ elapsed(const struct timeval *from, const struct timeval *to)
            (double)(to->tv_usec - from->tv_usec) / 1e6;
 }
 
-/* Logs an upstream failure once per distinct cause, counting repeats. */
-static void
-note_upstream_failure(struct session_host *h, const char *reason)
-{
-    if (strcmp(h->last_error, reason) == 0) {
-        h->error_repeats++;
-        return;
-    }
-    if (h->error_repeats > 0) {
-        log_warn("event=upstream-error service=%s upstream=%s repeated=%lu "
-                 "reason=\"%s\"", h->sc->name, h->sc->upstream,
-                 h->error_repeats, h->last_error);
-    }
-    log_warn("event=upstream-error service=%s upstream=%s reason=\"%s\"",
-             h->sc->name, h->sc->upstream, reason);
-    snprintf(h->last_error, sizeof(h->last_error), "%s", reason);
-    h->error_repeats = 0;
-}
-
-static void
-note_upstream_ok(struct session_host *h)
-{
-    if (h->last_error[0] == '\0') {
-        return;
-    }
-    log_info("event=upstream-ok service=%s upstream=%s after=\"%s\" "
-             "repeated=%lu", h->sc->name, h->sc->upstream, h->last_error,
-             h->error_repeats);
-    h->last_error[0] = '\0';
-    h->error_repeats = 0;
-}
-
 /* ------------------------------------------------------------ teardown */
+
+/*
+ * link_verdict(s): NULL when the link can go back to the pool, else why
+ * not.  Clean means: ready and unbroken, every client byte delivered,
+ * no half request, and replies still countable (track.c).
+ */
+static const char *
+link_verdict(const struct session *s)
+{
+    const char *why;
+
+    if (s->link == NULL || s->state != SESSION_RELAYING) {
+        return "no-link";
+    }
+    if (!pool_recycling(s->h->pool)) {
+        return "no-pool";
+    }
+    if (s->up_eof || s->up_wdead || s->up_broken) {
+        return "upstream-gone";
+    }
+    if (s->scan_off) {
+        return "unparsed";
+    }
+    if (s->c2u.len > 0 || !resp_at_boundary(&s->rq)) {
+        return "partial-request";
+    }
+    if (s->swallowing) {
+        return "reauth-pending";
+    }
+    if (!track_is_recyclable(&s->tr, &why)) {
+        return why;
+    }
+    return NULL;
+}
 
 void
 session_close(struct session *s, const char *reason)
 {
     struct session_host *h = s->h;
     struct timeval now;
+
+    const char *why;
+    char link_end[48];
 
     if (s->reason == NULL) {
         s->reason = reason;
@@ -226,12 +242,20 @@ session_close(struct session *s, const char *reason)
     event_del(&s->cev_write);
     evtimer_del(&s->ev_timer);
     event_base_gettimeofday_cached(h->base, &now);
+    why = link_verdict(s);
+    snprintf(link_end, sizeof(link_end), "%s%s", why ? "close:" : "recycle",
+             why ? why : "");
     log_info("event=close s=%016" PRIx64 " service=%s client=%s upstream=%s "
-             "rx=%" PRIu64 " tx=%" PRIu64 " duration=%.3f reason=%s",
-             s->id, h->sc->name, s->client,
+             "rx=%" PRIu64 " tx=%" PRIu64 " duration=%.3f reason=%s link=%s "
+             "link_end=%s", s->id, h->sc->name, s->client,
              s->link ? link_peer(s->link) : h->sc->upstream, s->rx, s->tx,
-             elapsed(&s->started, &now), s->reason);
-    link_free(s->link, !s->up_broken);
+             elapsed(&s->started, &now), s->reason,
+             s->reused ? "pooled" : "new", link_end);
+    if (s->link != NULL && why == NULL) {
+        pool_recycle(h->pool, s->link, &s->rp, track_owed(&s->tr));
+    } else {
+        link_free(s->link, !s->up_broken);
+    }
     s->link = NULL;
     if (s->cfd >= 0) {
         close(s->cfd);
@@ -326,9 +350,6 @@ flush_c2u(struct session *s)
         pending_release(&s->c2u);
         return 0;
     }
-    if (s->client_eof) {
-        link_shutdown_write(s->link);
-    }
     return 0;
 }
 
@@ -358,6 +379,62 @@ to_client(struct session *s, const char *buf, size_t n)
         return -1;
     }
     return 0;
+}
+
+/*
+ * relay_replies(s, buf, n): passes server bytes to the client while the
+ * reply scanner counts them, dropping the reply to our own AUTH after a
+ * client's RESET (which must be +OK).  Returns 0, or -1 when closed.
+ */
+static int
+relay_replies(struct session *s, const char *buf, size_t n)
+{
+    size_t pos = 0, seg = 0;
+
+    if (s->scan_off) {
+        return to_client(s, buf, n);
+    }
+    while (pos < n) {
+        struct resp_frame f;
+        size_t used;
+        enum resp_status st;
+
+        if (!s->swallowing && resp_at_boundary(&s->rp) && buf[pos] != '>' &&
+            track_next_is_ours(&s->tr)) {
+            if (pos > seg && to_client(s, buf + seg, pos - seg) < 0) {
+                return -1;
+            }
+            s->swallowing = true;
+        }
+        st = resp_scan(&s->rp, buf + pos, n - pos, &used, &f);
+        if (st == RESP_ERROR) {
+            /* Not RESP as we know it: relay on, never recycle. */
+            track_break(&s->tr, "bad-reply");
+            s->scan_off = true;
+            if (s->swallowing) {
+                s->up_broken = true;
+                session_close(s, "reauth-failed");
+                return -1;
+            }
+            break;
+        }
+        pos += used;
+        if (st == RESP_FRAME && track_reply(&s->tr, &f) && s->swallowing) {
+            s->swallowing = false;
+            seg = pos;
+            if (f.type != '+' || strcmp(f.head, "OK") != 0) {
+                log_warn("event=reauth-failed s=%016" PRIx64 " service=%s "
+                         "reply=\"%s\"", s->id, s->h->sc->name, f.head);
+                s->up_broken = true;
+                session_close(s, "reauth-failed");
+                return -1;
+            }
+        }
+    }
+    if (s->swallowing) {
+        return 0;   /* the rest is our reply, still arriving */
+    }
+    return n > seg ? to_client(s, buf + seg, n - seg) : 0;
 }
 
 /*
@@ -394,7 +471,7 @@ up_read(struct session *s)
         }
         s->tx += n;
         touch(s);
-        if (to_client(s, s->h->scratch, n) < 0) {
+        if (relay_replies(s, s->h->scratch, n) < 0) {
             return -1;
         }
         if (!link_has_pending(s->link)) {
@@ -402,6 +479,79 @@ up_read(struct session *s)
         }
     }
     return 0;
+}
+
+/*
+ * to_server(s, buf, n): client bytes (or our AUTH) for the server: written
+ * at once when nothing is held and the link is ready, else held.  Returns
+ * 0, or -1 when the session was closed.
+ */
+static int
+to_server(struct session *s, const char *buf, size_t n)
+{
+    const size_t limit = s->h->sc->buffer_limit;
+
+    if (s->state == SESSION_RELAYING && s->c2u.len == 0) {
+        enum link_io st;
+        size_t w = link_write(s->link, buf, n, &st);
+
+        if (w == 0 && st == LINK_IO_WANT_READ) {
+            s->up_write_wants_read = true;
+        } else if (w == 0 && (st == LINK_IO_EOF || st == LINK_IO_ERROR)) {
+            s->up_broken = (st == LINK_IO_ERROR);
+            s->up_wdead = true;
+            return 0;
+        }
+        buf += w;
+        n -= w;
+        if (n == 0) {
+            return 0;
+        }
+    }
+    if (pending_append(&s->c2u, buf, n, limit) < 0) {
+        session_close(s, "out-of-memory");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * relay_requests(s, buf, n): passes client bytes on while the request
+ * scanner counts them; after a client's RESET, our AUTH goes right behind
+ * it.  Returns 0, or -1 when closed.
+ */
+static int
+relay_requests(struct session *s, const char *buf, size_t n)
+{
+    const struct auth_cmd *auth = s->h->lp->auth;
+    size_t pos = 0, seg = 0;
+
+    while (!s->scan_off && pos < n) {
+        struct resp_frame f;
+        size_t used;
+        enum resp_status st = resp_scan(&s->rq, buf + pos, n - pos, &used,
+                                        &f);
+
+        if (st == RESP_ERROR) {
+            /* The server will answer with an error and close; relay it. */
+            track_break(&s->tr, "bad-request");
+            s->scan_off = true;
+            break;
+        }
+        pos += used;
+        if (st == RESP_FRAME && track_request(&s->tr, &f) == TRACK_REAUTH &&
+            auth->len > 0) {
+            if (to_server(s, buf + seg, pos - seg) < 0 ||
+                to_server(s, auth->buf, auth->len) < 0) {
+                return -1;
+            }
+            seg = pos;
+            if (track_injected(&s->tr) < 0) {
+                s->scan_off = true;
+            }
+        }
+    }
+    return n > seg ? to_server(s, buf + seg, n - seg) : 0;
 }
 
 /* Client readable: one read, written on at once when nothing is held. */
@@ -429,9 +579,6 @@ client_read(struct session *s)
             session_close(s, s->reason);
             return -1;
         }
-        if (s->state == SESSION_RELAYING && s->c2u.len == 0) {
-            link_shutdown_write(s->link);
-        }
         evtimer_del(&s->ev_timer);
         set_timer(s, HALF_CLOSE_SECONDS);
         return 0;
@@ -441,33 +588,7 @@ client_read(struct session *s)
     if (s->state == SESSION_LINGERING || s->up_wdead) {
         return 0;   /* the server is gone: drop */
     }
-    if (s->state == SESSION_RELAYING && s->c2u.len == 0) {
-        enum link_io st;
-        size_t w = link_write(s->link, s->h->scratch, (size_t)n, &st);
-
-        if (w == 0 && st == LINK_IO_WANT_READ) {
-            s->up_write_wants_read = true;
-        } else if (w == 0 && (st == LINK_IO_EOF || st == LINK_IO_ERROR)) {
-            s->up_broken = (st == LINK_IO_ERROR);
-            s->up_wdead = true;
-            return 0;
-        }
-        if (w == (size_t)n) {
-            return 0;
-        }
-        n -= (ssize_t)w;
-        if (pending_append(&s->c2u, s->h->scratch + w, (size_t)n, limit)
-            < 0) {
-            session_close(s, "out-of-memory");
-            return -1;
-        }
-        return 0;
-    }
-    if (pending_append(&s->c2u, s->h->scratch, (size_t)n, limit) < 0) {
-        session_close(s, "out-of-memory");
-        return -1;
-    }
-    return 0;
+    return relay_requests(s, s->h->scratch, (size_t)n);
 }
 
 /* Client writable: drain held server bytes, then pass on a server EOF. */
@@ -505,6 +626,21 @@ settle(struct session *s)
         /* Stop the server side now; deliver what it said first. */
         update_interest(s);
         return 0;
+    }
+    if (s->state == SESSION_RELAYING && s->client_eof && !s->up_shut &&
+        s->c2u.len == 0) {
+        /* The client sent all it will.  A recyclable link waits for the
+         * replies still owed, delivers them, and goes back to the pool;
+         * any other link passes the close on (close_notify). */
+        if (link_verdict(s) == NULL) {
+            if (track_owed(&s->tr) == 0 && s->u2c.len == 0) {
+                session_close(s, "client-eof");
+                return -1;
+            }
+        } else {
+            link_shutdown_write(s->link);
+            s->up_shut = true;
+        }
     }
     if (s->state == SESSION_LINGERING && s->u2c.len == 0) {
         shutdown(s->cfd, SHUT_WR);
@@ -658,7 +794,7 @@ link_ready(struct link *link, const char *error, void *arg)
 
         /* error lives in the link: keep a copy before freeing it. */
         snprintf(why, sizeof(why), "%s", error);
-        note_upstream_failure(s->h, why);
+        pool_note_failure(s->h->pool, why);
         log_debug("event=upstream-fail s=%016" PRIx64 " reason=\"%s\"", s->id,
                   why);
         link_free(link, false);
@@ -666,7 +802,7 @@ link_ready(struct link *link, const char *error, void *arg)
         refuse(s, why);
         return;
     }
-    note_upstream_ok(s->h);
+    pool_note_ok(s->h->pool);
     log_debug("event=ready s=%016" PRIx64 " upstream=%s tls=%s resumed=%d",
               s->id, link_peer(link), link_tls_version(link),
               link_resumed(link) ? 1 : 0);
@@ -674,9 +810,6 @@ link_ready(struct link *link, const char *error, void *arg)
     link_set_io(link, link_io, s);
     if (s->c2u.len > 0 && flush_c2u(s) < 0) {
         return;
-    }
-    if (s->client_eof && s->c2u.len == 0) {
-        link_shutdown_write(s->link);
     }
     (void)settle(s);
 }
@@ -706,7 +839,18 @@ session_new(struct session_host *h, int fd, const struct sockaddr *addr,
     event_assign(&s->cev_write, h->base, fd, EV_WRITE | EV_PERSIST,
                  client_cb, s);
     evtimer_assign(&s->ev_timer, h->base, timer_cb, s);
-    s->link = link_new(h->lp, link_ready, s);
+    resp_init(&s->rq, RESP_REQUESTS);
+    resp_init(&s->rp, RESP_REPLIES);
+    track_init(&s->tr);
+    s->link = pool_take(h->pool);
+    if (s->link != NULL) {
+        /* A warm link: no handshake on this client's path. */
+        s->reused = true;
+        s->state = SESSION_RELAYING;
+        link_set_io(s->link, link_io, s);
+    } else {
+        s->link = link_new(h->lp, link_ready, s);
+    }
     if (s->link == NULL) {
         close(fd);
         free(s);

@@ -3,8 +3,12 @@
  *
  * session.c owns the client socket and events, the link it creates, the
  * bounded pending buffers of both directions, and the single teardown
- * (session_close).  It relays bytes without looking into them: nothing is
- * split, reordered or rewritten.  The service that accepted the client
+ * (session_close).  It relays bytes unchanged (nothing split, reordered
+ * or rewritten) while resp.c/track.c watch them, so that when the client
+ * leaves a clean link goes back to the pool.  The one exception is a
+ * client's own RESET on a link where we inject AUTH: our AUTH follows it
+ * and its +OK is dropped, so the client stays logged in and sees exactly
+ * +RESET.  The service that accepted the client
  * lends a struct session_host: configuration, link parameters, the loop's
  * scratch buffer, and a callback told when a session ends.
  */
@@ -19,6 +23,7 @@
 #include "upstream.h"
 
 struct event_base;
+struct pool;
 struct session;
 
 #define SESSION_ERROR_MAX 320
@@ -32,11 +37,10 @@ struct session_host {
     uint64_t *next_id;                  /* ref: session id counter */
     void (*closed_cb)(struct session_host *h, void *arg);  /* after free */
     void *closed_arg;                   /* ref: for closed_cb */
+    struct pool *pool;                  /* ref: the service's warm links */
     struct session *sessions;           /* ref list: live sessions */
     unsigned nsessions;                 /* length of sessions */
     uint64_t total;                     /* sessions ever started */
-    char last_error[SESSION_ERROR_MAX]; /* last upstream failure logged */
-    unsigned long error_repeats;        /* failures since it was logged */
 };
 
 /*

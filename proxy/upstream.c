@@ -55,6 +55,7 @@ struct link {
     bool writing;                       /* ev_write is added */
     bool shut_sent;                     /* close_notify sent */
     bool resumed;                       /* the handshake resumed a session */
+    struct timeval born;                /* when link_new made it */
     const struct link_params *p;        /* ref: owner is the service */
     link_ready_cb ready_cb;             /* who to tell when ready/failed */
     link_io_cb io_cb;                   /* readiness, once ready */
@@ -247,6 +248,8 @@ try_connect(struct link *l)
             continue;
         }
         setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /* Pooled links sit idle: let the kernel notice a dead peer too. */
+        setsockopt(l->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
         if (connect(l->fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
             errno == EINPROGRESS) {
             event_assign(&l->ev_read, l->p->base, l->fd,
@@ -495,6 +498,7 @@ link_new(const struct link_params *p, link_ready_cb cb, void *arg)
     l->arg = arg;
     l->state = LINK_STARTING;
     l->peer[0] = '\0';
+    event_base_gettimeofday_cached(p->base, &l->born);
     evtimer_assign(&l->ev_timer, p->base, link_timer_cb, l);
     evtimer_add(&l->ev_timer, &now);
     return l;
@@ -620,6 +624,16 @@ const char *
 link_error(const struct link *l)
 {
     return l->error;
+}
+
+double
+link_age(const struct link *l)
+{
+    struct timeval now;
+
+    event_base_gettimeofday_cached(l->p->base, &now);
+    return (double)(now.tv_sec - l->born.tv_sec) +
+           (double)(now.tv_usec - l->born.tv_usec) / 1e6;
 }
 
 bool

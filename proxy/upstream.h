@@ -91,6 +91,9 @@ const char *link_peer(const struct link *link);
 /* link_error(link): why the last operation failed, "" if it did not. */
 const char *link_error(const struct link *link);
 
+/* link_age(link): seconds since link_new. */
+double link_age(const struct link *link);
+
 /* link_resumed(link): the handshake resumed the service's TLS session. */
 bool link_resumed(const struct link *link);
 
