@@ -40,7 +40,7 @@ TOOLS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.
 PROG    := $(BUILD)/redsleeve
 
 .PHONY: all test test-unit test-integration check-asan demo deps clean \
-        install tools
+        install tools fuzz bench
 
 all: ./redsleeve
 
@@ -92,6 +92,24 @@ check-asan: deps
 
 demo: deps ./redsleeve
 	@bash scripts/demo.sh
+
+# libFuzzer (clang): the RESP scanner, FUZZ_SECONDS long (default 60),
+# starting from the seed corpus in tests/fuzz/corpus/resp.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+build/fuzz/fuzz_resp: tests/fuzz/fuzz_resp.c proxy/resp.c proxy/resp.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -g -O1 -Iproxy -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all -o $@ tests/fuzz/fuzz_resp.c proxy/resp.c
+
+fuzz: build/fuzz/fuzz_resp
+	@mkdir -p build/fuzz/corpus-resp
+	build/fuzz/fuzz_resp -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    build/fuzz/corpus-resp tests/fuzz/corpus/resp
+
+# Side-by-side benchmark: redsleeve beside direct TLS, stunnel and HAProxy.
+bench: ./redsleeve
+	@bash bench/run.sh
 
 PREFIX  ?= /usr/local
 install: ./redsleeve

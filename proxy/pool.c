@@ -172,6 +172,21 @@ pooled_unlink(struct pooled *pl)
 }
 
 /* Closes a held link (the one way out besides pool_take). */
+void
+pool_note_closed(struct pool *p, const char *reason)
+{
+    p->stats.discarded++;
+    for (int i = 0; i < POOL_REASONS; i++) {
+        if (p->stats.closed[i].reason == NULL) {
+            p->stats.closed[i].reason = reason;
+        }
+        if (strcmp(p->stats.closed[i].reason, reason) == 0) {
+            p->stats.closed[i].count++;
+            return;
+        }
+    }
+}
+
 static void
 discard(struct pooled *pl, const char *why)
 {
@@ -180,7 +195,7 @@ discard(struct pooled *pl, const char *why)
     log_debug("event=link-discard service=%s upstream=%s reason=%s",
               p->sc->name, link_peer(pl->link), why);
     if (pl->state != PL_FILLING) {
-        p->stats.discarded++;
+        pool_note_closed(p, why);
     }
     link_free(pl->link, true);
     pooled_unlink(pl);
@@ -202,6 +217,7 @@ fill_ready(struct link *link, const char *error, void *arg)
         link_free(link, false);
         pl->link = NULL;
         pooled_unlink(pl);
+        p->stats.fill_failures++;
         pool_note_failure(p, why);
         /* Exponential back-off with jitter in [0.5, 1.5). */
         delay = BACKOFF_MIN * (double)(1u << (p->fail_streak < 9
@@ -542,7 +558,7 @@ pool_recycle(struct pool *p, struct link *link,
 
     if (!pool_recycling(p) || (p->sc->link_max_lifetime > 0 &&
                                link_age(link) >= p->sc->link_max_lifetime)) {
-        p->stats.discarded++;
+        pool_note_closed(p, pool_recycling(p) ? "lifetime" : "no-pool");
         link_free(link, true);
         return;
     }
@@ -575,8 +591,9 @@ pool_get_stats(const struct pool *p, struct pool_stats *st)
 {
     *st = p->stats;
     st->idle = p->nidle;
-    st->busy_in_pool = 0;
+    st->filling = p->nfilling;
+    st->recycling = 0;
     for (const struct pooled *pl = p->links; pl != NULL; pl = pl->next) {
-        st->busy_in_pool += pl->state != PL_IDLE;
+        st->recycling += pl->state != PL_IDLE && pl->state != PL_FILLING;
     }
 }

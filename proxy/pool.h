@@ -22,13 +22,21 @@
 
 struct pool;
 
+#define POOL_REASONS 24         /* distinct close reasons counted */
+
 struct pool_stats {
     uint64_t hits;              /* clients given an idle link */
     uint64_t misses;            /* clients that had to wait for a new one */
     uint64_t recycled;          /* links returned clean after RESET */
     uint64_t discarded;         /* links closed instead of recycled */
+    uint64_t fill_failures;     /* links that never became ready */
     unsigned idle;              /* links ready now */
-    unsigned busy_in_pool;      /* links being filled, drained, reset */
+    unsigned filling;           /* links being made for the pool */
+    unsigned recycling;         /* links being drained, reset or pinged */
+    struct {
+        const char *reason;     /* static text: "pubsub", "drain-timeout" */
+        uint64_t count;         /* links closed for it */
+    } closed[POOL_REASONS];     /* why links were not recycled */
 };
 
 /*
@@ -67,6 +75,10 @@ bool pool_recycling(const struct pool *p);
  * once per distinct cause. */
 void pool_note_failure(struct pool *p, const char *reason);
 void pool_note_ok(struct pool *p);
+
+/* pool_note_closed(p, reason): a used link was closed, not recycled, for
+ * reason (a static string); counted by reason. */
+void pool_note_closed(struct pool *p, const char *reason);
 
 /* pool_get_stats(p, st): counters for logs and metrics. */
 void pool_get_stats(const struct pool *p, struct pool_stats *st);

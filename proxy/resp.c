@@ -335,7 +335,7 @@ resp_scan(struct resp_scanner *s, const char *buf, size_t len, size_t *used,
         }
 
         case S_LINE: {
-            const char *cr;
+            const char *cr, *lf;
             size_t take;
 
             if (s->crlf == 1) {
@@ -348,8 +348,9 @@ resp_scan(struct resp_scanner *s, const char *buf, size_t len, size_t *used,
             }
             cr = memchr(p, '\r', n);
             take = cr ? (size_t)(cr - p) : n;
-            if (memchr(p, '\n', take) != NULL) {
-                return fail(s, i, used);    /* LF without CR */
+            lf = memchr(p, '\n', take);
+            if (lf != NULL) {
+                return fail(s, i + (size_t)(lf - p), used);  /* LF, no CR */
             }
             if (s->depth == 0 || s->frame.type == '>') {
                 size_t cap;

@@ -151,9 +151,45 @@ service_describe(const struct service *svc, char *out, size_t outlen)
              sc->buffer_limit, sc->pool_min_idle, sc->pool_max_idle);
 }
 
+/* One line with every counter of the service (metrics come with #5). */
+static void
+log_stats(const struct service *svc)
+{
+    struct pool_stats ps;
+    unsigned long full, resumed;
+    char closed[600] = "";
+    size_t used = 0;
+
+    pool_get_stats(svc->pool, &ps);
+    tls_session_counts(svc->ctx, &full, &resumed);
+    for (int i = 0; i < POOL_REASONS && ps.closed[i].reason != NULL; i++) {
+        int n = snprintf(closed + used, sizeof(closed) - used,
+                         " closed_%s=%llu", ps.closed[i].reason,
+                         (unsigned long long)ps.closed[i].count);
+
+        if (n < 0 || (size_t)n >= sizeof(closed) - used) {
+            break;
+        }
+        used += (size_t)n;
+    }
+    log_info("event=stats service=%s clients_total=%llu pool_hits=%llu "
+             "pool_misses=%llu links_recycled=%llu links_closed=%llu "
+             "link_fill_failures=%llu links_idle=%u handshakes_full=%lu "
+             "handshakes_resumed=%lu%s", svc->sc->name,
+             (unsigned long long)svc->host.total,
+             (unsigned long long)ps.hits, (unsigned long long)ps.misses,
+             (unsigned long long)ps.recycled,
+             (unsigned long long)ps.discarded,
+             (unsigned long long)ps.fill_failures, ps.idle, full, resumed,
+             closed);
+}
+
 void
 service_shutdown(struct service *svc)
 {
+    if (svc->listener != NULL) {
+        log_stats(svc);
+    }
     listener_free(svc->listener);
     svc->listener = NULL;
     session_close_all(&svc->host, "shutdown");

@@ -254,6 +254,9 @@ session_close(struct session *s, const char *reason)
     if (s->link != NULL && why == NULL) {
         pool_recycle(h->pool, s->link, &s->rp, track_owed(&s->tr));
     } else {
+        if (s->link != NULL) {
+            pool_note_closed(h->pool, why);
+        }
         link_free(s->link, !s->up_broken);
     }
     s->link = NULL;

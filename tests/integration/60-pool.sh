@@ -9,6 +9,9 @@
 start_redis_tls main "user app on >apppass ~* &* +@all"
 RP=$REDIS_PORT_main
 printf 'apppass\n' >"$W/app.pw"
+# An upstream that accepts and hangs up mid-handshake, to watch back-off.
+DEAD_PORT=$("$TOOLS/freeport")
+start_bg dead "$TOOLS/fakeserver" close-after-hello "$DEAD_PORT"
 cat >"$W/rs.ini" <<EOF
 [global]
 log_level = debug
@@ -29,8 +32,15 @@ verify_host = redis.test
 ca_file = $PKI/ca.crt
 auth_user = app
 auth_password_file = $W/app.pw
-pool_min_idle = 4
-pool_max_idle = 8
+pool_min_idle = 2
+pool_max_idle = 2
+[dead]
+listen = 127.0.0.1:0
+upstream = 127.0.0.1:$DEAD_PORT
+verify_host = redis.test
+ca_file = $PKI/ca.crt
+pool_min_idle = 2
+connect_timeout = 1s
 EOF
 start_redsleeve rs "$W/rs.ini"
 LOG=$W/rs.log
@@ -173,5 +183,31 @@ else
 fi
 check "... and most of them rode warm links" \
     test "$(grep -c 'service=many .*link=pooled' "$LOG")" -gt 20
+
+# A failing upstream: the pool backs off instead of storming it, and a
+# client still gets the clear error at once.
+out=$(timeout 5 redis-cli -h 127.0.0.1 -p "$RS_PORT_dead" PING 2>&1 || true)
+check "while the upstream fails, a client gets the RESP error promptly" \
+    grep -q "ERR redsleeve: upstream dead .* unreachable: tls handshake failed" <<<"$out"
+# Over the whole run so far (about 15 s), without back-off the pool would
+# have retried twice per 250 ms tick; with it, a handful of times.
+attempts=$(grep -c '^conn ' "$W/dead.log" || true)
+elapsed=$SECONDS
+if ((attempts >= 3 && attempts <= 4 * elapsed / 3 + 6)); then
+    ok "refills retry with back-off: $attempts attempts in ${elapsed} s of outage"
+else
+    fail "refills retry with back-off" "$attempts attempts in ${elapsed} s"
+fi
+
+# The counters, logged when the proxy stops.
+kill -TERM "$RS_PID"
+wait_until 10 grep -q 'event=exit' "$LOG"
+stats=$(grep 'event=stats service=many ' "$LOG" || true)
+resumed=$(sed -n 's/.*handshakes_resumed=\([0-9]*\).*/\1/p' <<<"$stats")
+check "new links resume the TLS session (counter > 0)" test "${resumed:-0}" -gt 0
+check "pool counters: hits and recycles counted" \
+    grep -Eq 'pool_hits=[1-9][0-9]* .*links_recycled=[1-9]' <<<"$stats"
+check "closed-link reasons are counted" \
+    grep -q 'event=stats service=one .*closed_pubsub=[1-9]' "$LOG"
 
 finish

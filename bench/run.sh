@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# bench/run.sh (make bench): redsleeve beside direct TLS, stunnel, HAProxy
+# (and socat unless WITH_SOCAT=0) in one run of anchors.sh.  Knobs are
+# anchors.sh's (REPS, CASES, IDLE_CONNS, ...); results go to
+# bench/results-latest.txt unless RESULTS is set.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+export RESULTS=${RESULTS:-$HERE/results-latest.txt}
+export EXTRA_PROXY_PORT=${EXTRA_PROXY_PORT:-6399}
+export EXTRA_PROXY_NAME=redsleeve
+# The command anchors.sh runs: write a config from its environment, then
+# stay in the foreground.  The clients send their own AUTH (as they do
+# for the other proxies), so none is injected here; log_level = warn
+# keeps one log line per connection out of the measurement.
+export EXTRA_PROXY_CMD="cat >\"\$BENCH_WORK/redsleeve.ini\" <<INI
+[global]
+log_level = warn
+[bench]
+listen = 127.0.0.1:\$EXTRA_PROXY_PORT
+upstream = \$BENCH_TLS_HOST:\$BENCH_TLS_PORT
+verify_host = \$BENCH_SNI
+ca_file = \$BENCH_CA_FILE
+max_clients = 10000
+pool_min_idle = 4
+pool_max_idle = 64
+INI
+exec '$ROOT/redsleeve' -c \"\$BENCH_WORK/redsleeve.ini\""
+bash "$HERE/anchors.sh" | tee "$RESULTS"
