@@ -18,8 +18,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) \
-              $(PKG_CFLAGS) -DREDSLEEVE_VERSION='"$(VERSION)"' \
-              -DREDSLEEVE_GIT_REV='"$(GIT_REV)"' -MMD -MP
+              $(PKG_CFLAGS) -DREDSLEEVE_VERSION='"$(VERSION)"' -MMD -MP
 LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 
 ifneq ($(SANITIZE),)
@@ -52,7 +51,14 @@ $(PROG): $(OBJS)
 
 $(BUILD)/proxy/%.o: proxy/%.c $(BUILD)/.flags
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(EXTRA_DEFS) -c -o $@ $<
+
+# Only main.o carries the git revision, so a commit rebuilds one file.
+$(BUILD)/proxy/main.o: EXTRA_DEFS = -DREDSLEEVE_GIT_REV='"$(GIT_REV)"'
+$(BUILD)/proxy/main.o: $(BUILD)/.gitrev
+$(BUILD)/.gitrev: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' > $@
 
 # Rebuild everything when the flags change.
 $(BUILD)/.flags: FORCE

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "unit.h"
 
 START_TEST(encodes_password_only)
 {
@@ -119,8 +120,6 @@ main(void)
 {
     Suite *s = suite_create("auth");
     TCase *tc = tcase_create("auth");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, encodes_password_only);
     tcase_add_test(tc, encodes_user_and_password);
@@ -131,9 +130,5 @@ main(void)
     tcase_add_test(tc, endless_line_is_an_error);
     tcase_add_test(tc, unprintable_bytes_escaped);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

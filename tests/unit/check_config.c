@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "unit.h"
 
 #define ERR_LEN 8192
 
@@ -460,11 +461,5 @@ config_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(config_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(config_suite());
 }

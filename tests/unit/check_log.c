@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "unit.h"
 
 START_TEST(printable_kept)
 {
@@ -75,8 +76,6 @@ main(void)
 {
     Suite *s = suite_create("log");
     TCase *tc = tcase_create("log");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, printable_kept);
     tcase_add_test(tc, control_bytes_escaped);
@@ -84,9 +83,5 @@ main(void)
     tcase_add_test(tc, levels_round_trip);
     tcase_add_test(tc, level_gate);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "resp.h"
+#include "unit.h"
 
 struct sample {
     const char *bytes;      /* one top-level frame */
@@ -302,8 +303,6 @@ main(void)
 {
     Suite *s = suite_create("resp");
     TCase *tc = tcase_create("resp");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, reply_types, 0,
                         (int)(sizeof(replies) / sizeof(replies[0])));
@@ -318,9 +317,5 @@ main(void)
     tcase_add_test(tc, inline_too_long);
     tcase_add_test(tc, big_bulk_skipped_by_length);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "track.h"
+#include "unit.h"
 
 /* Feeds every request frame in text to t; returns the last action. */
 static enum track_action
@@ -185,8 +186,6 @@ main(void)
 {
     Suite *s = suite_create("track");
     TCase *tc = tcase_create("track");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, counts_owed_replies);
     tcase_add_test(tc, empty_requests_owe_nothing);
@@ -199,9 +198,5 @@ main(void)
     tcase_add_test(tc, reset_then_our_auth_swallowed);
     tcase_add_test(tc, too_many_resets_break);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }
