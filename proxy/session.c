@@ -72,6 +72,8 @@ struct session {
     bool up_broken;                 /* TLS error: no close_notify */
     bool up_wdead;                  /* writing to the server failed */
     bool up_shut;                   /* close_notify sent for client EOF */
+    const char *unrecyclable;       /* why the link was not kept, once
+                                       decided (static text) */
     bool reused;                    /* the link came from the pool */
     bool scan_off;                  /* a scanner failed: relay blind */
     bool swallowing;                /* dropping our AUTH's reply */
@@ -242,7 +244,8 @@ session_close(struct session *s, const char *reason)
     event_del(&s->cev_write);
     evtimer_del(&s->ev_timer);
     event_base_gettimeofday_cached(h->base, &now);
-    why = link_verdict(s);
+    why = s->link == NULL && s->unrecyclable != NULL ? s->unrecyclable
+                                                     : link_verdict(s);
     snprintf(link_end, sizeof(link_end), "%s%s", why ? "close:" : "recycle",
              why ? why : "");
     log_info("event=close s=%016" PRIx64 " service=%s client=%s upstream=%s "
@@ -641,6 +644,7 @@ settle(struct session *s)
                 return -1;
             }
         } else {
+            s->unrecyclable = link_verdict(s);
             link_shutdown_write(s->link);
             s->up_shut = true;
         }

@@ -44,6 +44,7 @@ connect_timeout = 1s
 EOF
 start_redsleeve rs "$W/rs.ini"
 LOG=$W/rs.log
+MAIN_PID=$RS_PID
 P=$RS_PORT_one
 
 # ended COUNT: link outcomes (recycled or discarded) logged so far.
@@ -199,9 +200,33 @@ else
     fail "refills retry with back-off" "$attempts attempts in ${elapsed} s"
 fi
 
+# A server without RESET (before 6.2; here renamed away): noticed once,
+# then links are closed after use instead of recycled.
+start_redis_tls old 'rename-command RESET ""'
+cat >"$W/old.ini" <<EOF
+[global]
+log_level = debug
+[old]
+listen = 127.0.0.1:0
+upstream = 127.0.0.1:$REDIS_PORT_old
+verify_host = redis.test
+ca_file = $PKI/ca.crt
+auth_password_env = RS_OLD_PW
+pool_min_idle = 0
+EOF
+RS_OLD_PW=$REDIS_PASSWORD start_redsleeve rsold "$W/old.ini"
+for _ in 1 2 3; do rcli "$RS_PORT_old" SET o 1 >/dev/null; done
+check "old server: every client still served" \
+    test "$(rcli "$RS_PORT_old" GET o)" = 1
+check "old server: RESET rejection noticed and logged" \
+    wait_until 5 grep -q 'event=no-reset service=old' "$W/rsold.log"
+check "... once" test "$(grep -c 'event=no-reset' "$W/rsold.log")" -eq 1
+check "... and later links are closed, not recycled" \
+    grep -q 'service=old .*link_end=close:no-pool' "$W/rsold.log"
+
 # The counters, logged when the proxy stops.
-kill -TERM "$RS_PID"
-wait_until 10 grep -q 'event=exit' "$LOG"
+kill -TERM "$MAIN_PID"
+wait_until 10 grep -q 'event=exit' "$LOG" || true
 stats=$(grep 'event=stats service=many ' "$LOG" || true)
 resumed=$(sed -n 's/.*handshakes_resumed=\([0-9]*\).*/\1/p' <<<"$stats")
 check "new links resume the TLS session (counter > 0)" test "${resumed:-0}" -gt 0
