@@ -3,7 +3,7 @@
 # `make demo` runs a local TLS-only redis with redsleeve in front of it.
 
 CC      ?= cc
-PKGS    := openssl libevent inih
+PKGS    := openssl libevent inih libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)

@@ -102,7 +102,8 @@ struct parse_state {
     struct service_config *cur;     /* ref: service of the current section */
     struct service_config *tail;    /* ref: last service, for appending */
     char cur_section[256];          /* name of the current section */
-    bool global_seen[2];            /* log_level, resolv_conf set */
+    bool global_seen[3];            /* log_level, resolv_conf,
+                                       shutdown_timeout set */
     char *sections[MAX_SECTIONS];   /* owned: headers seen, for duplicates */
     int nsections;                  /* entries in sections */
     int header_line;                /* line of the last [section] header */
@@ -454,9 +455,23 @@ global_key(struct parse_state *ps, const char *name, const char *value)
         ps->global_seen[1] = true;
         free(cfg->resolv_conf);
         cfg->resolv_conf = strdup(value);
+    } else if (strcmp(name, "shutdown_timeout") == 0) {
+        double d;
+
+        if (ps->global_seen[2]) {
+            perr(ps, ps->lineno, "shutdown_timeout: set twice in [global]");
+            return 1;
+        }
+        ps->global_seen[2] = true;
+        if (config_parse_duration(value, &d) < 0 || d > 86400) {
+            perr(ps, ps->lineno, "shutdown_timeout: expected a duration "
+                 "from 0 to 24h, got \"%s\"", value);
+        } else {
+            cfg->shutdown_timeout = d;
+        }
     } else {
         perr(ps, ps->lineno, "%s: unknown key in [global] (known: "
-             "log_level, resolv_conf)", name);
+             "log_level, resolv_conf, shutdown_timeout)", name);
     }
     return 1;
 }
@@ -813,6 +828,7 @@ config_load(const char *path, char *err, size_t errlen)
     }
     ps.cfg = cfg;
     cfg->log_level = LOG_LEVEL_INFO;
+    cfg->shutdown_timeout = 30.0;
     cfg->file = strdup(path);
     ps.fp = fopen(path, "r");
     if (ps.fp == NULL) {

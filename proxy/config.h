@@ -105,6 +105,7 @@ struct config {
     char *file;                     /* owned: path it was read from */
     enum log_level log_level;       /* [global] log_level */
     char *resolv_conf;              /* owned: [global] resolv_conf */
+    double shutdown_timeout;        /* [global] seconds to drain on stop */
     struct service_config *services;    /* owned: list in file order */
     int nservices;                  /* length of services */
 };

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "sd.h"
 #include "service.h"
 
 #define SCRATCH_SIZE 16384      /* one TLS record */
@@ -31,6 +32,11 @@ struct proxy {
     struct evdns_base *dns;             /* owned */
     struct service **services;          /* owned: cfg->nservices entries */
     struct event *ev_sig[3];            /* owned: INT, TERM, HUP */
+    struct event *ev_poll;              /* owned: readiness, then drain */
+    struct sd *sd;                      /* owned: systemd notifications */
+    bool ready;                         /* READY=1 was sent */
+    bool draining;                      /* stopping: no new clients */
+    struct timeval drain_deadline;      /* when draining ends by force */
     char scratch[SCRATCH_SIZE];         /* the loop's read buffer */
     uint64_t next_id;                   /* session ids */
 };
@@ -138,10 +144,82 @@ check_config(struct proxy *px)
     return 0;
 }
 
+static unsigned
+total_clients(const struct proxy *px)
+{
+    unsigned n = 0;
+
+    for (int i = 0; i < px->cfg->nservices; i++) {
+        n += service_clients(px->services[i]);
+    }
+    return n;
+}
+
+static void
+status_cb(char *out, unsigned long outlen, void *arg)
+{
+    struct proxy *px = arg;
+    unsigned idle = 0;
+
+    for (int i = 0; i < px->cfg->nservices; i++) {
+        idle += service_links_idle(px->services[i]);
+    }
+    snprintf(out, outlen, "%s clients=%u links_idle=%u",
+             px->draining ? "draining" : px->ready ? "serving" : "starting",
+             total_clients(px), idle);
+}
+
+static void
+stop_now(struct proxy *px, const char *why)
+{
+    log_info("event=shutdown phase=close reason=%s clients=%u", why,
+             total_clients(px));
+    for (int i = 0; i < px->cfg->nservices; i++) {
+        service_shutdown(px->services[i]);
+    }
+    event_base_loopexit(px->base, NULL);
+}
+
+/*
+ * The poll timer: at start-up, READY=1 once every service has tried its
+ * first link; while draining, the exit once the last client left or the
+ * shutdown_timeout passed.
+ */
+static void
+poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct proxy *px = arg;
+    struct timeval now;
+
+    (void)fd;
+    (void)what;
+    if (px->draining) {
+        event_base_gettimeofday_cached(px->base, &now);
+        if (total_clients(px) == 0) {
+            stop_now(px, "drained");
+        } else if (evutil_timercmp(&now, &px->drain_deadline, >=)) {
+            stop_now(px, "shutdown-timeout");
+        }
+        return;
+    }
+    for (int i = 0; i < px->cfg->nservices; i++) {
+        if (!service_first_link_tried(px->services[i])) {
+            return;
+        }
+    }
+    px->ready = true;
+    sd_ready(px->sd);
+    log_info("event=ready version=%s services=%d", REDSLEEVE_VERSION,
+             px->cfg->nservices);
+    event_del(px->ev_poll);
+}
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct proxy *px = arg;
+    struct timeval tv = {0, 100000};
+    double t = px->cfg->shutdown_timeout;
 
     (void)what;
     if (sig == SIGHUP) {
@@ -149,11 +227,28 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
                  "supported yet; restart to apply a new config\"");
         return;
     }
-    log_info("event=shutdown signal=%s", sig == SIGINT ? "INT" : "TERM");
-    for (int i = 0; i < px->cfg->nservices; i++) {
-        service_shutdown(px->services[i]);
+    if (px->draining) {
+        stop_now(px, "second-signal");
+        return;
     }
-    event_base_loopexit(px->base, NULL);
+    /* Stop accepting; live clients may finish for up to shutdown_timeout. */
+    px->draining = true;
+    log_info("event=shutdown phase=drain signal=%s clients=%u timeout=%gs",
+             sig == SIGINT ? "INT" : "TERM", total_clients(px), t);
+    for (int i = 0; i < px->cfg->nservices; i++) {
+        service_stop_accepting(px->services[i]);
+    }
+    sd_stopping(px->sd);
+    event_base_gettimeofday_cached(px->base, &px->drain_deadline);
+    px->drain_deadline.tv_sec += (time_t)t;
+    px->drain_deadline.tv_usec += (suseconds_t)((t - (double)(time_t)t) * 1e6);
+    if (px->drain_deadline.tv_usec >= 1000000) {
+        px->drain_deadline.tv_sec++;
+        px->drain_deadline.tv_usec -= 1000000;
+    }
+    event_del(px->ev_poll);
+    event_add(px->ev_poll, &tv);
+    poll_cb(-1, 0, px);
 }
 
 /* Lets a busy proxy hold two descriptors per client without tuning. */
@@ -220,6 +315,17 @@ start(struct proxy *px)
                  sc->upstream, sc->verify == VERIFY_FULL ? "full"
                  : sc->verify == VERIFY_CHAIN ? "chain" : "none");
     }
+    px->sd = sd_new(px->base, status_cb, px);
+    px->ev_poll = event_new(px->base, -1, EV_PERSIST, poll_cb, px);
+    if (px->sd == NULL || px->ev_poll == NULL) {
+        log_error("event=start error=\"out of memory\"");
+        return -1;
+    }
+    {
+        struct timeval tv = {0, 50000};
+
+        event_add(px->ev_poll, &tv);
+    }
     for (i = 0; i < 3; i++) {
         px->ev_sig[i] = evsignal_new(px->base, sigs[i], signal_cb, px);
         if (px->ev_sig[i] == NULL || evsignal_add(px->ev_sig[i], NULL) < 0) {
@@ -238,6 +344,10 @@ stop(struct proxy *px)
             event_free(px->ev_sig[i]);
         }
     }
+    if (px->ev_poll != NULL) {
+        event_free(px->ev_poll);
+    }
+    sd_free(px->sd);
     free_services(px);
     if (px->dns != NULL) {
         evdns_base_free(px->dns, 0);
@@ -315,8 +425,6 @@ main(int argc, char **argv)
     if (start(&px) < 0) {
         goto out;
     }
-    log_info("event=ready version=%s services=%d", REDSLEEVE_VERSION,
-             px.cfg->nservices);
     rc = event_base_dispatch(px.base) < 0 ? 1 : 0;
     log_info("event=exit code=%d", rc);
 out:

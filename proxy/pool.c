@@ -61,6 +61,7 @@ struct pool {
     double next_fill;               /* no refill before this loop time */
     bool no_reset;                  /* the server rejected RESET */
     bool started;                   /* pool_start ran */
+    bool first_tried;               /* a refill attempt has ended */
     struct pool_stats stats;        /* counters */
     char last_error[POOL_ERROR_MAX];    /* last failure logged */
     unsigned long error_repeats;    /* failures since it was logged */
@@ -210,6 +211,7 @@ fill_ready(struct link *link, const char *error, void *arg)
     struct pool *p = pl->pool;
     double delay;
 
+    p->first_tried = true;
     if (error != NULL) {
         char why[POOL_ERROR_MAX];
 
@@ -542,6 +544,12 @@ pool_take(struct pool *p)
     pooled_unlink(best);
     refill(p);
     return link;
+}
+
+bool
+pool_first_tried(const struct pool *p)
+{
+    return p->first_tried || p->sc->pool_min_idle == 0;
 }
 
 bool

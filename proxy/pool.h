@@ -67,6 +67,10 @@ struct link *pool_take(struct pool *p);
 void pool_recycle(struct pool *p, struct link *link,
                   const struct resp_scanner *rs, int64_t owed);
 
+/* pool_first_tried(p): the first refill attempt has ended (either way), or
+ * none is to be made (pool_min_idle = 0). */
+bool pool_first_tried(const struct pool *p);
+
 /* pool_recycling(p): false when links are never recycled (pool_max_idle = 0
  * or the server does not know RESET). */
 bool pool_recycling(const struct pool *p);

@@ -185,13 +185,40 @@ log_stats(const struct service *svc)
 }
 
 void
-service_shutdown(struct service *svc)
+service_stop_accepting(struct service *svc)
 {
     if (svc->listener != NULL) {
         log_stats(svc);
     }
     listener_free(svc->listener);
     svc->listener = NULL;
+}
+
+unsigned
+service_clients(const struct service *svc)
+{
+    return svc->host.nsessions;
+}
+
+unsigned
+service_links_idle(const struct service *svc)
+{
+    struct pool_stats ps;
+
+    pool_get_stats(svc->pool, &ps);
+    return ps.idle;
+}
+
+bool
+service_first_link_tried(const struct service *svc)
+{
+    return pool_first_tried(svc->pool);
+}
+
+void
+service_shutdown(struct service *svc)
+{
+    service_stop_accepting(svc);
     session_close_all(&svc->host, "shutdown");
 }
 

@@ -9,6 +9,7 @@
 #ifndef REDSLEEVE_SERVICE_H
 #define REDSLEEVE_SERVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,19 @@ const char *service_listen_addr(const struct service *svc);
 
 /* service_describe(svc, out, outlen): the --check-config summary line. */
 void service_describe(const struct service *svc, char *out, size_t outlen);
+
+/* service_stop_accepting(svc): closes the listener (live sessions go on)
+ * and logs the service's counters. */
+void service_stop_accepting(struct service *svc);
+
+/* service_clients(svc): live client sessions. */
+unsigned service_clients(const struct service *svc);
+
+/* service_links_idle(svc): warm links ready now. */
+unsigned service_links_idle(const struct service *svc);
+
+/* service_first_link_tried(svc): the pool's first link attempt ended. */
+bool service_first_link_tried(const struct service *svc);
 
 /* service_shutdown(svc): stops accepting and closes every session. */
 void service_shutdown(struct service *svc);
