@@ -339,6 +339,54 @@ service_find(struct config *cfg, const char *name)
 }
 
 /*
+ * expand_env(in, out, outlen, missing, missinglen): copies in to out with
+ * each ${NAME} replaced by the environment variable NAME (for systemd's
+ * ${CREDENTIALS_DIRECTORY}, or a container's secrets path).  Returns 0; -1
+ * when a variable is unset (its name in missing) or the result is too
+ * long; -2 for an unterminated "${".
+ */
+static int
+expand_env(const char *in, char *out, size_t outlen, char *missing,
+           size_t missinglen)
+{
+    size_t o = 0;
+
+    missing[0] = '\0';
+    while (*in != '\0') {
+        const char *add = in;
+        size_t n = 1;
+
+        if (in[0] == '$' && in[1] == '{') {
+            const char *close = strchr(in + 2, '}');
+            char name[128];
+
+            if (close == NULL || (size_t)(close - in - 2) >= sizeof(name)) {
+                return -2;
+            }
+            memcpy(name, in + 2, (size_t)(close - in - 2));
+            name[close - in - 2] = '\0';
+            add = getenv(name);
+            if (add == NULL) {
+                snprintf(missing, missinglen, "%s", name);
+                return -1;
+            }
+            n = strlen(add);
+            in = close + 1;
+        } else {
+            in++;
+        }
+        if (o + n + 1 > outlen) {
+            snprintf(missing, missinglen, "(too long)");
+            return -1;
+        }
+        memcpy(out + o, add, n);
+        o += n;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/*
  * set_service_key(ps, sc, k, value, line): parses value for key k into sc.
  * Returns 0, or -1 after reporting the error.
  */
@@ -355,8 +403,21 @@ set_service_key(struct parse_state *ps, struct service_config *sc,
 
     switch (kd->type) {
     case KT_STRING: {
-        char *copy = strdup(value);
+        char expanded[READ_LINE_MAX], missing[128];
+        char *copy;
+        int r = expand_env(value, expanded, sizeof(expanded), missing,
+                           sizeof(missing));
 
+        if (r == -2) {
+            perr(ps, line, "%s: \"${\" without a closing \"}\"", kd->name);
+            return -1;
+        }
+        if (r < 0) {
+            perr(ps, line, "%s: ${%s} is not set in the environment",
+                 kd->name, missing);
+            return -1;
+        }
+        copy = strdup(expanded);
         if (copy == NULL) {
             perr(ps, line, "%s: out of memory", kd->name);
             return -1;

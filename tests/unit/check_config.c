@@ -228,6 +228,31 @@ START_TEST(password_file_forms)
 }
 END_TEST
 
+START_TEST(environment_expanded)
+{
+    char text[512];
+    struct config *cfg;
+
+    write_file("pw", "credpw\n");
+    setenv("REDSLEEVE_UNIT_PW", dir, 1);
+    snprintf(text, sizeof(text), "[s]\nlisten = 1\nupstream = h:1\n"
+             "auth_password_file = ${REDSLEEVE_UNIT_PW}/pw\n");
+    cfg = load_text(text);
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_str_eq(cfg->services->auth_password, "credpw");
+    config_free(cfg);
+
+    unsetenv("REDSLEEVE_UNIT_PW");
+    cfg = load_text(text);
+    ck_assert_ptr_null(cfg);
+    ck_assert_ptr_nonnull(strstr(err, ":4: auth_password_file: "
+                                 "${REDSLEEVE_UNIT_PW} is not set"));
+    cfg = load_text("[s]\nlisten = 1\nupstream = h:1\nca_file = ${OOPS\n");
+    ck_assert_ptr_null(cfg);
+    ck_assert_ptr_nonnull(strstr(err, ":4: ca_file: \"${\" without"));
+}
+END_TEST
+
 START_TEST(free_null)
 {
     config_free(NULL);
@@ -443,6 +468,7 @@ config_suite(void)
     tcase_add_test(good, defaults_apply);
     tcase_add_test(good, indented_keys_and_inline_comments);
     tcase_add_test(good, password_file_forms);
+    tcase_add_test(good, environment_expanded);
     tcase_add_test(good, free_null);
     tcase_add_test(good, missing_file);
     tcase_add_loop_test(bad, bad_file_is_named, 0,
