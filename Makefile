@@ -118,10 +118,18 @@ bench: ./redsleeve
 	@bash bench/run.sh
 
 PREFIX  ?= /usr/local
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 install: ./redsleeve
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/redsleeve
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/redsleeve \
+	    $(DESTDIR)$(UNITDIR)
 	install -m 0755 redsleeve $(DESTDIR)$(PREFIX)/bin/redsleeve
-	install -m 0644 conf/redsleeve.ini $(DESTDIR)/etc/redsleeve/redsleeve.ini.example
+	install -m 0644 conf/redsleeve.ini \
+	    $(DESTDIR)/etc/redsleeve/redsleeve.ini.example
+	for u in redsleeve.service redsleeve@.service; do \
+	    sed 's|/usr/local/bin/redsleeve|$(PREFIX)/bin/redsleeve|g' \
+	        systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u; \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; \
+	done
 
 clean:
 	rm -rf build build-san redsleeve
