@@ -102,8 +102,8 @@ struct parse_state {
     struct service_config *cur;     /* ref: service of the current section */
     struct service_config *tail;    /* ref: last service, for appending */
     char cur_section[256];          /* name of the current section */
-    bool global_seen[3];            /* log_level, resolv_conf,
-                                       shutdown_timeout set */
+    bool global_seen[4];            /* log_level, resolv_conf,
+                                       shutdown_timeout, admin_listen */
     char *sections[MAX_SECTIONS];   /* owned: headers seen, for duplicates */
     int nsections;                  /* entries in sections */
     int header_line;                /* line of the last [section] header */
@@ -530,9 +530,29 @@ global_key(struct parse_state *ps, const char *name, const char *value)
         } else {
             cfg->shutdown_timeout = d;
         }
+    } else if (strcmp(name, "admin_listen") == 0) {
+        char host[64];
+        int port;
+        unsigned char a4[4];
+
+        if (ps->global_seen[3]) {
+            perr(ps, ps->lineno, "admin_listen: set twice in [global]");
+            return 1;
+        }
+        ps->global_seen[3] = true;
+        if (config_split_hostport(value, host, sizeof(host), &port) < 0 ||
+            inet_pton(AF_INET, host[0] ? host : "127.0.0.1", a4) != 1) {
+            perr(ps, ps->lineno, "admin_listen: expected IPv4-address:port "
+                 "(e.g. 127.0.0.1:9121), got \"%s\"", value);
+        } else {
+            free(cfg->admin_listen);
+            cfg->admin_listen = strdup(value);
+            cfg->admin_listen_line = ps->lineno;
+        }
     } else {
         perr(ps, ps->lineno, "%s: unknown key in [global] (known: "
-             "log_level, resolv_conf, shutdown_timeout)", name);
+             "log_level, resolv_conf, shutdown_timeout, admin_listen)",
+             name);
     }
     return 1;
 }
@@ -962,5 +982,6 @@ config_free(struct config *cfg)
     }
     free(cfg->file);
     free(cfg->resolv_conf);
+    free(cfg->admin_listen);
     free(cfg);
 }

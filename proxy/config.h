@@ -106,6 +106,9 @@ struct config {
     enum log_level log_level;       /* [global] log_level */
     char *resolv_conf;              /* owned: [global] resolv_conf */
     double shutdown_timeout;        /* [global] seconds to drain on stop */
+    char *admin_listen;             /* owned: [global] admin_listen, NULL =
+                                       no HTTP endpoint */
+    int admin_listen_line;          /* its line, for errors */
     struct service_config *services;    /* owned: list in file order */
     int nservices;                  /* length of services */
 };

@@ -6,6 +6,7 @@
  * runs exits 1 with the reason; nothing half-started keeps running.
  */
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <getopt.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "admin.h"
 #include "config.h"
 #include "log.h"
 #include "sd.h"
@@ -34,6 +36,7 @@ struct proxy {
     struct event *ev_sig[3];            /* owned: INT, TERM, HUP */
     struct event *ev_poll;              /* owned: readiness, then drain */
     struct sd *sd;                      /* owned: systemd notifications */
+    struct admin *admin;                /* owned: /metrics etc., or NULL */
     bool ready;                         /* READY=1 was sent */
     bool draining;                      /* stopping: no new clients */
     struct timeval drain_deadline;      /* when draining ends by force */
@@ -167,6 +170,42 @@ status_cb(char *out, unsigned long outlen, void *arg)
     snprintf(out, outlen, "%s clients=%u links_idle=%u",
              px->draining ? "draining" : px->ready ? "serving" : "starting",
              total_clients(px), idle);
+}
+
+static void
+metrics_cb(struct evbuffer *out, void *arg)
+{
+    struct proxy *px = arg;
+
+    evbuffer_add_printf(out, "# HELP redsleeve_build_info Version and the "
+                        "libraries it runs with.\n"
+                        "# TYPE redsleeve_build_info gauge\n"
+                        "redsleeve_build_info{version=\"%s\",openssl=\"%s\","
+                        "libevent=\"%s\"} 1\n", REDSLEEVE_VERSION,
+                        OpenSSL_version(OPENSSL_VERSION_STRING),
+                        event_get_version());
+    service_metrics(px->services, px->cfg->nservices, out);
+}
+
+/* Ready: started, not draining, and every upstream reachable. */
+static bool
+ready_cb(char *why, size_t whylen, void *arg)
+{
+    struct proxy *px = arg;
+    const struct service_config *sc = px->cfg->services;
+
+    if (!px->ready || px->draining) {
+        snprintf(why, whylen, "%s", px->draining ? "draining" : "starting");
+        return false;
+    }
+    for (int i = 0; i < px->cfg->nservices; i++, sc = sc->next) {
+        if (!service_upstream_up(px->services[i])) {
+            snprintf(why, whylen, "service %s: upstream %s unreachable",
+                     sc->name, sc->upstream);
+            return false;
+        }
+    }
+    return true;
 }
 
 static void
@@ -315,6 +354,19 @@ start(struct proxy *px)
                  sc->upstream, sc->verify == VERIFY_FULL ? "full"
                  : sc->verify == VERIFY_CHAIN ? "chain" : "none");
     }
+    if (px->cfg->admin_listen != NULL) {
+        struct admin_hooks hooks = {metrics_cb, ready_cb, px};
+
+        px->admin = admin_new(px->base, px->cfg->admin_listen, &hooks, err,
+                              sizeof(err));
+        if (px->admin == NULL) {
+            fprintf(stderr, "%s:%d: admin_listen: %s\n", px->cfg->file,
+                    px->cfg->admin_listen_line, err);
+            return -1;
+        }
+        log_info("event=listen service=admin addr=%s paths=/metrics,"
+                 "/healthz,/readyz", admin_addr(px->admin));
+    }
     px->sd = sd_new(px->base, status_cb, px);
     px->ev_poll = event_new(px->base, -1, EV_PERSIST, poll_cb, px);
     if (px->sd == NULL || px->ev_poll == NULL) {
@@ -347,6 +399,7 @@ stop(struct proxy *px)
     if (px->ev_poll != NULL) {
         event_free(px->ev_poll);
     }
+    admin_free(px->admin);
     sd_free(px->sd);
     free_services(px);
     if (px->dns != NULL) {

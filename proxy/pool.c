@@ -83,6 +83,20 @@ now_s(const struct pool *p)
 void
 pool_note_failure(struct pool *p, const char *reason)
 {
+    enum pool_fail_kind k = POOL_FAIL_OTHER;
+
+    if (strncmp(reason, "dns:", 4) == 0) {
+        k = POOL_FAIL_DNS;
+    } else if (strncmp(reason, "connect", 7) == 0) {
+        k = POOL_FAIL_CONNECT;
+    } else if (strncmp(reason, "certificate", 11) == 0 ||
+               strncmp(reason, "tls", 3) == 0) {
+        k = POOL_FAIL_TLS;
+    } else if (strncmp(reason, "AUTH", 4) == 0) {
+        k = POOL_FAIL_AUTH;
+    }
+    p->stats.failures[k]++;
+    p->stats.upstream_up = false;
     if (strcmp(p->last_error, reason) == 0) {
         p->error_repeats++;
         return;
@@ -101,6 +115,7 @@ pool_note_failure(struct pool *p, const char *reason)
 void
 pool_note_ok(struct pool *p)
 {
+    p->stats.upstream_up = true;
     p->fail_streak = 0;
     p->next_fill = 0;
     if (p->last_error[0] == '\0') {

@@ -24,12 +24,22 @@ struct pool;
 
 #define POOL_REASONS 24         /* distinct close reasons counted */
 
+enum pool_fail_kind {           /* link failures, for metrics */
+    POOL_FAIL_DNS = 0,
+    POOL_FAIL_CONNECT,
+    POOL_FAIL_TLS,
+    POOL_FAIL_AUTH,
+    POOL_FAIL_OTHER
+};
+
 struct pool_stats {
     uint64_t hits;              /* clients given an idle link */
     uint64_t misses;            /* clients that had to wait for a new one */
     uint64_t recycled;          /* links returned clean after RESET */
     uint64_t discarded;         /* links closed instead of recycled */
-    uint64_t fill_failures;     /* links that never became ready */
+    uint64_t fill_failures;     /* pool links that never became ready */
+    uint64_t failures[5];       /* link failures by kind: POOL_FAIL_* */
+    bool upstream_up;           /* the last link attempt succeeded */
     unsigned idle;              /* links ready now */
     unsigned filling;           /* links being made for the pool */
     unsigned recycling;         /* links being drained, reset or pinged */

@@ -4,6 +4,7 @@
  */
 #include "service.h"
 
+#include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,154 @@ bool
 service_first_link_tried(const struct service *svc)
 {
     return pool_first_tried(svc->pool);
+}
+
+bool
+service_upstream_up(const struct service *svc)
+{
+    struct pool_stats ps;
+
+    pool_get_stats(svc->pool, &ps);
+    return ps.upstream_up;
+}
+
+/* Prometheus label value: backslash, quote and newline escaped. */
+static void
+label(struct evbuffer *out, const char *v)
+{
+    for (; *v != '\0'; v++) {
+        if (*v == '\\' || *v == '"') {
+            evbuffer_add_printf(out, "\\%c", *v);
+        } else if (*v == '\n') {
+            evbuffer_add_printf(out, "\\n");
+        } else {
+            evbuffer_add(out, v, 1);
+        }
+    }
+}
+
+static void
+family(struct evbuffer *out, const char *name, const char *type,
+       const char *help)
+{
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+                        name, type);
+}
+
+/* name{service="..."[,k="v"]} value */
+static void
+sample(struct evbuffer *out, const char *name, const struct service *svc,
+       const char *k, const char *v, unsigned long long value)
+{
+    evbuffer_add_printf(out, "%s{service=\"", name);
+    label(out, svc->sc->name);
+    if (k != NULL) {
+        evbuffer_add_printf(out, "\",%s=\"", k);
+        label(out, v);
+    }
+    evbuffer_add_printf(out, "\"} %llu\n", value);
+}
+
+void
+service_metrics(struct service *const *svcs, int n, struct evbuffer *out)
+{
+    static const char *const kinds[] = {"dns", "connect", "tls", "auth",
+                                        "other"};
+    struct pool_stats *ps = calloc((size_t)n, sizeof(*ps));
+    unsigned long full, resumed;
+    int i;
+
+    if (ps == NULL) {
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        pool_get_stats(svcs[i]->pool, &ps[i]);
+    }
+    family(out, "redsleeve_clients_active", "gauge",
+           "Clients connected now.");
+    for (i = 0; i < n; i++) {
+        sample(out, "redsleeve_clients_active", svcs[i], NULL, NULL,
+               svcs[i]->host.nsessions);
+    }
+    family(out, "redsleeve_clients_total", "counter",
+           "Clients accepted since start.");
+    for (i = 0; i < n; i++) {
+        sample(out, "redsleeve_clients_total", svcs[i], NULL, NULL,
+               svcs[i]->host.total);
+    }
+    family(out, "redsleeve_client_bytes_received_total", "counter",
+           "Bytes read from clients (sent on to the upstream).");
+    for (i = 0; i < n; i++) {
+        sample(out, "redsleeve_client_bytes_received_total", svcs[i], NULL,
+               NULL, svcs[i]->host.rx_total);
+    }
+    family(out, "redsleeve_upstream_bytes_received_total", "counter",
+           "Bytes read from the upstream (sent on to clients).");
+    for (i = 0; i < n; i++) {
+        sample(out, "redsleeve_upstream_bytes_received_total", svcs[i],
+               NULL, NULL, svcs[i]->host.tx_total);
+    }
+    family(out, "redsleeve_links", "gauge",
+           "Upstream links by state (busy = owned by a client).");
+    for (i = 0; i < n; i++) {
+        sample(out, "redsleeve_links", svcs[i], "state", "idle", ps[i].idle);
+        sample(out, "redsleeve_links", svcs[i], "state", "filling",
+               ps[i].filling);
+        sample(out, "redsleeve_links", svcs[i], "state", "recycling",
+               ps[i].recycling);
+        sample(out, "redsleeve_links", svcs[i], "state", "busy",
+               svcs[i]->host.nsessions);
+    }
+    family(out, "redsleeve_pool_hits_total", "counter",
+           "Clients given a warm link at once.");
+    for (i = 0; i < n; i++) {
+        sample(out, "redsleeve_pool_hits_total", svcs[i], NULL, NULL,
+               ps[i].hits);
+    }
+    family(out, "redsleeve_pool_misses_total", "counter",
+           "Clients that waited for a new link.");
+    for (i = 0; i < n; i++) {
+        sample(out, "redsleeve_pool_misses_total", svcs[i], NULL, NULL,
+               ps[i].misses);
+    }
+    family(out, "redsleeve_links_recycled_total", "counter",
+           "Used links cleaned with RESET and kept.");
+    for (i = 0; i < n; i++) {
+        sample(out, "redsleeve_links_recycled_total", svcs[i], NULL, NULL,
+               ps[i].recycled);
+    }
+    family(out, "redsleeve_links_closed_total", "counter",
+           "Used links closed instead of recycled, by reason.");
+    for (i = 0; i < n; i++) {
+        for (int r = 0; r < POOL_REASONS && ps[i].closed[r].reason; r++) {
+            sample(out, "redsleeve_links_closed_total", svcs[i], "reason",
+                   ps[i].closed[r].reason, ps[i].closed[r].count);
+        }
+    }
+    family(out, "redsleeve_tls_handshakes_total", "counter",
+           "TLS handshakes with the upstream, full or resumed.");
+    for (i = 0; i < n; i++) {
+        tls_session_counts(svcs[i]->ctx, &full, &resumed);
+        sample(out, "redsleeve_tls_handshakes_total", svcs[i], "type",
+               "full", full);
+        sample(out, "redsleeve_tls_handshakes_total", svcs[i], "type",
+               "resumed", resumed);
+    }
+    family(out, "redsleeve_upstream_failures_total", "counter",
+           "Upstream links that failed, by kind (dns, connect, tls, auth).");
+    for (i = 0; i < n; i++) {
+        for (int k = 0; k < 5; k++) {
+            sample(out, "redsleeve_upstream_failures_total", svcs[i], "kind",
+                   kinds[k], ps[i].failures[k]);
+        }
+    }
+    family(out, "redsleeve_upstream_up", "gauge",
+           "1 when the last link to the upstream succeeded.");
+    for (i = 0; i < n; i++) {
+        sample(out, "redsleeve_upstream_up", svcs[i], NULL, NULL,
+               ps[i].upstream_up ? 1 : 0);
+    }
+    free(ps);
 }
 
 void

@@ -63,6 +63,17 @@ unsigned service_links_idle(const struct service *svc);
 /* service_first_link_tried(svc): the pool's first link attempt ended. */
 bool service_first_link_tried(const struct service *svc);
 
+/*
+ * service_metrics(svcs, n, out): the Prometheus text of every service's
+ * counters (one HELP/TYPE block per metric, a sample per service).
+ */
+struct evbuffer;
+void service_metrics(struct service *const *svcs, int n,
+                     struct evbuffer *out);
+
+/* service_upstream_up(svc): the last upstream link attempt succeeded. */
+bool service_upstream_up(const struct service *svc);
+
 /* service_shutdown(svc): stops accepting and closes every session. */
 void service_shutdown(struct service *svc);
 

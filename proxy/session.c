@@ -476,6 +476,7 @@ up_read(struct session *s)
             break;
         }
         s->tx += n;
+        s->h->tx_total += n;
         touch(s);
         if (relay_replies(s, s->h->scratch, n) < 0) {
             return -1;
@@ -590,6 +591,7 @@ client_read(struct session *s)
         return 0;
     }
     s->rx += (size_t)n;
+    s->h->rx_total += (size_t)n;
     touch(s);
     if (s->state == SESSION_LINGERING || s->up_wdead) {
         return 0;   /* the server is gone: drop */

@@ -41,6 +41,8 @@ struct session_host {
     struct session *sessions;           /* ref list: live sessions */
     unsigned nsessions;                 /* length of sessions */
     uint64_t total;                     /* sessions ever started */
+    uint64_t rx_total;                  /* bytes from clients */
+    uint64_t tx_total;                  /* bytes from the upstream */
 };
 
 /*
