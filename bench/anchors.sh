@@ -264,6 +264,17 @@ if [[ -n $EXTRA_PROXY_PORT ]]; then
   [[ -n $EXTRA_PID ]] || log "WARNING: cannot see the PID on $EXTRA_PROXY_PORT: no CPU/RSS for it"
 fi
 
+# redsleeve addition: a second extra proxy (say, an older build), same way.
+EXTRA2_PROXY_PORT=${EXTRA2_PROXY_PORT:-}
+EXTRA2_PROXY_NAME=${EXTRA2_PROXY_NAME:-extra2}
+if [[ -n $EXTRA2_PROXY_PORT ]]; then
+  export BENCH_TLS_HOST=127.0.0.1 BENCH_TLS_PORT=$TLS_PORT BENCH_CA_FILE=$PKI/ca.crt \
+    BENCH_SNI=$SNI BENCH_PASSWORD=$PASSWORD BENCH_WORK=$WORK EXTRA2_PROXY_PORT
+  start_bg "$EXTRA2_PROXY_NAME" bash -c "$EXTRA2_PROXY_CMD"
+  wait_port "$EXTRA2_PROXY_PORT" "$LAST_PID"
+  EXTRA2_PID=$(listener_pid "$EXTRA2_PROXY_PORT")
+fi
+
 # target tables
 TARGETS=(plain tls stunnel haproxy)
 declare -A T_ARGS=(
@@ -280,6 +291,10 @@ fi
 if [[ -n $EXTRA_PROXY_PORT ]]; then
   X=$EXTRA_PROXY_NAME
   TARGETS+=("$X"); T_ARGS[$X]="-h 127.0.0.1 -p $EXTRA_PROXY_PORT"; T_PROXY[$X]=${EXTRA_PID:-}; T_SERVER[$X]=$REDIS_TLS_PID
+fi
+if [[ -n $EXTRA2_PROXY_PORT ]]; then
+  X=$EXTRA2_PROXY_NAME
+  TARGETS+=("$X"); T_ARGS[$X]="-h 127.0.0.1 -p $EXTRA2_PROXY_PORT"; T_PROXY[$X]=${EXTRA2_PID:-}; T_SERVER[$X]=$REDIS_TLS_PID
 fi
 PROXIES=("${TARGETS[@]:2}")
 

@@ -26,4 +26,13 @@ pool_min_idle = 4
 pool_max_idle = 64
 INI
 exec '$ROOT/redsleeve' -c \"\$BENCH_WORK/redsleeve.ini\""
+# BASELINE_BIN=path/to/older/redsleeve adds it as a second target, with
+# the same config, to compare two builds in one run.
+if [[ -n ${BASELINE_BIN:-} ]]; then
+  export EXTRA2_PROXY_PORT=${EXTRA2_PROXY_PORT:-6398}
+  export EXTRA2_PROXY_NAME=${EXTRA2_PROXY_NAME:-baseline}
+  export EXTRA2_PROXY_CMD="sed 's/^listen = .*/listen = 127.0.0.1:'\$EXTRA2_PROXY_PORT'/; /^pool_/d' \
+    \"\$BENCH_WORK/redsleeve.ini\" >\"\$BENCH_WORK/baseline.ini\"
+exec '$BASELINE_BIN' -c \"\$BENCH_WORK/baseline.ini\""
+fi
 bash "$HERE/anchors.sh" | tee "$RESULTS"
