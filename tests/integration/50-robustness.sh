@@ -9,6 +9,8 @@ start_redis_tls victim
 VP=$REDIS_PORT_victim
 printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
 cat >"$W/rs.ini" <<EOF
+[global]
+shutdown_timeout = 1s
 [main]
 listen = 127.0.0.1:0
 upstream = 127.0.0.1:$RP
