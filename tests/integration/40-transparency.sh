@@ -7,15 +7,11 @@
 start_redis_tls main
 RP=$REDIS_PORT_main
 printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
-cat >"$W/rs.ini" <<EOF
-[main]
-listen = 127.0.0.1:0
-upstream = 127.0.0.1:$RP
-verify_host = redis.test
-ca_file = $PKI/ca.crt
-auth_password_file = $W/pw
-max_clients = 5000
-EOF
+{
+    svc_ini main "$RP" \
+        "auth_password_file = $W/pw" \
+        "max_clients = 5000"
+} >"$W/rs.ini"
 start_redsleeve rs "$W/rs.ini"
 P=$RS_PORT_main
 

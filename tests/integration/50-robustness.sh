@@ -8,24 +8,15 @@ RP=$REDIS_PORT_main
 start_redis_tls victim
 VP=$REDIS_PORT_victim
 printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
-cat >"$W/rs.ini" <<EOF
-[global]
-shutdown_timeout = 1s
-[main]
-listen = 127.0.0.1:0
-upstream = 127.0.0.1:$RP
-verify_host = redis.test
-ca_file = $PKI/ca.crt
-auth_password_file = $W/pw
-buffer_limit = 256k
-[victim]
-listen = 127.0.0.1:0
-upstream = 127.0.0.1:$VP
-verify_host = redis.test
-ca_file = $PKI/ca.crt
-auth_password_file = $W/pw
-connect_timeout = 1s
-EOF
+{
+    printf '%s\n' '[global]' 'shutdown_timeout = 1s'
+    svc_ini main "$RP" \
+        "auth_password_file = $W/pw" \
+        "buffer_limit = 256k"
+    svc_ini victim "$VP" \
+        "auth_password_file = $W/pw" \
+        "connect_timeout = 1s"
+} >"$W/rs.ini"
 start_redsleeve rs "$W/rs.ini"
 P=$RS_PORT_main
 V=$RS_PORT_victim

@@ -12,36 +12,23 @@ printf 'apppass\n' >"$W/app.pw"
 # An upstream that accepts and hangs up mid-handshake, to watch back-off.
 DEAD_PORT=$("$TOOLS/freeport")
 start_bg dead "$TOOLS/fakeserver" close-after-hello "$DEAD_PORT"
-cat >"$W/rs.ini" <<EOF
-[global]
-log_level = debug
-[one]
-listen = 127.0.0.1:0
-upstream = 127.0.0.1:$RP
-verify_host = redis.test
-ca_file = $PKI/ca.crt
-auth_user = app
-auth_password_file = $W/app.pw
-pool_min_idle = 0
-pool_max_idle = 1
-drain_timeout = 1s
-[many]
-listen = 127.0.0.1:0
-upstream = 127.0.0.1:$RP
-verify_host = redis.test
-ca_file = $PKI/ca.crt
-auth_user = app
-auth_password_file = $W/app.pw
-pool_min_idle = 2
-pool_max_idle = 2
-[dead]
-listen = 127.0.0.1:0
-upstream = 127.0.0.1:$DEAD_PORT
-verify_host = redis.test
-ca_file = $PKI/ca.crt
-pool_min_idle = 2
-connect_timeout = 1s
-EOF
+{
+    printf '%s\n' '[global]' 'log_level = debug'
+    svc_ini one "$RP" \
+        "auth_user = app" \
+        "auth_password_file = $W/app.pw" \
+        "pool_min_idle = 0" \
+        "pool_max_idle = 1" \
+        "drain_timeout = 1s"
+    svc_ini many "$RP" \
+        "auth_user = app" \
+        "auth_password_file = $W/app.pw" \
+        "pool_min_idle = 2" \
+        "pool_max_idle = 2"
+    svc_ini dead "$DEAD_PORT" \
+        "pool_min_idle = 2" \
+        "connect_timeout = 1s"
+} >"$W/rs.ini"
 start_redsleeve rs "$W/rs.ini"
 LOG=$W/rs.log
 MAIN_PID=$RS_PID
@@ -203,17 +190,12 @@ fi
 # A server without RESET (before 6.2; here renamed away): noticed once,
 # then links are closed after use instead of recycled.
 start_redis_tls old 'rename-command RESET ""'
-cat >"$W/old.ini" <<EOF
-[global]
-log_level = debug
-[old]
-listen = 127.0.0.1:0
-upstream = 127.0.0.1:$REDIS_PORT_old
-verify_host = redis.test
-ca_file = $PKI/ca.crt
-auth_password_env = RS_OLD_PW
-pool_min_idle = 0
-EOF
+{
+    printf '%s\n' '[global]' 'log_level = debug'
+    svc_ini old "$REDIS_PORT_old" \
+        "auth_password_env = RS_OLD_PW" \
+        "pool_min_idle = 0"
+} >"$W/old.ini"
 RS_OLD_PW=$REDIS_PASSWORD start_redsleeve rsold "$W/old.ini"
 for _ in 1 2 3; do rcli "$RS_PORT_old" SET o 1 >/dev/null; done
 check "old server: every client still served" \

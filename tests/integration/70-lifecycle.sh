@@ -11,16 +11,11 @@ printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
 start_bg notify "$TOOLS/notifysock" "$W/notify.sock"
 wait_until 5 test -S "$W/notify.sock"
 
-cat >"$W/rs.ini" <<EOF
-[global]
-shutdown_timeout = 20s
-[main]
-listen = 127.0.0.1:0
-upstream = 127.0.0.1:$RP
-verify_host = redis.test
-ca_file = $PKI/ca.crt
-auth_password_file = $W/pw
-EOF
+{
+    printf '%s\n' '[global]' 'shutdown_timeout = 20s'
+    svc_ini main "$RP" \
+        "auth_password_file = $W/pw"
+} >"$W/rs.ini"
 NOTIFY_SOCKET=$W/notify.sock WATCHDOG_USEC=400000 \
     start_redsleeve rs "$W/rs.ini"
 P=$RS_PORT_main

@@ -193,6 +193,18 @@ start_redis_plain() { start_redis "$1" plain "${@:2}"; }
 
 # ------------------------------------------------------------- redsleeve
 
+# svc_ini NAME REDIS_PORT [LINE...]: a service section for a TLS redis on
+# loopback, verified against the test CA as redis.test; LINEs are added
+# as they are ("auth_password_file = ...", "pool_min_idle = 0").
+svc_ini() {
+    local name=$1 port=$2
+    shift 2
+    printf '[%s]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:%s\n' \
+        "$name" "$port"
+    printf 'verify_host = redis.test\nca_file = %s\n' "$PKI/ca.crt"
+    if (($#)); then printf '%s\n' "$@"; fi
+}
+
 # start_redsleeve NAME CONFIG [ARGS...]: runs redsleeve, waits for every
 # listener, sets RS_PORT_<service> (or RS_ADDR_<service> for unix) and RS_PID.
 start_redsleeve() {
