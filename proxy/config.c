@@ -107,6 +107,8 @@ struct parse_state {
     char *sections[MAX_SECTIONS];   /* owned: headers seen, for duplicates */
     int nsections;                  /* entries in sections */
     int header_line;                /* line of the last [section] header */
+    const char *const *origins;     /* ref: per-line origin, or NULL */
+    int norigins;                   /* entries in origins */
     char *err;                      /* ref: caller's error buffer */
     size_t errlen;                  /* its size */
     size_t errused;                 /* bytes written to it */
@@ -123,8 +125,15 @@ perr(struct parse_state *ps, int line, const char *fmt, ...)
     if (ps->errused + 1 >= ps->errlen) {
         return;
     }
-    n = snprintf(ps->err + ps->errused, ps->errlen - ps->errused, "%s:%d: ",
-                 ps->path, line);
+    if (ps->origins != NULL && line > 0 && line < ps->norigins &&
+        ps->origins[line] != NULL) {
+        /* From flags or the environment: name that, not a line. */
+        n = snprintf(ps->err + ps->errused, ps->errlen - ps->errused,
+                     "%s: ", ps->origins[line]);
+    } else {
+        n = snprintf(ps->err + ps->errused, ps->errlen - ps->errused,
+                     "%s:%d: ", ps->path, line);
+    }
     if (n > 0) {
         ps->errused += (size_t)n;
     }
@@ -888,8 +897,15 @@ validate(struct parse_state *ps)
     }
 }
 
-struct config *
-config_load(const char *path, char *err, size_t errlen)
+/*
+ * load_stream(path, fp, origins, norigins, err, errlen): the one parser
+ * behind config_load and config_load_args.  origins, when given, names
+ * where each line came from (a flag, an environment variable) and
+ * replaces "FILE:LINE" in messages.
+ */
+static struct config *
+load_stream(const char *path, FILE *fp, const char *const *origins,
+            int norigins, char *err, size_t errlen)
 {
     struct parse_state ps;
     struct config *cfg;
@@ -899,6 +915,8 @@ config_load(const char *path, char *err, size_t errlen)
     ps.path = path;
     ps.err = err;
     ps.errlen = errlen;
+    ps.origins = origins;
+    ps.norigins = norigins;
     if (errlen > 0) {
         err[0] = '\0';
     }
@@ -911,14 +929,8 @@ config_load(const char *path, char *err, size_t errlen)
     cfg->log_level = LOG_LEVEL_INFO;
     cfg->shutdown_timeout = 30.0;
     cfg->file = strdup(path);
-    ps.fp = fopen(path, "r");
-    if (ps.fp == NULL) {
-        snprintf(err, errlen, "%s: cannot open: %s\n", path, strerror(errno));
-        config_free(cfg);
-        return NULL;
-    }
+    ps.fp = fp;
     r = ini_parse_stream(ini_line_reader, &ps, ini_key_cb, &ps);
-    fclose(ps.fp);
     if (r > 0) {
         perr(&ps, r, "syntax error: expected [section], key = value or a "
              "comment");
@@ -938,6 +950,102 @@ config_load(const char *path, char *err, size_t errlen)
         config_free(cfg);
         return NULL;
     }
+    return cfg;
+}
+
+struct config *
+config_load(const char *path, char *err, size_t errlen)
+{
+    struct config *cfg;
+    FILE *fp = fopen(path, "r");
+
+    if (fp == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %s\n", path,
+                 strerror(errno));
+        return NULL;
+    }
+    cfg = load_stream(path, fp, NULL, 0, err, errlen);
+    fclose(fp);
+    return cfg;
+}
+
+static bool
+is_global_key(const char *k)
+{
+    return strcmp(k, "log_level") == 0 || strcmp(k, "resolv_conf") == 0 ||
+           strcmp(k, "shutdown_timeout") == 0 ||
+           strcmp(k, "admin_listen") == 0;
+}
+
+bool
+config_is_key(const char *k)
+{
+    if (is_global_key(k)) {
+        return true;
+    }
+    for (int i = 0; i < SK_COUNT; i++) {
+        if (strcmp(k, service_keys[i].name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Appends "key = value" (one line) with its origin; -1 if it cannot. */
+static int
+add_line(FILE *fp, const char **origins, int *n, const char *origin,
+         const char *key, const char *value)
+{
+    if (*n + 1 >= CONFIG_ARGS_MAX || strpbrk(value, "\r\n") != NULL) {
+        return -1;
+    }
+    fprintf(fp, "%s = %s\n", key, value);
+    origins[++*n] = origin;
+    return 0;
+}
+
+struct config *
+config_load_args(const struct config_arg *args, int nargs, char *err,
+                 size_t errlen)
+{
+    static const char *origins[CONFIG_ARGS_MAX + 4];
+    char *text = NULL;
+    size_t textlen = 0;
+    FILE *fp = open_memstream(&text, &textlen);
+    struct config *cfg = NULL;
+    int n = 0;
+
+    if (fp == NULL) {
+        snprintf(err, errlen, "out of memory\n");
+        return NULL;
+    }
+    /* [global] first, then the one service: the parser sees a file. */
+    fprintf(fp, "[global]\n");
+    origins[++n] = "command line";
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            fprintf(fp, "[" CONFIG_ARGS_SERVICE "]\n");
+            origins[++n] = "command line";
+        }
+        for (int i = 0; i < nargs; i++) {
+            if (is_global_key(args[i].key) != (pass == 0)) {
+                continue;
+            }
+            if (add_line(fp, origins, &n, args[i].origin, args[i].key,
+                         args[i].value) < 0) {
+                snprintf(err, errlen, "%s: value must be one line\n",
+                         args[i].origin);
+                fclose(fp);
+                free(text);
+                return NULL;
+            }
+        }
+    }
+    if (fflush(fp) == 0 && fseek(fp, 0, SEEK_SET) == 0) {
+        cfg = load_stream("command line", fp, origins, n + 1, err, errlen);
+    }
+    fclose(fp);
+    free(text);
     return cfg;
 }
 

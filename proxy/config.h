@@ -121,6 +121,27 @@ struct config {
  */
 struct config *config_load(const char *path, char *err, size_t errlen);
 
+#define CONFIG_ARGS_MAX 128             /* settings from flags/environment */
+#define CONFIG_ARGS_SERVICE "sidecar"   /* the one service they describe */
+
+/* One setting from the command line or the environment. */
+struct config_arg {
+    const char *key;        /* ref: INI key, e.g. "upstream" */
+    const char *value;      /* ref: its value */
+    const char *origin;     /* ref: "--upstream" or "REDSLEEVE_UPSTREAM" */
+};
+
+/*
+ * config_load_args(args, nargs, err, errlen): a config without a file:
+ * [global] keys and one service named CONFIG_ARGS_SERVICE, parsed and
+ * validated exactly as a file would be; errors name the flag or variable.
+ */
+struct config *config_load_args(const struct config_arg *args, int nargs,
+                                char *err, size_t errlen);
+
+/* config_is_key(k): k is a [global] or service key. */
+bool config_is_key(const char *k);
+
 /* config_free(cfg): frees cfg and wipes its secrets; NULL is a no-op. */
 void config_free(struct config *cfg);
 

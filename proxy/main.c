@@ -49,6 +49,8 @@ usage(FILE *out)
 {
     fprintf(out,
             "usage: redsleeve -c FILE [--check-config]\n"
+            "       redsleeve --listen ADDR --upstream HOST:PORT [--KEY VALUE]..."
+            " [--check-config]\n"
             "       redsleeve --version | --help\n"
             "\n"
             "Accepts plaintext Redis clients on local ports and relays each\n"
@@ -60,7 +62,14 @@ usage(FILE *out)
             "                       secrets), print one line per service,\n"
             "                       exit 0 when valid, 1 otherwise\n"
             "  -V, --version        print versions (with OpenSSL, libevent)\n"
-            "  -h, --help           this text\n");
+            "  -h, --help           this text\n"
+            "\n"
+            "Without -c (sidecar mode), one service is configured from flags\n"
+            "and REDSLEEVE_* environment variables: every config key is a\n"
+            "flag with '-' for '_' (--listen, --upstream, --verify-host,\n"
+            "--ca-file, --auth-user, --auth-password-file, --log-level, ...)\n"
+            "and a variable in capitals (REDSLEEVE_UPSTREAM, ...); a flag\n"
+            "wins over its variable.\n");
 }
 
 static void
@@ -71,6 +80,62 @@ version(void)
            OPENSSL_VERSION_TEXT);
     printf("libevent: %s (built with %s)\n", event_get_version(),
            LIBEVENT_VERSION);
+}
+
+static const char *const global_keys[] = {
+    "log_level", "resolv_conf", "shutdown_timeout", "admin_listen",
+};
+#define NGLOBAL ((int)(sizeof(global_keys) / sizeof(global_keys[0])))
+#define NKEYS (NGLOBAL + SK_COUNT)
+#define KEY_OPT_BASE 1000       /* getopt values of the key flags */
+
+/* key_name(i): every config key, [global] ones first. */
+static const char *
+key_name(int i)
+{
+    return i < NGLOBAL ? global_keys[i]
+                       : config_key_name((enum service_key)(i - NGLOBAL));
+}
+
+/*
+ * sidecar_config(flags, nflags, err, errlen): the config of flags and
+ * REDSLEEVE_* variables (a flag wins over its variable).
+ */
+static struct config *
+sidecar_config(const struct config_arg *flags, int nflags, char *err,
+               size_t errlen)
+{
+    static char envnames[NKEYS][64];
+    struct config_arg args[CONFIG_ARGS_MAX];
+    int n = 0;
+
+    for (int i = 0; i < NKEYS && n < CONFIG_ARGS_MAX; i++) {
+        const char *k = key_name(i);
+        const char *v;
+        bool flagged = false;
+        size_t j;
+
+        for (int f = 0; f < nflags; f++) {
+            flagged |= strcmp(flags[f].key, k) == 0;
+        }
+        snprintf(envnames[i], sizeof(envnames[i]), "REDSLEEVE_");
+        for (j = 0; k[j] != '\0' && j + 11 < sizeof(envnames[i]); j++) {
+            envnames[i][10 + j] = (char)(k[j] >= 'a' && k[j] <= 'z'
+                                             ? k[j] - 'a' + 'A' : k[j]);
+        }
+        envnames[i][10 + j] = '\0';
+        v = getenv(envnames[i]);
+        if (!flagged && v != NULL && v[0] != '\0') {
+            args[n].key = k;
+            args[n].value = v;
+            args[n].origin = envnames[i];
+            n++;
+        }
+    }
+    for (int f = 0; f < nflags && n < CONFIG_ARGS_MAX; f++) {
+        args[n++] = flags[f];
+    }
+    return config_load_args(args, n, err, errlen);
 }
 
 /* Prints "FILE:LINE: key: msg" for a failure found after parsing. */
@@ -415,19 +480,36 @@ stop(struct proxy *px)
 int
 main(int argc, char **argv)
 {
-    static const struct option opts[] = {
+    static struct option opts[5 + NKEYS + 1] = {
         {"config", required_argument, NULL, 'c'},
         {"check-config", no_argument, NULL, 't'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
     };
+    static char optnames[NKEYS][40];
+    static char flagnames[NKEYS][44];
     static struct proxy px;     /* static: holds the 16 KiB scratch */
+    struct config_arg flags[NKEYS];
+    int nflags = 0;
     char *err;
     const char *file = NULL;
-    bool check = false;
+    bool check = false, sidecar_env = false;
     int c, rc = 1;
 
+    /* Every config key is also a flag: upstream -> --upstream. */
+    for (int i = 0; i < NKEYS; i++) {
+        const char *k = key_name(i);
+
+        snprintf(optnames[i], sizeof(optnames[i]), "%s", k);
+        for (char *p = optnames[i]; *p != '\0'; p++) {
+            *p = *p == '_' ? '-' : *p;
+        }
+        snprintf(flagnames[i], sizeof(flagnames[i]), "--%.39s", optnames[i]);
+        opts[4 + i].name = optnames[i];
+        opts[4 + i].has_arg = required_argument;
+        opts[4 + i].flag = NULL;
+        opts[4 + i].val = KEY_OPT_BASE + i;
+    }
     while ((c = getopt_long(argc, argv, "c:tVh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -443,11 +525,35 @@ main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
+            if (c >= KEY_OPT_BASE && c < KEY_OPT_BASE + NKEYS) {
+                flags[nflags].key = key_name(c - KEY_OPT_BASE);
+                flags[nflags].value = optarg;
+                flags[nflags].origin = flagnames[c - KEY_OPT_BASE];
+                nflags++;
+                break;
+            }
             usage(stderr);
             return 2;
         }
     }
-    if (file == NULL || optind != argc) {
+    if (file == NULL && nflags == 0) {
+        /* Containers: the environment alone may describe the service. */
+        for (int i = 0; i < NKEYS && !sidecar_env; i++) {
+            char name[64];
+
+            snprintf(name, sizeof(name), "REDSLEEVE_%s", key_name(i));
+            for (char *p = name + 10; *p != '\0'; p++) {
+                *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+            }
+            sidecar_env = getenv(name) != NULL;
+        }
+    }
+    if (optind != argc || (file == NULL && nflags == 0 && !sidecar_env) ||
+        (file != NULL && nflags > 0)) {
+        if (file != NULL && nflags > 0) {
+            fprintf(stderr, "redsleeve: use -c FILE or settings flags, "
+                    "not both\n");
+        }
         usage(stderr);
         return 2;
     }
@@ -456,7 +562,8 @@ main(int argc, char **argv)
     if (err == NULL) {
         return 1;
     }
-    px.cfg = config_load(file, err, ERR_MAX);
+    px.cfg = file != NULL ? config_load(file, err, ERR_MAX)
+                          : sidecar_config(flags, nflags, err, ERR_MAX);
     if (px.cfg == NULL) {
         fputs(err, stderr);
         free(err);

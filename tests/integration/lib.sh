@@ -208,10 +208,23 @@ svc_ini() {
 # start_redsleeve NAME CONFIG [ARGS...]: runs redsleeve, waits for every
 # listener, sets RS_PORT_<service> (or RS_ADDR_<service> for unix) and RS_PID.
 start_redsleeve() {
-    local name=$1 conf=$2 want have line svc addr
+    local name=$1 conf=$2
     shift 2
-    want=$(grep -Ec '^[[:space:]]*listen[[:space:]]*=' "$conf")
-    start_bg "$name" "$REDSLEEVE" -c "$conf" "$@"
+    run_redsleeve "$name" "$(grep -Ec '^[[:space:]]*listen[[:space:]]*=' "$conf")" \
+        -c "$conf" "$@"
+}
+
+# start_redsleeve_flags NAME ARGS...: the same for sidecar mode (no file).
+start_redsleeve_flags() {
+    local name=$1
+    shift
+    run_redsleeve "$name" 1 "$@"
+}
+
+run_redsleeve() {  # run_redsleeve NAME LISTENERS ARGS...
+    local name=$1 want=$2 have line svc addr
+    shift 2
+    start_bg "$name" "$REDSLEEVE" "$@"
     RS_PID=$LAST_PID
     local deadline=$((SECONDS + 10))
     while :; do

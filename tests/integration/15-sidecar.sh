@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# 15-sidecar: no config file: one service from flags and REDSLEEVE_*
+# variables (a flag wins), errors naming the flag or variable, and a real
+# proxy started that way.
+. "$(dirname "$0")/lib.sh"
+
+start_redis_tls main
+RP=$REDIS_PORT_main
+printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
+
+out=$("$REDSLEEVE" --listen 127.0.0.1:0 --upstream "127.0.0.1:$RP" \
+    --verify-host redis.test --ca-file "$PKI/ca.crt" -t 2>&1) && rc=0 || rc=$?
+check "flags alone make a valid config" test "$rc" -eq 0
+check "... one service, named sidecar" grep -q '^\[sidecar\] listen 127.0.0.1:0' <<<"$out"
+
+out=$(REDSLEEVE_LISTEN=127.0.0.1:0 REDSLEEVE_UPSTREAM="127.0.0.1:$RP" \
+    REDSLEEVE_VERIFY_HOST=redis.test REDSLEEVE_CA_FILE="$PKI/ca.crt" \
+    "$REDSLEEVE" -t 2>&1) && rc=0 || rc=$?
+check "the environment alone makes a valid config" test "$rc" -eq 0
+
+out=$(REDSLEEVE_VERIFY=bogus "$REDSLEEVE" --listen 1 --upstream h:1 -t 2>&1) \
+    && rc=0 || rc=$?
+check "a bad variable is named in the error" \
+    grep -q '^REDSLEEVE_VERIFY: verify: expected full, chain or none' <<<"$out"
+out=$("$REDSLEEVE" --listen 1 --upstream h:0 -t 2>&1) && rc=0 || rc=$?
+check "a bad flag is named in the error" grep -q '^--upstream: upstream:' <<<"$out"
+check "... and the exit code is 1" test "$rc" -eq 1
+out=$(REDSLEEVE_UPSTREAM=h:0 "$REDSLEEVE" --listen 1 --upstream "127.0.0.1:$RP" \
+    --verify-host redis.test --ca-file "$PKI/ca.crt" -t 2>&1) && rc=0 || rc=$?
+check "a flag wins over its variable" test "$rc" -eq 0
+"$REDSLEEVE" -c "$W/none.ini" --listen 1 >/dev/null 2>&1 && rc=0 || rc=$?
+check "-c and settings flags together are a usage error" test "$rc" -eq 2
+
+REDSLEEVE_AUTH_PASSWORD_FILE=$W/pw start_redsleeve_flags rs \
+    --listen 127.0.0.1:0 --upstream "127.0.0.1:$RP" --verify-host redis.test \
+    --ca-file "$PKI/ca.crt"
+check "a sidecar started from flags relays with AUTH injected" \
+    test "$(rcli "$RS_PORT_sidecar" PING)" = PONG
+
+finish
