@@ -119,9 +119,12 @@ bench: ./redsleeve
 
 PREFIX  ?= /usr/local
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR  ?= $(PREFIX)/share/man
 install: ./redsleeve
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/redsleeve \
-	    $(DESTDIR)$(UNITDIR)
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 man/redsleeve.8 $(DESTDIR)$(MANDIR)/man8/redsleeve.8
+	install -m 0644 man/redsleeve.ini.5 $(DESTDIR)$(MANDIR)/man5/redsleeve.ini.5
 	install -m 0755 redsleeve $(DESTDIR)$(PREFIX)/bin/redsleeve
 	install -m 0644 conf/redsleeve.ini \
 	    $(DESTDIR)/etc/redsleeve/redsleeve.ini.example
