@@ -143,9 +143,11 @@ leak_client() {
     for n in 1 2 3; do
         v="v-$i-$n-$RANDOM"
         if ((RANDOM % 4 == 0)); then
-            # abort after sending, replies still in flight
+            # abort after sending, replies still in flight.  Its own key:
+            # commands a client sent before leaving still run, possibly
+            # after the next client's (its link may connect later).
             exec 6<>/dev/tcp/127.0.0.1/"$RS_PORT_many"
-            printf 'SET leak:%d %s\r\nGET leak:%d\r\n' "$i" "$v" "$i" >&6
+            printf 'SET leak:%d:gone %s\r\nGET leak:%d:gone\r\n' "$i" "$v" "$i" >&6
             exec 6<&-
             continue
         fi
