@@ -154,6 +154,29 @@ perr(struct parse_state *ps, int line, const char *fmt, ...)
     ps->err[ps->errused] = '\0';
 }
 
+/* note(ps, line, fmt, ...): records what a stunnel key became. */
+static void PRINTF_LIKE(3, 4)
+note(struct parse_state *ps, int line, const char *fmt, ...)
+{
+    char buf[400];
+    size_t old = ps->cfg->notes ? strlen(ps->cfg->notes) : 0;
+    char *grown;
+    va_list ap;
+    int n = snprintf(buf, sizeof(buf), "%s:%d: ", ps->path, line);
+
+    va_start(ap, fmt);
+    vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+    va_end(ap);
+    grown = realloc(ps->cfg->notes, old + strlen(buf) + 2);
+    if (grown == NULL) {
+        return;
+    }
+    memcpy(grown + old, buf, strlen(buf));
+    grown[old + strlen(buf)] = '\n';
+    grown[old + strlen(buf) + 1] = '\0';
+    ps->cfg->notes = grown;
+}
+
 const char *
 config_key_name(enum service_key key)
 {
@@ -539,6 +562,18 @@ global_key(struct parse_state *ps, const char *name, const char *value)
         } else {
             cfg->shutdown_timeout = d;
         }
+    } else if (strcmp(name, "user") == 0 || strcmp(name, "group") == 0 ||
+               strcmp(name, "pid_file") == 0 ||
+               strcmp(name, "log_file") == 0) {
+        char **field = name[0] == 'u' ? &cfg->user
+                       : name[0] == 'g' ? &cfg->group
+                       : name[0] == 'p' ? &cfg->pid_file : &cfg->log_file;
+
+        if (*field != NULL) {
+            perr(ps, ps->lineno, "%s: set twice in [global]", name);
+            return 1;
+        }
+        *field = strdup(value);
     } else if (strcmp(name, "admin_listen") == 0) {
         char host[64];
         int port;
@@ -560,10 +595,138 @@ global_key(struct parse_state *ps, const char *name, const char *value)
         }
     } else {
         perr(ps, ps->lineno, "%s: unknown key in [global] (known: "
-             "log_level, resolv_conf, shutdown_timeout, admin_listen)",
-             name);
+             "log_level, resolv_conf, shutdown_timeout, admin_listen, user, "
+             "group, pid_file, log_file)", name);
     }
     return 1;
+}
+
+/* service_key(ps, sc, name, value): one of our keys.  1 when it was ours
+ * (set, or an error reported), -1 when name is not a key of ours. */
+static int
+service_key(struct parse_state *ps, struct service_config *sc,
+            const char *name, const char *value)
+{
+    for (int k = 0; k < SK_COUNT; k++) {
+        if (strcmp(name, service_keys[k].name) != 0) {
+            continue;
+        }
+        if (sc->key_line[k] != 0) {
+            perr(ps, ps->lineno, "%s: set twice in [%s] (first on line %d)",
+                 name, sc->name, sc->key_line[k]);
+            return 1;
+        }
+        sc->key_line[k] = ps->lineno;
+        (void)set_service_key(ps, sc, (enum service_key)k, value,
+                              ps->lineno);
+        return 1;
+    }
+    return -1;
+}
+
+/* stunnel client-mode service keys with a meaning here: our spelling. */
+static const struct {
+    const char *stunnel;        /* stunnel's key (case-insensitive) */
+    const char *ours;           /* the key it sets */
+} stunnel_alias[] = {
+    {"accept", "listen"},           {"connect", "upstream"},
+    {"CAfile", "ca_file"},          {"CApath", "ca_path"},
+    {"cert", "cert_file"},          {"key", "key_file"},
+    {"checkHost", "verify_host"},   {"sslVersionMin", "tls_min_version"},
+    {"TIMEOUTconnect", "connect_timeout"},
+    {"TIMEOUTidle", "client_idle_timeout"},
+};
+
+/* stunnel [global]-level keys (they stand before any section there). */
+static int
+stunnel_global(struct parse_state *ps, const char *name, const char *value)
+{
+    static const char *const ignored[] = {"fips", "delay", "options",
+                                          "syslog", "foreground"};
+    static const struct {
+        const char *stunnel, *ours;
+    } alias[] = {
+        {"setuid", "user"}, {"setgid", "group"}, {"pid", "pid_file"},
+        {"output", "log_file"},
+    };
+
+    for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
+        if (strcasecmp(name, ignored[i]) == 0) {
+            note(ps, ps->lineno, "%s = %s: stunnel option with no meaning "
+                 "here, ignored%s", name, value,
+                 strcasecmp(name, "foreground") == 0
+                     ? " (redsleeve always runs in the foreground)" : "");
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < sizeof(alias) / sizeof(alias[0]); i++) {
+        if (strcasecmp(name, alias[i].stunnel) == 0) {
+            note(ps, ps->lineno, "%s -> %s = %s", name, alias[i].ours,
+                 value);
+            return global_key(ps, alias[i].ours, value);
+        }
+    }
+    if (strcasecmp(name, "debug") == 0) {
+        /* "7", "debug", "daemon.7", "warning": syslog levels 0..7. */
+        const char *lv = strchr(value, '.') ? strchr(value, '.') + 1 : value;
+        const char *ours = "info";
+
+        if (strcmp(lv, "7") == 0 || strcasecmp(lv, "debug") == 0) {
+            ours = "debug";
+        } else if (strcmp(lv, "4") == 0 || strcasecmp(lv, "warning") == 0) {
+            ours = "warn";
+        } else if ((lv[0] >= '0' && lv[0] <= '3' && lv[1] == '\0') ||
+                   strcasecmp(lv, "err") == 0 || strcasecmp(lv, "crit") == 0
+                   || strcasecmp(lv, "alert") == 0 ||
+                   strcasecmp(lv, "emerg") == 0) {
+            ours = "error";
+        }
+        note(ps, ps->lineno, "debug = %s -> log_level = %s", value, ours);
+        return global_key(ps, "log_level", ours);
+    }
+    return -1;
+}
+
+/* A stunnel service key: applied as ours, or noted, or refused. */
+static int
+stunnel_service(struct parse_state *ps, struct service_config *sc,
+                const char *name, const char *value)
+{
+    bool yes = strcasecmp(value, "yes") == 0;
+
+    if (strcasecmp(name, "client") == 0) {
+        if (!yes) {
+            perr(ps, ps->lineno, "client: \"%s\": redsleeve only runs "
+                 "stunnel's client mode (plaintext in, TLS out)", value);
+        } else {
+            note(ps, ps->lineno, "client = yes: what redsleeve always is");
+        }
+        return 1;
+    }
+    if (strcasecmp(name, "verifyChain") == 0) {
+        note(ps, ps->lineno, "verifyChain = %s: ignored; redsleeve verifies "
+             "the chain and the host name unless verify = none", value);
+        return 1;
+    }
+    if (strcasecmp(name, "verifyPeer") == 0) {
+        if (yes) {
+            perr(ps, ps->lineno, "verifyPeer: certificate pinning is not "
+                 "supported; trust a CA with ca_file instead");
+        } else {
+            note(ps, ps->lineno, "verifyPeer = no: nothing to do");
+        }
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof(stunnel_alias) / sizeof(stunnel_alias[0]);
+         i++) {
+        if (strcasecmp(name, stunnel_alias[i].stunnel) == 0 &&
+            strcmp(name, stunnel_alias[i].ours) != 0) {
+            note(ps, ps->lineno, "[%s] %s -> %s = %s", sc->name, name,
+                 stunnel_alias[i].ours, value);
+            return service_key(ps, sc, stunnel_alias[i].ours, value);
+        }
+    }
+    return -1;
 }
 
 static int
@@ -574,6 +737,9 @@ ini_key_cb(void *user, const char *section, const char *name,
     struct service_config *sc;
 
     if (section[0] == '\0') {
+        if (value[0] != '\0' && stunnel_global(ps, name, value) >= 0) {
+            return 1;
+        }
         perr(ps, ps->lineno, "%s: key outside of any [section]", name);
         return 1;
     }
@@ -597,18 +763,8 @@ ini_key_cb(void *user, const char *section, const char *name,
         }
     }
     sc = ps->cur;
-    for (int k = 0; k < SK_COUNT; k++) {
-        if (strcmp(name, service_keys[k].name) != 0) {
-            continue;
-        }
-        if (sc->key_line[k] != 0) {
-            perr(ps, ps->lineno, "%s: set twice in [%s] (first on line %d)",
-                 name, sc->name, sc->key_line[k]);
-            return 1;
-        }
-        sc->key_line[k] = ps->lineno;
-        (void)set_service_key(ps, sc, (enum service_key)k, value,
-                              ps->lineno);
+    if (service_key(ps, sc, name, value) >= 0 ||
+        stunnel_service(ps, sc, name, value) >= 0) {
         return 1;
     }
     perr(ps, ps->lineno, "%s: unknown key in [%s]", name, sc->name);
@@ -974,7 +1130,9 @@ is_global_key(const char *k)
 {
     return strcmp(k, "log_level") == 0 || strcmp(k, "resolv_conf") == 0 ||
            strcmp(k, "shutdown_timeout") == 0 ||
-           strcmp(k, "admin_listen") == 0;
+           strcmp(k, "admin_listen") == 0 || strcmp(k, "user") == 0 ||
+           strcmp(k, "group") == 0 || strcmp(k, "pid_file") == 0 ||
+           strcmp(k, "log_file") == 0;
 }
 
 bool
@@ -1091,5 +1249,10 @@ config_free(struct config *cfg)
     free(cfg->file);
     free(cfg->resolv_conf);
     free(cfg->admin_listen);
+    free(cfg->user);
+    free(cfg->group);
+    free(cfg->pid_file);
+    free(cfg->log_file);
+    free(cfg->notes);
     free(cfg);
 }

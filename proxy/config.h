@@ -108,6 +108,12 @@ struct config {
     double shutdown_timeout;        /* [global] seconds to drain on stop */
     char *admin_listen;             /* owned: [global] admin_listen, NULL =
                                        no HTTP endpoint */
+    char *user;                     /* owned: [global] user to run as */
+    char *group;                    /* owned: [global] group to run as */
+    char *pid_file;                 /* owned: [global] pid_file */
+    char *log_file;                 /* owned: [global] log_file (else stderr) */
+    char *notes;                    /* owned: what stunnel keys became,
+                                       one "FILE:LINE: ..." per line */
     int admin_listen_line;          /* its line, for errors */
     struct service_config *services;    /* owned: list in file order */
     int nservices;                  /* length of services */

@@ -17,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "admin.h"
 #include "config.h"
@@ -83,7 +86,8 @@ version(void)
 }
 
 static const char *const global_keys[] = {
-    "log_level", "resolv_conf", "shutdown_timeout", "admin_listen",
+    "log_level", "resolv_conf", "shutdown_timeout", "admin_listen", "user",
+    "group", "pid_file", "log_file",
 };
 #define NGLOBAL ((int)(sizeof(global_keys) / sizeof(global_keys[0])))
 #define NKEYS (NGLOBAL + SK_COUNT)
@@ -201,6 +205,9 @@ check_config(struct proxy *px)
 
     if (build_services(px) < 0) {
         return 1;
+    }
+    if (px->cfg->notes != NULL) {
+        fputs(px->cfg->notes, stdout);   /* what stunnel keys became */
     }
     for (const struct service_config *sc = px->cfg->services; sc != NULL;
          sc = sc->next, i++) {
@@ -453,6 +460,47 @@ start(struct proxy *px)
     return 0;
 }
 
+/*
+ * drop_privileges(cfg): after every listener is bound and every secret,
+ * key and certificate is read, become [global] user / group.  0, or -1.
+ */
+static int
+drop_privileges(const struct config *cfg)
+{
+    struct passwd *pw = NULL;
+    struct group *gr = NULL;
+    gid_t gid;
+
+    if (cfg->user == NULL && cfg->group == NULL) {
+        return 0;
+    }
+    if (cfg->user != NULL && (pw = getpwnam(cfg->user)) == NULL) {
+        log_error("event=start error=\"user %s does not exist\"", cfg->user);
+        return -1;
+    }
+    if (cfg->group != NULL && (gr = getgrnam(cfg->group)) == NULL) {
+        log_error("event=start error=\"group %s does not exist\"",
+                  cfg->group);
+        return -1;
+    }
+    gid = gr != NULL ? gr->gr_gid : pw->pw_gid;
+    if (getegid() != gid || geteuid() == 0) {
+        if (setgroups(1, &gid) < 0 || setgid(gid) < 0) {
+            log_error("event=start error=\"cannot become group %u: %s\"",
+                      (unsigned)gid, strerror(errno));
+            return -1;
+        }
+    }
+    if (pw != NULL && geteuid() != pw->pw_uid && setuid(pw->pw_uid) < 0) {
+        log_error("event=start error=\"cannot become user %s: %s\"",
+                  cfg->user, strerror(errno));
+        return -1;
+    }
+    log_info("event=privileges uid=%u gid=%u", (unsigned)geteuid(),
+             (unsigned)getegid());
+    return 0;
+}
+
 static void
 stop(struct proxy *px)
 {
@@ -581,12 +629,38 @@ main(int argc, char **argv)
         rc = check_config(&px);
         goto out;
     }
+    if (px.cfg->log_file != NULL &&
+        freopen(px.cfg->log_file, "a", stderr) == NULL) {
+        fprintf(stdout, "%s: log_file: cannot open %s: %s\n", px.cfg->file,
+                px.cfg->log_file, strerror(errno));
+        goto out;
+    }
     raise_fd_limit();
     if (start(&px) < 0) {
         goto out;
     }
+    if (px.cfg->notes != NULL) {
+        log_info("event=stunnel-keys notes=\"see --check-config\"");
+    }
+    if (px.cfg->pid_file != NULL) {
+        FILE *pf = fopen(px.cfg->pid_file, "w");
+
+        if (pf == NULL) {
+            log_error("event=start error=\"pid_file %s: %s\"",
+                      px.cfg->pid_file, strerror(errno));
+            goto out;
+        }
+        fprintf(pf, "%ld\n", (long)getpid());
+        fclose(pf);
+    }
+    if (drop_privileges(px.cfg) < 0) {
+        goto out;
+    }
     rc = event_base_dispatch(px.base) < 0 ? 1 : 0;
     log_info("event=exit code=%d", rc);
+    if (px.cfg->pid_file != NULL && unlink(px.cfg->pid_file) < 0) {
+        log_debug("event=pid-file error=\"%s\"", strerror(errno));
+    }
 out:
     stop(&px);
     return rc;

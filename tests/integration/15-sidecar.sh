@@ -37,4 +37,21 @@ REDSLEEVE_AUTH_PASSWORD_FILE=$W/pw start_redsleeve_flags rs \
 check "a sidecar started from flags relays with AUTH injected" \
     test "$(rcli "$RS_PORT_sidecar" PING)" = PONG
 
+# user / group: privileges dropped after binding and reading secrets.
+if [[ $(id -u) == 0 ]] && getent passwd nobody >/dev/null; then
+    grp=$(id -gn nobody)
+    REDSLEEVE_AUTH_PASSWORD_FILE=$W/pw start_redsleeve_flags rsnobody \
+        --listen 127.0.0.1:0 --upstream "127.0.0.1:$RP" \
+        --verify-host redis.test --ca-file "$PKI/ca.crt" --user nobody \
+        --group "$grp" --pool-min-idle 0
+    uid=$(awk '/^Uid:/ {print $2}' "/proc/$RS_PID/status")
+    check "user = nobody: the proxy runs as nobody" \
+        test "$uid" = "$(id -u nobody)"
+    check "... and still relays (secrets were read before)" \
+        test "$(rcli "$RS_PORT_sidecar" PING)" = PONG
+    out=$("$REDSLEEVE" --listen 1 --upstream h:1 --user no-such-user-x \
+        2>&1) && rc=0 || rc=$?
+    check "an unknown user stops start-up" test "$rc" -eq 1
+fi
+
 finish

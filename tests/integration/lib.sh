@@ -210,7 +210,7 @@ svc_ini() {
 start_redsleeve() {
     local name=$1 conf=$2
     shift 2
-    run_redsleeve "$name" "$(grep -Ec '^[[:space:]]*listen[[:space:]]*=' "$conf")" \
+    run_redsleeve "$name" "$(grep -Eic '^[[:space:]]*(listen|accept)[[:space:]]*=' "$conf")" \
         -c "$conf" "$@"
 }
 
