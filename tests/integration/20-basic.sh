@@ -11,34 +11,17 @@ printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
 printf 'apppass\n' >"$W/app.pw"
 printf 'wrongpass\n' >"$W/wrong.pw"
 
-cat >"$W/rs.ini" <<EOF
-[global]
-log_level = debug
-[pw]
-listen = 127.0.0.1:0
-upstream = 127.0.0.1:$RP
-verify_host = redis.test
-ca_file = $PKI/ca.crt
-auth_password_file = $W/pw
-[acl]
-listen = 127.0.0.1:0
-upstream = 127.0.0.1:$RP
-verify_host = redis.test
-ca_file = $PKI/ca.crt
-auth_user = app
-auth_password_file = $W/app.pw
-tls_min_version = 1.3
-[wrong]
-listen = 127.0.0.1:0
-upstream = 127.0.0.1:$RP
-verify_host = redis.test
-ca_file = $PKI/ca.crt
-auth_password_file = $W/wrong.pw
-[noauth]
-listen = 127.0.0.1:0
-upstream = 127.0.0.1:$RP
-verify_host = redis.test
-ca_file = $PKI/ca.crt
+{
+    printf '[global]\nlog_level = debug\n'
+    svc_ini pw "$RP" "auth_password_file = $W/pw"
+    svc_ini acl "$RP" \
+        "auth_user = app" \
+        "auth_password_file = $W/app.pw" \
+        "tls_min_version = 1.3"
+    svc_ini wrong "$RP" "auth_password_file = $W/wrong.pw"
+    svc_ini noauth "$RP"
+    # Address forms svc_ini does not write: IP SAN, DNS name, unix socket.
+    cat <<INI
 [iplit]
 listen = 127.0.0.1:0
 upstream = 127.0.0.1:$RP
@@ -55,21 +38,14 @@ upstream = 127.0.0.1:$RP
 verify_host = redis.test
 ca_file = $PKI/ca.crt
 auth_password_file = $W/pw
-[idle]
-listen = 127.0.0.1:0
-upstream = 127.0.0.1:$RP
-verify_host = redis.test
-ca_file = $PKI/ca.crt
-auth_password_file = $W/pw
-client_idle_timeout = 300ms
-[two]
-listen = 127.0.0.1:0
-upstream = 127.0.0.1:$RP
-verify_host = redis.test
-ca_file = $PKI/ca.crt
-auth_password_file = $W/pw
-max_clients = 2
-EOF
+INI
+    svc_ini idle "$RP" \
+        "auth_password_file = $W/pw" \
+        "client_idle_timeout = 300ms"
+    svc_ini two "$RP" \
+        "auth_password_file = $W/pw" \
+        "max_clients = 2"
+} >"$W/rs.ini"
 export RS_TEST_PW=$REDIS_PASSWORD
 start_redsleeve rs "$W/rs.ini"
 LOG=$W/rs.log

@@ -13,22 +13,11 @@ fi
 start_redis_tls main
 RP=$REDIS_PORT_main
 printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
-cat >"$W/rs.ini" <<EOF
-[global]
-admin_listen = 127.0.0.1:0
-[main]
-listen = 127.0.0.1:0
-upstream = 127.0.0.1:$RP
-verify_host = redis.test
-ca_file = $PKI/ca.crt
-auth_password_file = $W/pw
-[down]
-listen = 127.0.0.1:0
-upstream = 127.0.0.1:1
-verify_host = redis.test
-ca_file = $PKI/ca.crt
-pool_min_idle = 1
-EOF
+{
+    printf '[global]\nadmin_listen = 127.0.0.1:0\n'
+    svc_ini main "$RP" "auth_password_file = $W/pw"
+    svc_ini down 1 "pool_min_idle = 1"
+} >"$W/rs.ini"
 start_redsleeve rs "$W/rs.ini"
 A=$RS_PORT_admin
 P=$RS_PORT_main
