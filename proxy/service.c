@@ -262,6 +262,67 @@ sample(struct evbuffer *out, const char *name, const struct service *svc,
     evbuffer_add_printf(out, "\"} %llu\n", value);
 }
 
+/* The metrics with one value per service, read from one table. */
+enum scalar {
+    M_CLIENTS_ACTIVE,
+    M_CLIENTS_TOTAL,
+    M_CLIENT_BYTES,
+    M_UPSTREAM_BYTES,
+    M_POOL_HITS,
+    M_POOL_MISSES,
+    M_LINKS_RECYCLED,
+    M_UPSTREAM_UP
+};
+
+static const struct {
+    const char *name;       /* Prometheus name */
+    const char *type;       /* counter | gauge */
+    const char *help;       /* HELP text */
+    enum scalar which;      /* what scalar_value() returns */
+} scalars[] = {
+    {"redsleeve_clients_active", "gauge", "Clients connected now.",
+     M_CLIENTS_ACTIVE},
+    {"redsleeve_clients_total", "counter", "Clients accepted since start.",
+     M_CLIENTS_TOTAL},
+    {"redsleeve_client_bytes_received_total", "counter",
+     "Bytes read from clients (sent on to the upstream).", M_CLIENT_BYTES},
+    {"redsleeve_upstream_bytes_received_total", "counter",
+     "Bytes read from the upstream (sent on to clients).", M_UPSTREAM_BYTES},
+    {"redsleeve_pool_hits_total", "counter",
+     "Clients given a warm link at once.", M_POOL_HITS},
+    {"redsleeve_pool_misses_total", "counter",
+     "Clients that waited for a new link.", M_POOL_MISSES},
+    {"redsleeve_links_recycled_total", "counter",
+     "Used links cleaned with RESET and kept.", M_LINKS_RECYCLED},
+    {"redsleeve_upstream_up", "gauge",
+     "1 when the last link to the upstream succeeded.", M_UPSTREAM_UP},
+};
+
+static unsigned long long
+scalar_value(const struct service *svc, const struct pool_stats *ps,
+             enum scalar which)
+{
+    switch (which) {
+    case M_CLIENTS_ACTIVE:
+        return svc->host.nsessions;
+    case M_CLIENTS_TOTAL:
+        return svc->host.total;
+    case M_CLIENT_BYTES:
+        return svc->host.rx_total;
+    case M_UPSTREAM_BYTES:
+        return svc->host.tx_total;
+    case M_POOL_HITS:
+        return ps->hits;
+    case M_POOL_MISSES:
+        return ps->misses;
+    case M_LINKS_RECYCLED:
+        return ps->recycled;
+    case M_UPSTREAM_UP:
+        return ps->upstream_up ? 1 : 0;
+    }
+    return 0;
+}
+
 void
 service_metrics(struct service *const *svcs, int n, struct evbuffer *out)
 {
@@ -277,29 +338,12 @@ service_metrics(struct service *const *svcs, int n, struct evbuffer *out)
     for (i = 0; i < n; i++) {
         pool_get_stats(svcs[i]->pool, &ps[i]);
     }
-    family(out, "redsleeve_clients_active", "gauge",
-           "Clients connected now.");
-    for (i = 0; i < n; i++) {
-        sample(out, "redsleeve_clients_active", svcs[i], NULL, NULL,
-               svcs[i]->host.nsessions);
-    }
-    family(out, "redsleeve_clients_total", "counter",
-           "Clients accepted since start.");
-    for (i = 0; i < n; i++) {
-        sample(out, "redsleeve_clients_total", svcs[i], NULL, NULL,
-               svcs[i]->host.total);
-    }
-    family(out, "redsleeve_client_bytes_received_total", "counter",
-           "Bytes read from clients (sent on to the upstream).");
-    for (i = 0; i < n; i++) {
-        sample(out, "redsleeve_client_bytes_received_total", svcs[i], NULL,
-               NULL, svcs[i]->host.rx_total);
-    }
-    family(out, "redsleeve_upstream_bytes_received_total", "counter",
-           "Bytes read from the upstream (sent on to clients).");
-    for (i = 0; i < n; i++) {
-        sample(out, "redsleeve_upstream_bytes_received_total", svcs[i],
-               NULL, NULL, svcs[i]->host.tx_total);
+    for (size_t m = 0; m < sizeof(scalars) / sizeof(scalars[0]); m++) {
+        family(out, scalars[m].name, scalars[m].type, scalars[m].help);
+        for (i = 0; i < n; i++) {
+            sample(out, scalars[m].name, svcs[i], NULL, NULL,
+                   scalar_value(svcs[i], &ps[i], scalars[m].which));
+        }
     }
     family(out, "redsleeve_links", "gauge",
            "Upstream links by state (busy = owned by a client).");
@@ -311,24 +355,6 @@ service_metrics(struct service *const *svcs, int n, struct evbuffer *out)
                ps[i].recycling);
         sample(out, "redsleeve_links", svcs[i], "state", "busy",
                svcs[i]->host.nsessions);
-    }
-    family(out, "redsleeve_pool_hits_total", "counter",
-           "Clients given a warm link at once.");
-    for (i = 0; i < n; i++) {
-        sample(out, "redsleeve_pool_hits_total", svcs[i], NULL, NULL,
-               ps[i].hits);
-    }
-    family(out, "redsleeve_pool_misses_total", "counter",
-           "Clients that waited for a new link.");
-    for (i = 0; i < n; i++) {
-        sample(out, "redsleeve_pool_misses_total", svcs[i], NULL, NULL,
-               ps[i].misses);
-    }
-    family(out, "redsleeve_links_recycled_total", "counter",
-           "Used links cleaned with RESET and kept.");
-    for (i = 0; i < n; i++) {
-        sample(out, "redsleeve_links_recycled_total", svcs[i], NULL, NULL,
-               ps[i].recycled);
     }
     family(out, "redsleeve_links_closed_total", "counter",
            "Used links closed instead of recycled, by reason.");
@@ -354,12 +380,6 @@ service_metrics(struct service *const *svcs, int n, struct evbuffer *out)
             sample(out, "redsleeve_upstream_failures_total", svcs[i], "kind",
                    kinds[k], ps[i].failures[k]);
         }
-    }
-    family(out, "redsleeve_upstream_up", "gauge",
-           "1 when the last link to the upstream succeeded.");
-    for (i = 0; i < n; i++) {
-        sample(out, "redsleeve_upstream_up", svcs[i], NULL, NULL,
-               ps[i].upstream_up ? 1 : 0);
     }
     free(ps);
 }
