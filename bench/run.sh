@@ -9,6 +9,8 @@ ROOT=$(cd "$HERE/.." && pwd)
 export RESULTS=${RESULTS:-$HERE/results-latest.txt}
 export EXTRA_PROXY_PORT=${EXTRA_PROXY_PORT:-6399}
 export EXTRA_PROXY_NAME=redsleeve
+# The bench runs as root like the other proxies it measures.
+export REDSLEEVE_ALLOW_ROOT=yes
 # The command anchors.sh runs: write a config from its environment, then
 # stay in the foreground.  The clients send their own AUTH (as they do
 # for the other proxies), so none is injected here; log_level = warn

@@ -17,13 +17,17 @@
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
+#include <dirent.h>
+#include <limits.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/tls1.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define GLOBAL_SECTION "global"
 #define READ_LINE_MAX 4096          /* our reader's own line buffer */
@@ -102,8 +106,9 @@ struct parse_state {
     struct service_config *cur;     /* ref: service of the current section */
     struct service_config *tail;    /* ref: last service, for appending */
     char cur_section[256];          /* name of the current section */
-    bool global_seen[4];            /* log_level, resolv_conf,
-                                       shutdown_timeout, admin_listen */
+    bool global_seen[5];            /* log_level, resolv_conf,
+                                       shutdown_timeout, admin_listen,
+                                       allow_root */
     char *sections[MAX_SECTIONS];   /* owned: headers seen, for duplicates */
     int nsections;                  /* entries in sections */
     int header_line;                /* line of the last [section] header */
@@ -574,6 +579,16 @@ global_key(struct parse_state *ps, const char *name, const char *value)
             return 1;
         }
         *field = strdup(value);
+    } else if (strcmp(name, "allow_root") == 0) {
+        if (ps->global_seen[4]) {
+            perr(ps, ps->lineno, "allow_root: set twice in [global]");
+            return 1;
+        }
+        ps->global_seen[4] = true;
+        if (parse_bool(value, &cfg->allow_root) < 0) {
+            perr(ps, ps->lineno, "allow_root: expected yes or no, got "
+                 "\"%s\"", value);
+        }
     } else if (strcmp(name, "admin_listen") == 0) {
         char host[64];
         int port;
@@ -596,7 +611,7 @@ global_key(struct parse_state *ps, const char *name, const char *value)
     } else {
         perr(ps, ps->lineno, "%s: unknown key in [global] (known: "
              "log_level, resolv_conf, shutdown_timeout, admin_listen, user, "
-             "group, pid_file, log_file)", name);
+             "group, pid_file, log_file, allow_root)", name);
     }
     return 1;
 }
@@ -1132,7 +1147,7 @@ is_global_key(const char *k)
            strcmp(k, "shutdown_timeout") == 0 ||
            strcmp(k, "admin_listen") == 0 || strcmp(k, "user") == 0 ||
            strcmp(k, "group") == 0 || strcmp(k, "pid_file") == 0 ||
-           strcmp(k, "log_file") == 0;
+           strcmp(k, "log_file") == 0 || strcmp(k, "allow_root") == 0;
 }
 
 bool
@@ -1207,8 +1222,8 @@ config_load_args(const struct config_arg *args, int nargs, char *err,
     return cfg;
 }
 
-static void
-service_config_free(struct service_config *sc)
+void
+config_service_free(struct service_config *sc)
 {
     if (sc->auth_password != NULL) {
         OPENSSL_cleanse(sc->auth_password, strlen(sc->auth_password));
@@ -1244,7 +1259,7 @@ config_free(struct config *cfg)
     }
     for (sc = cfg->services; sc != NULL; sc = next) {
         next = sc->next;
-        service_config_free(sc);
+        config_service_free(sc);
     }
     free(cfg->file);
     free(cfg->resolv_conf);
@@ -1255,4 +1270,126 @@ config_free(struct config *cfg)
     free(cfg->log_file);
     free(cfg->notes);
     free(cfg);
+}
+
+void
+config_detach_service(struct config *cfg, struct service_config *sc,
+                      struct service_config *in_its_place)
+{
+    struct service_config **pp = &cfg->services;
+
+    while (*pp != NULL && *pp != sc) {
+        pp = &(*pp)->next;
+    }
+    if (*pp == NULL) {
+        return;
+    }
+    if (in_its_place != NULL) {
+        in_its_place->next = sc->next;
+        *pp = in_its_place;
+    } else {
+        *pp = sc->next;
+        cfg->nservices--;
+    }
+    sc->next = NULL;
+}
+
+/* Feeds one string (NULL and "" told apart) into the digest. */
+static void
+digest_str(EVP_MD_CTX *md, const char *v)
+{
+    size_t n = v != NULL ? strlen(v) + 1 : 0;
+
+    EVP_DigestUpdate(md, &n, sizeof(n));
+    if (v != NULL) {
+        EVP_DigestUpdate(md, v, n);
+    }
+}
+
+/* Feeds a file's bytes, or its error, into the digest. */
+static void
+digest_file(EVP_MD_CTX *md, const char *path)
+{
+    char buf[4096];
+    size_t n;
+    FILE *f;
+
+    if (path == NULL) {
+        return;
+    }
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        digest_str(md, strerror(errno));
+        return;
+    }
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        EVP_DigestUpdate(md, buf, n);
+    }
+    fclose(f);
+    OPENSSL_cleanse(buf, sizeof(buf));
+}
+
+/* A CA directory: the names, sizes and times of its entries. */
+static void
+digest_dir(EVP_MD_CTX *md, const char *path)
+{
+    struct dirent **ents = NULL;
+    int n;
+
+    if (path == NULL) {
+        return;
+    }
+    n = scandir(path, &ents, NULL, alphasort);
+    if (n < 0) {
+        digest_str(md, strerror(errno));
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        char full[PATH_MAX];
+        struct stat st;
+
+        snprintf(full, sizeof(full), "%s/%s", path, ents[i]->d_name);
+        digest_str(md, ents[i]->d_name);
+        if (stat(full, &st) == 0) {
+            EVP_DigestUpdate(md, &st.st_size, sizeof(st.st_size));
+            EVP_DigestUpdate(md, &st.st_mtim, sizeof(st.st_mtim));
+        }
+        free(ents[i]);
+    }
+    free(ents);
+}
+
+int
+config_service_digest(const struct service_config *sc,
+                      unsigned char out[CONFIG_DIGEST_LEN])
+{
+    const char *const strs[] = {
+        sc->name, sc->listen, sc->upstream, sc->verify_host, sc->sni,
+        sc->ca_file, sc->ca_path, sc->cert_file, sc->key_file, sc->ciphers,
+        sc->ciphersuites, sc->auth_user, sc->auth_password,
+    };
+    const double nums[] = {
+        sc->verify, sc->insecure, sc->tls_min_version, sc->connect_timeout,
+        sc->handshake_timeout, sc->client_idle_timeout, sc->max_clients,
+        (double)sc->buffer_limit, sc->pool_min_idle, sc->pool_max_idle,
+        sc->link_max_lifetime, sc->link_idle_check, sc->drain_timeout,
+    };
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int len = 0;
+
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(md);
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        digest_str(md, strs[i]);
+    }
+    EVP_DigestUpdate(md, nums, sizeof(nums));
+    digest_file(md, sc->ca_file);
+    digest_file(md, sc->cert_file);
+    digest_file(md, sc->key_file);
+    digest_dir(md, sc->ca_path);
+    EVP_DigestFinal_ex(md, out, &len);
+    EVP_MD_CTX_free(md);
+    return len == CONFIG_DIGEST_LEN ? 0 : -1;
 }

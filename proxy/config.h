@@ -112,6 +112,8 @@ struct config {
     char *group;                    /* owned: [global] group to run as */
     char *pid_file;                 /* owned: [global] pid_file */
     char *log_file;                 /* owned: [global] log_file (else stderr) */
+    bool allow_root;                /* [global] allow_root: run as root
+                                       without user = */
     char *notes;                    /* owned: what stunnel keys became,
                                        one "FILE:LINE: ..." per line */
     int admin_listen_line;          /* its line, for errors */
@@ -150,6 +152,29 @@ bool config_is_key(const char *k);
 
 /* config_free(cfg): frees cfg and wipes its secrets; NULL is a no-op. */
 void config_free(struct config *cfg);
+
+/* config_service_free(sc): frees one detached service section. */
+void config_service_free(struct service_config *sc);
+
+/*
+ * config_detach_service(cfg, sc, in_its_place): takes sc out of cfg's list
+ * (the caller owns it then) and puts in_its_place, when not NULL, where it
+ * was.  Used by reload to hand a section from one config to another.
+ */
+void config_detach_service(struct config *cfg, struct service_config *sc,
+                           struct service_config *in_its_place);
+
+#define CONFIG_DIGEST_LEN 32
+
+/*
+ * config_service_digest(sc, out): SHA-256 of everything that makes the
+ * service what it is: every setting (line numbers aside), the password,
+ * and the bytes of its CA, certificate and key files (the CA directory by
+ * names, sizes and times).  Equal digests: reload can keep the running
+ * service.  Returns 0, or -1 when out of memory.
+ */
+int config_service_digest(const struct service_config *sc,
+                          unsigned char out[CONFIG_DIGEST_LEN]) MUST_CHECK;
 
 /* config_key_name(key): the INI spelling of a service key. */
 const char *config_key_name(enum service_key key);

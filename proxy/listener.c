@@ -268,3 +268,10 @@ listener_addr(const struct listener *l)
 {
     return l->addr;
 }
+
+void
+listener_set_owner(struct listener *l, listener_accept_cb cb, void *arg)
+{
+    l->cb = cb;
+    l->arg = arg;
+}

@@ -38,6 +38,11 @@ void listener_free(struct listener *l);
 /* listener_set_paused(l, paused): stop or resume accepting (max_clients). */
 void listener_set_paused(struct listener *l, bool paused);
 
+/* listener_set_owner(l, cb, arg): accepted sockets go to cb from now on
+ * (reload hands a bound socket to the service that replaces its owner). */
+void listener_set_owner(struct listener *l, listener_accept_cb cb,
+                        void *arg);
+
 /* listener_addr(l): the bound address, "127.0.0.1:6379" or "unix:/path". */
 const char *listener_addr(const struct listener *l);
 

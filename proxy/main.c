@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/resource.h>
@@ -45,6 +46,21 @@ struct proxy {
     struct timeval drain_deadline;      /* when draining ends by force */
     char scratch[SCRATCH_SIZE];         /* the loop's read buffer */
     uint64_t next_id;                   /* session ids */
+    struct retired *retired;            /* owned list: replaced services
+                                           whose clients are still on */
+    struct event *ev_reap;              /* owned: frees retired services */
+    const struct config_arg *flags;     /* ref: sidecar settings, reload */
+    int nflags;                         /* entries in flags */
+    uint64_t reloads_ok;                /* SIGHUP reloads applied */
+    uint64_t reloads_failed;            /* SIGHUP reloads refused */
+    bool last_reload_ok;                /* the last reload was applied */
+    double last_reload_time;            /* wall clock of the last success */
+};
+
+/* A service reload replaced, kept until its last client leaves. */
+struct retired {
+    struct service *svc;                /* owned */
+    struct retired *next;               /* owned */
 };
 
 static void
@@ -87,7 +103,7 @@ version(void)
 
 static const char *const global_keys[] = {
     "log_level", "resolv_conf", "shutdown_timeout", "admin_listen", "user",
-    "group", "pid_file", "log_file",
+    "group", "pid_file", "log_file", "allow_root",
 };
 #define NGLOBAL ((int)(sizeof(global_keys) / sizeof(global_keys[0])))
 #define NKEYS (NGLOBAL + SK_COUNT)
@@ -142,19 +158,24 @@ sidecar_config(const struct config_arg *flags, int nflags, char *err,
     return config_load_args(args, n, err, errlen);
 }
 
-/* Prints "FILE:LINE: key: msg" for a failure found after parsing. */
+/* "FILE:LINE: key: msg" for a failure found after parsing. */
 static void
 key_error(const struct config *cfg, const struct service_config *sc,
-          enum service_key key, const char *msg)
+          enum service_key key, const char *msg, char *out, size_t outlen)
 {
     int line = sc->key_line[key] ? sc->key_line[key] : sc->section_line;
 
-    fprintf(stderr, "%s:%d: %s: %s\n", cfg->file, line,
-            config_key_name(key), msg);
+    snprintf(out, outlen, "%s:%d: %s: %s", cfg->file, line,
+             config_key_name(key), msg);
 }
 
-static int
-build_services(struct proxy *px)
+/*
+ * new_service(px, cfg, sc, out, outlen): service_new with the loop's
+ * environment; NULL with "FILE:LINE: key: why" in out.
+ */
+static struct service *
+new_service(struct proxy *px, const struct config *cfg,
+            const struct service_config *sc, char *out, size_t outlen)
 {
     struct service_env env = {
         .base = px->base,
@@ -163,8 +184,21 @@ build_services(struct proxy *px)
         .scratch_len = sizeof(px->scratch),
         .next_id = &px->next_id,
     };
-    const struct service_config *sc;
+    enum service_key key = SK_UPSTREAM;
     char err[512];
+    struct service *svc = service_new(sc, &env, err, sizeof(err), &key);
+
+    if (svc == NULL) {
+        key_error(cfg, sc, key, err, out, outlen);
+    }
+    return svc;
+}
+
+static int
+build_services(struct proxy *px)
+{
+    const struct service_config *sc;
+    char line[1024];
     int i = 0, bad = 0;
 
     px->services = calloc((size_t)px->cfg->nservices, sizeof(*px->services));
@@ -173,11 +207,9 @@ build_services(struct proxy *px)
         return -1;
     }
     for (sc = px->cfg->services; sc != NULL; sc = sc->next, i++) {
-        enum service_key key = SK_UPSTREAM;
-
-        px->services[i] = service_new(sc, &env, err, sizeof(err), &key);
+        px->services[i] = new_service(px, px->cfg, sc, line, sizeof(line));
         if (px->services[i] == NULL) {
-            key_error(px->cfg, sc, key, err);
+            fprintf(stderr, "%s\n", line);
             bad++;
         }
     }
@@ -220,14 +252,53 @@ check_config(struct proxy *px)
 }
 
 static unsigned
-total_clients(const struct proxy *px)
+retired_clients(const struct proxy *px)
 {
     unsigned n = 0;
+
+    for (const struct retired *r = px->retired; r != NULL; r = r->next) {
+        n += service_clients(r->svc);
+    }
+    return n;
+}
+
+static unsigned
+total_clients(const struct proxy *px)
+{
+    unsigned n = retired_clients(px);
 
     for (int i = 0; i < px->cfg->nservices; i++) {
         n += service_clients(px->services[i]);
     }
     return n;
+}
+
+/* Frees the retired services whose last client has left. */
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct proxy *px = arg;
+    struct retired **rp = &px->retired;
+
+    (void)fd;
+    (void)what;
+    while (*rp != NULL) {
+        struct retired *r = *rp;
+
+        if (service_clients(r->svc) == 0) {
+            log_info("event=reload-retired service=%s reason=\"last client "
+                     "of the old config left\"",
+                     service_config(r->svc)->name);
+            *rp = r->next;
+            service_free(r->svc);
+            free(r);
+        } else {
+            rp = &r->next;
+        }
+    }
+    if (px->retired == NULL) {
+        event_del(px->ev_reap);
+    }
 }
 
 static void
@@ -257,6 +328,34 @@ metrics_cb(struct evbuffer *out, void *arg)
                         OpenSSL_version(OPENSSL_VERSION_STRING),
                         event_get_version());
     service_metrics(px->services, px->cfg->nservices, out);
+    evbuffer_add_printf(out,
+                        "# HELP redsleeve_clients_on_retired_config Clients "
+                        "still on links of a service a reload replaced.\n"
+                        "# TYPE redsleeve_clients_on_retired_config gauge\n"
+                        "redsleeve_clients_on_retired_config %u\n"
+                        "# HELP redsleeve_config_reloads_total Reloads "
+                        "(SIGHUP) by result.\n"
+                        "# TYPE redsleeve_config_reloads_total counter\n"
+                        "redsleeve_config_reloads_total{result=\"success\"} "
+                        "%llu\n"
+                        "redsleeve_config_reloads_total{result=\"failure\"} "
+                        "%llu\n"
+                        "# HELP redsleeve_config_last_reload_successful 1 "
+                        "when the last reload (or the start) applied its "
+                        "config.\n"
+                        "# TYPE redsleeve_config_last_reload_successful "
+                        "gauge\n"
+                        "redsleeve_config_last_reload_successful %d\n"
+                        "# HELP redsleeve_config_last_reload_success_"
+                        "timestamp_seconds When the running config was "
+                        "applied (Unix time).\n"
+                        "# TYPE redsleeve_config_last_reload_success_"
+                        "timestamp_seconds gauge\n"
+                        "redsleeve_config_last_reload_success_timestamp_"
+                        "seconds %.3f\n", retired_clients(px),
+                        (unsigned long long)px->reloads_ok,
+                        (unsigned long long)px->reloads_failed,
+                        px->last_reload_ok ? 1 : 0, px->last_reload_time);
 }
 
 /* Ready: started, not draining, and every upstream reachable. */
@@ -287,6 +386,9 @@ stop_now(struct proxy *px, const char *why)
              total_clients(px));
     for (int i = 0; i < px->cfg->nservices; i++) {
         service_shutdown(px->services[i]);
+    }
+    for (struct retired *r = px->retired; r != NULL; r = r->next) {
+        service_shutdown(r->svc);
     }
     event_base_loopexit(px->base, NULL);
 }
@@ -325,6 +427,249 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
     event_del(px->ev_poll);
 }
 
+
+static double
+wall_now(void)
+{
+    struct timeval tv;
+
+    evutil_gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* Logs every line of a multi-line error as one reload failure. */
+static void
+reload_failed(struct proxy *px, const char *errors)
+{
+    const char *p = errors;
+
+    while (*p != '\0') {
+        const char *nl = strchr(p, '\n');
+        int len = nl != NULL ? (int)(nl - p) : (int)strlen(p);
+
+        if (len > 0) {
+            log_error("event=reload result=failed error=\"%.*s\"", len, p);
+        }
+        p += len + (nl != NULL);
+    }
+    log_error("event=reload result=failed action=\"kept the running "
+              "config unchanged\"");
+    px->reloads_failed++;
+    px->last_reload_ok = false;
+    sd_ready(px->sd);
+}
+
+/* Keys that need a restart: the running value stays (and is logged). */
+static void
+keep_restart_only(struct config *running, struct config *next)
+{
+    struct {
+        const char *key;
+        char **cur, **want;
+    } keys[] = {
+        {"admin_listen", &running->admin_listen, &next->admin_listen},
+        {"user", &running->user, &next->user},
+        {"group", &running->group, &next->group},
+        {"pid_file", &running->pid_file, &next->pid_file},
+        {"log_file", &running->log_file, &next->log_file},
+        {"resolv_conf", &running->resolv_conf, &next->resolv_conf},
+    };
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        char *c = *keys[i].cur, *w = *keys[i].want;
+
+        if ((c == NULL) != (w == NULL) || (c != NULL && strcmp(c, w) != 0)) {
+            log_warn("event=reload key=%s warning=\"changed, but applies "
+                     "only at restart: keeping %s\"", keys[i].key,
+                     c != NULL ? c : "(unset)");
+        }
+        *keys[i].cur = w;       /* the old config frees the new value */
+        *keys[i].want = c;
+    }
+    next->admin_listen_line = running->admin_listen_line;
+    next->allow_root = running->allow_root;
+}
+
+/*
+ * reload(px): SIGHUP.  Reads and validates the whole config and builds
+ * every changed service (certificates, keys, CA files, secrets) and binds
+ * every new address before anything changes; on any error the running
+ * config stays as it was.  Then: unchanged services keep running, changed
+ * ones are replaced (same listen address: the bound socket moves over),
+ * removed ones stop accepting; replaced and removed services keep their
+ * clients until they leave.
+ */
+static void
+reload(struct proxy *px)
+{
+    struct config *old = px->cfg, *nc;
+    struct service **ns = NULL;
+    int *from = NULL;           /* new j: old service it keeps, or -1 */
+    int *handover = NULL;       /* new j: old service whose socket it takes */
+    bool *claimed = NULL;       /* old i: kept or its socket taken */
+    struct service_config *sc, *next;
+    char *err = malloc(ERR_MAX);
+    int j, kept = 0, added = 0, bad = 0;
+
+    sd_reloading(px->sd);
+    log_info("event=reload phase=begin source=%s", old->file);
+    if (err == NULL) {
+        reload_failed(px, "out of memory");
+        return;
+    }
+    err[0] = '\0';
+    nc = px->flags != NULL || px->nflags > 0
+             ? sidecar_config(px->flags, px->nflags, err, ERR_MAX)
+             : config_load(old->file, err, ERR_MAX);
+    if (nc == NULL) {
+        reload_failed(px, err);
+        free(err);
+        return;
+    }
+    ns = calloc((size_t)nc->nservices + 1, sizeof(*ns));
+    from = calloc((size_t)nc->nservices + 1, sizeof(*from));
+    handover = calloc((size_t)nc->nservices + 1, sizeof(*handover));
+    claimed = calloc((size_t)old->nservices + 1, sizeof(*claimed));
+    if (ns == NULL || from == NULL || handover == NULL || claimed == NULL) {
+        snprintf(err, ERR_MAX, "out of memory");
+        bad = 1;
+        goto undo;
+    }
+    /* 1. Keep what did not change; build the rest (reads every file). */
+    err[0] = '\0';
+    for (sc = nc->services, j = 0; sc != NULL; sc = sc->next, j++) {
+        from[j] = handover[j] = -1;
+        for (int i = 0; i < old->nservices; i++) {
+            if (!claimed[i] &&
+                strcmp(service_config(px->services[i])->name, sc->name) == 0
+                && service_unchanged(px->services[i], sc)) {
+                from[j] = i;
+                claimed[i] = true;
+                break;
+            }
+        }
+        if (from[j] < 0) {
+            size_t used = strlen(err);
+
+            ns[j] = new_service(px, nc, sc, err + used, ERR_MAX - used - 1);
+            if (ns[j] == NULL) {
+                strcat(err, "\n");
+                bad++;
+            }
+        }
+    }
+    if (bad) {
+        goto undo;
+    }
+    /* 2. Sockets: take over the same address, else bind a new one. */
+    for (sc = nc->services, j = 0; sc != NULL; sc = sc->next, j++) {
+        if (from[j] >= 0) {
+            continue;
+        }
+        for (int i = 0; i < old->nservices && handover[j] < 0; i++) {
+            const struct service_config *osc =
+                service_config(px->services[i]);
+
+            if (!claimed[i] && service_is_listening(px->services[i]) &&
+                strcmp(osc->listen, sc->listen) == 0) {
+                handover[j] = i;
+                claimed[i] = true;
+            }
+        }
+        if (handover[j] < 0) {
+            char why[512];
+
+            if (service_listen(ns[j], why, sizeof(why)) < 0) {
+                snprintf(err, ERR_MAX, "%s:%d: listen: %s", nc->file,
+                         sc->key_line[SK_LISTEN], why);
+                bad = 1;
+                goto undo;
+            }
+            log_info("event=listen service=%s addr=%s upstream=%s",
+                     sc->name, service_listen_addr(ns[j]), sc->upstream);
+        }
+    }
+    /* 3. Commit: nothing below can fail. */
+    for (sc = nc->services, j = 0; sc != NULL; sc = next, j++) {
+        next = sc->next;
+        if (from[j] >= 0) {
+            struct service *svc = px->services[from[j]];
+            struct service_config *osc =
+                (struct service_config *)service_config(svc);
+
+            /* The running section moves into the new config. */
+            config_detach_service(old, osc, NULL);
+            osc->section_line = sc->section_line;
+            memcpy(osc->key_line, sc->key_line, sizeof(osc->key_line));
+            config_detach_service(nc, sc, osc);
+            config_service_free(sc);
+            ns[j] = svc;
+            px->services[from[j]] = NULL;
+            kept++;
+            continue;
+        }
+        if (handover[j] >= 0) {
+            service_take_listener(ns[j], px->services[handover[j]]);
+        }
+        added++;
+    }
+    for (int i = 0; i < old->nservices; i++) {
+        struct service *svc = px->services[i];
+        struct service_config *osc;
+        struct retired *r;
+
+        if (svc == NULL) {
+            continue;
+        }
+        osc = (struct service_config *)service_config(svc);
+        config_detach_service(old, osc, NULL);
+        service_retire(svc, osc);
+        log_info("event=reload-replaced service=%s clients=%u "
+                 "action=\"accepts no more; its clients keep their links "
+                 "until they leave\"", osc->name, service_clients(svc));
+        r = calloc(1, sizeof(*r));
+        if (r == NULL) {
+            service_free(svc);  /* cannot track it: close it now */
+        } else {
+            r->svc = svc;
+            r->next = px->retired;
+            px->retired = r;
+        }
+    }
+    keep_restart_only(old, nc);
+    log_set_level(nc->log_level);
+    config_free(old);
+    free(px->services);
+    px->services = ns;
+    px->cfg = nc;
+    ns = NULL;
+    if (px->retired != NULL) {
+        struct timeval tv = {0, 200000};
+
+        event_add(px->ev_reap, &tv);
+    }
+    px->reloads_ok++;
+    px->last_reload_ok = true;
+    px->last_reload_time = wall_now();
+    log_info("event=reload result=ok services=%d unchanged=%d new=%d "
+             "retiring_clients=%u", nc->nservices, kept, added,
+             retired_clients(px));
+    sd_ready(px->sd);
+    goto out;
+undo:
+    for (j = 0; nc != NULL && j < nc->nservices; j++) {
+        service_free(ns != NULL ? ns[j] : NULL);
+    }
+    config_free(nc);
+    reload_failed(px, err);
+out:
+    free(ns);
+    free(from);
+    free(handover);
+    free(claimed);
+    free(err);
+}
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -334,8 +679,11 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
     (void)what;
     if (sig == SIGHUP) {
-        log_warn("event=sighup action=ignored reason=\"reload is not "
-                 "supported yet; restart to apply a new config\"");
+        if (px->draining) {
+            log_warn("event=reload result=ignored reason=\"stopping\"");
+            return;
+        }
+        reload(px);
         return;
     }
     if (px->draining) {
@@ -360,6 +708,17 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
     event_del(px->ev_poll);
     event_add(px->ev_poll, &tv);
     poll_cb(-1, 0, px);
+}
+
+/* env_yes(name): the variable is set to yes, true, on or 1. */
+static bool
+env_yes(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v != NULL && (strcasecmp(v, "yes") == 0 ||
+                         strcasecmp(v, "true") == 0 ||
+                         strcasecmp(v, "on") == 0 || strcmp(v, "1") == 0);
 }
 
 /* Lets a busy proxy hold two descriptors per client without tuning. */
@@ -441,7 +800,10 @@ start(struct proxy *px)
     }
     px->sd = sd_new(px->base, status_cb, px);
     px->ev_poll = event_new(px->base, -1, EV_PERSIST, poll_cb, px);
-    if (px->sd == NULL || px->ev_poll == NULL) {
+    px->ev_reap = event_new(px->base, -1, EV_PERSIST, reap_cb, px);
+    px->last_reload_ok = true;
+    px->last_reload_time = wall_now();
+    if (px->sd == NULL || px->ev_poll == NULL || px->ev_reap == NULL) {
         log_error("event=start error=\"out of memory\"");
         return -1;
     }
@@ -511,6 +873,16 @@ stop(struct proxy *px)
     }
     if (px->ev_poll != NULL) {
         event_free(px->ev_poll);
+    }
+    if (px->ev_reap != NULL) {
+        event_free(px->ev_reap);
+    }
+    while (px->retired != NULL) {
+        struct retired *r = px->retired;
+
+        px->retired = r->next;
+        service_free(r->svc);
+        free(r);
     }
     admin_free(px->admin);
     sd_free(px->sd);
@@ -589,6 +961,10 @@ main(int argc, char **argv)
         for (int i = 0; i < NKEYS && !sidecar_env; i++) {
             char name[64];
 
+            if (strcmp(key_name(i), "allow_root") == 0) {
+                continue;   /* alone it describes no service */
+            }
+
             snprintf(name, sizeof(name), "REDSLEEVE_%s", key_name(i));
             for (char *p = name + 10; *p != '\0'; p++) {
                 *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
@@ -609,6 +985,10 @@ main(int argc, char **argv)
     err = malloc(ERR_MAX);
     if (err == NULL) {
         return 1;
+    }
+    if (file == NULL) {
+        px.flags = flags;       /* reload builds the config again from them */
+        px.nflags = nflags;
     }
     px.cfg = file != NULL ? config_load(file, err, ERR_MAX)
                           : sidecar_config(flags, nflags, err, ERR_MAX);
@@ -633,6 +1013,16 @@ main(int argc, char **argv)
         freopen(px.cfg->log_file, "a", stderr) == NULL) {
         fprintf(stdout, "%s: log_file: cannot open %s: %s\n", px.cfg->file,
                 px.cfg->log_file, strerror(errno));
+        goto out;
+    }
+    if (geteuid() == 0 && px.cfg->user == NULL && !px.cfg->allow_root &&
+        !env_yes("REDSLEEVE_ALLOW_ROOT")) {
+        fprintf(stderr, "%s: refusing to run as root: set [global] user = "
+                "(privileges are dropped once the listeners are bound and "
+                "the secrets read), or allow_root = yes (or the environment "
+                "variable REDSLEEVE_ALLOW_ROOT=yes) to run as root "
+                "anyway\n",
+                px.cfg->file);
         goto out;
     }
     raise_fd_limit();

@@ -62,6 +62,7 @@ struct pool {
     bool no_reset;                  /* the server rejected RESET */
     bool started;                   /* pool_start ran */
     bool first_tried;               /* a refill attempt has ended */
+    bool retired;                   /* reload replaced the service */
     struct pool_stats stats;        /* counters */
     char last_error[POOL_ERROR_MAX];    /* last failure logged */
     unsigned long error_repeats;    /* failures since it was logged */
@@ -570,7 +571,23 @@ pool_first_tried(const struct pool *p)
 bool
 pool_recycling(const struct pool *p)
 {
-    return p->sc->pool_max_idle > 0 && !p->no_reset;
+    return p->sc->pool_max_idle > 0 && !p->no_reset && !p->retired;
+}
+
+void
+pool_retire(struct pool *p)
+{
+    p->retired = true;
+    p->started = false;     /* no refills */
+    while (p->links != NULL) {
+        struct pooled *pl = p->links;
+
+        if (pl->state != PL_FILLING) {
+            pool_note_closed(p, "reload");
+        }
+        link_free(pl->link, pl->state != PL_FILLING);
+        pooled_unlink(pl);
+    }
 }
 
 void
@@ -581,7 +598,8 @@ pool_recycle(struct pool *p, struct link *link,
 
     if (!pool_recycling(p) || (p->sc->link_max_lifetime > 0 &&
                                link_age(link) >= p->sc->link_max_lifetime)) {
-        pool_note_closed(p, pool_recycling(p) ? "lifetime" : "no-pool");
+        pool_note_closed(p, p->retired ? "reload"
+                            : pool_recycling(p) ? "lifetime" : "no-pool");
         link_free(link, true);
         return;
     }

@@ -77,6 +77,13 @@ struct link *pool_take(struct pool *p);
 void pool_recycle(struct pool *p, struct link *link,
                   const struct resp_scanner *rs, int64_t owed);
 
+/*
+ * pool_retire(p): reload replaced the service: closes every link held now
+ * and, from now on, every link a leaving client hands back (counted as
+ * closed for "reload"); nothing is refilled.
+ */
+void pool_retire(struct pool *p);
+
 /* pool_first_tried(p): the first refill attempt has ended (either way), or
  * none is to be made (pool_min_idle = 0). */
 bool pool_first_tried(const struct pool *p);

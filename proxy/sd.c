@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -95,4 +96,18 @@ void
 sd_stopping(struct sd *sd)
 {
     send_state(sd, "STOPPING=1");
+}
+
+void
+sd_reloading(struct sd *sd)
+{
+    char state[64];
+    struct timespec ts;
+
+    /* MONOTONIC_USEC lets systemd (253+) match READY=1 to this reload. */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
+             (unsigned long long)ts.tv_sec * 1000000ULL +
+                 (unsigned long long)ts.tv_nsec / 1000ULL);
+    send_state(sd, state);
 }

@@ -27,6 +27,9 @@ void sd_free(struct sd *sd);
 /* sd_ready(sd): READY=1 with a status line. */
 void sd_ready(struct sd *sd);
 
+/* sd_reloading(sd): RELOADING=1 and MONOTONIC_USEC; sd_ready ends it. */
+void sd_reloading(struct sd *sd);
+
 /* sd_stopping(sd): STOPPING=1 with a status line. */
 void sd_stopping(struct sd *sd);
 

@@ -5,6 +5,7 @@
 #include "service.h"
 
 #include <event2/buffer.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,10 @@ struct service {
     struct session_host host;           /* lent to every session */
     struct listener *listener;          /* owned: NULL until listening */
     struct pool *pool;                  /* owned: warm links */
+    struct link_stats lstats;           /* latencies, TLS failures */
+    unsigned char digest[CONFIG_DIGEST_LEN];    /* of sc and its files */
+    struct service_config *owned_sc;    /* owned: sc once reload retired
+                                           the service (else NULL) */
 };
 
 static void
@@ -64,6 +69,12 @@ service_new(const struct service_config *sc, const struct service_env *env,
         return NULL;
     }
     svc->sc = sc;
+    if (config_service_digest(sc, svc->digest) < 0) {
+        snprintf(err, errlen, "out of memory");
+        *bad_key = SK_UPSTREAM;
+        free(svc);
+        return NULL;
+    }
     svc->ctx = tls_ctx_new(sc, err, errlen, bad_key);
     if (svc->ctx == NULL) {
         free(svc);
@@ -81,6 +92,7 @@ service_new(const struct service_config *sc, const struct service_env *env,
     svc->lp.auth = &svc->auth;
     svc->lp.base = env->base;
     svc->lp.dns = env->dns;
+    svc->lp.stats = &svc->lstats;
     svc->pool = pool_new(&svc->lp);
     if (svc->pool == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -262,6 +274,40 @@ sample(struct evbuffer *out, const char *name, const struct service *svc,
     evbuffer_add_printf(out, "\"} %llu\n", value);
 }
 
+/* A histogram family: the link_hist at offset `at` of each service's
+ * link_stats, buckets made cumulative. */
+static void
+histogram(struct evbuffer *out, const char *name, const char *help,
+          struct service *const *svcs, int n, size_t at)
+{
+    family(out, name, "histogram", help);
+    for (int i = 0; i < n; i++) {
+        const struct link_hist *h =
+            (const struct link_hist *)((const char *)&svcs[i]->lstats + at);
+        uint64_t cum = 0;
+
+        for (int b = 0; b <= LINK_HIST_BUCKETS; b++) {
+            cum += h->bucket[b];
+            evbuffer_add_printf(out, "%s_bucket{service=\"", name);
+            label(out, svcs[i]->sc->name);
+            if (b < LINK_HIST_BUCKETS) {
+                evbuffer_add_printf(out, "\",le=\"%g\"} %llu\n",
+                                    link_hist_bounds[b],
+                                    (unsigned long long)cum);
+            } else {
+                evbuffer_add_printf(out, "\",le=\"+Inf\"} %llu\n",
+                                    (unsigned long long)cum);
+            }
+        }
+        evbuffer_add_printf(out, "%s_sum{service=\"", name);
+        label(out, svcs[i]->sc->name);
+        evbuffer_add_printf(out, "\"} %.9f\n%s_count{service=\"", h->sum,
+                            name);
+        label(out, svcs[i]->sc->name);
+        evbuffer_add_printf(out, "\"} %llu\n", (unsigned long long)h->count);
+    }
+}
+
 /* The metrics with one value per service, read from one table. */
 enum scalar {
     M_CLIENTS_ACTIVE,
@@ -381,6 +427,21 @@ service_metrics(struct service *const *svcs, int n, struct evbuffer *out)
                    kinds[k], ps[i].failures[k]);
         }
     }
+    family(out, "redsleeve_tls_failures_total", "counter",
+           "TLS handshakes with the upstream that failed, by reason.");
+    for (i = 0; i < n; i++) {
+        for (int k = 0; k < TLS_FAIL_COUNT; k++) {
+            sample(out, "redsleeve_tls_failures_total", svcs[i], "reason",
+                   tls_fail_name((enum tls_fail)k),
+                   svcs[i]->lstats.tls_failures[k]);
+        }
+    }
+    histogram(out, "redsleeve_upstream_connect_seconds",
+              "Time from the first connect() to an established TCP "
+              "connection.", svcs, n, offsetof(struct link_stats, connect));
+    histogram(out, "redsleeve_upstream_handshake_seconds",
+              "Time of the TLS handshake with the upstream (AUTH not "
+              "included).", svcs, n, offsetof(struct link_stats, handshake));
     free(ps);
 }
 
@@ -401,5 +462,48 @@ service_free(struct service *svc)
     pool_free(svc->pool);
     auth_cmd_clear(&svc->auth);
     SSL_CTX_free(svc->ctx);
+    if (svc->owned_sc != NULL) {
+        config_service_free(svc->owned_sc);
+    }
     free(svc);
+}
+
+bool
+service_unchanged(const struct service *svc, const struct service_config *sc)
+{
+    unsigned char d[CONFIG_DIGEST_LEN];
+
+    return config_service_digest(sc, d) == 0 &&
+           memcmp(d, svc->digest, sizeof(d)) == 0;
+}
+
+const struct service_config *
+service_config(const struct service *svc)
+{
+    return svc->sc;
+}
+
+bool
+service_is_listening(const struct service *svc)
+{
+    return svc->listener != NULL;
+}
+
+void
+service_take_listener(struct service *to, struct service *from)
+{
+    to->listener = from->listener;
+    from->listener = NULL;
+    listener_set_owner(to->listener, accept_client, to);
+    listener_set_paused(to->listener, to->host.nsessions >=
+                                          (unsigned)to->sc->max_clients);
+    pool_start(to->pool);
+}
+
+void
+service_retire(struct service *svc, struct service_config *sc)
+{
+    service_stop_accepting(svc);
+    pool_retire(svc->pool);
+    svc->owned_sc = sc;
 }

@@ -77,6 +77,23 @@ bool service_upstream_up(const struct service *svc);
 /* service_shutdown(svc): stops accepting and closes every session. */
 void service_shutdown(struct service *svc);
 
+/*
+ * Reload.  A new config's section whose settings and files are identical
+ * (service_unchanged) keeps its running service, warm links and all.  A
+ * changed one gets a new service; the bound socket of the same listen
+ * address moves to it (service_take_listener) so no connection attempt is
+ * refused, and the old one is retired: it accepts nothing, its idle links
+ * are closed, its clients keep their links until they leave, and it owns
+ * its config section from then on.  main.c frees it once it has no
+ * clients.
+ */
+bool service_unchanged(const struct service *svc,
+                       const struct service_config *sc);
+const struct service_config *service_config(const struct service *svc);
+bool service_is_listening(const struct service *svc);
+void service_take_listener(struct service *to, struct service *from);
+void service_retire(struct service *svc, struct service_config *sc);
+
 /* service_free(svc): shuts down and frees; NULL is a no-op. */
 void service_free(struct service *svc);
 

@@ -451,3 +451,53 @@ tls_failure_reason(SSL *ssl, const struct tls_verify_info *info,
     }
     return out;
 }
+
+enum tls_fail
+tls_failure_kind(SSL *ssl, const struct tls_verify_info *info)
+{
+    long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+    int err = info->error != 0 ? info->error : (int)vr;
+
+    switch (err) {
+    case X509_V_OK:
+        break;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+        return TLS_FAIL_HOSTNAME;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+        return TLS_FAIL_EXPIRED;
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+        return TLS_FAIL_NOT_YET_VALID;
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_CERT_UNTRUSTED:
+        return TLS_FAIL_UNTRUSTED;
+    default:
+        return TLS_FAIL_VERIFY_OTHER;
+    }
+    if (info->cert_requested) {
+        return TLS_FAIL_CERT_REQUIRED;
+    }
+    return ERR_peek_error() == 0 ? TLS_FAIL_CLOSED : TLS_FAIL_PROTOCOL;
+}
+
+const char *
+tls_fail_name(enum tls_fail k)
+{
+    static const char *const names[TLS_FAIL_COUNT] = {
+        [TLS_FAIL_HOSTNAME] = "hostname_mismatch",
+        [TLS_FAIL_UNTRUSTED] = "untrusted_chain",
+        [TLS_FAIL_EXPIRED] = "certificate_expired",
+        [TLS_FAIL_NOT_YET_VALID] = "certificate_not_yet_valid",
+        [TLS_FAIL_VERIFY_OTHER] = "verify_other",
+        [TLS_FAIL_CERT_REQUIRED] = "client_certificate_required",
+        [TLS_FAIL_TIMEOUT] = "handshake_timeout",
+        [TLS_FAIL_CLOSED] = "closed_by_server",
+        [TLS_FAIL_PROTOCOL] = "protocol",
+    };
+
+    return (unsigned)k < TLS_FAIL_COUNT ? names[k] : "unknown";
+}

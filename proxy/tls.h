@@ -58,6 +58,29 @@ char *tls_failure_reason(SSL *ssl, const struct tls_verify_info *info,
                          const struct service_config *sc, char *out,
                          size_t outlen);
 
+/* Why a TLS handshake failed, for metrics. */
+enum tls_fail {
+    TLS_FAIL_HOSTNAME = 0,      /* certificate is not for verify_host */
+    TLS_FAIL_UNTRUSTED,         /* chain does not reach a trusted CA */
+    TLS_FAIL_EXPIRED,           /* a certificate has expired */
+    TLS_FAIL_NOT_YET_VALID,     /* a certificate is not valid yet */
+    TLS_FAIL_VERIFY_OTHER,      /* any other verification error */
+    TLS_FAIL_CERT_REQUIRED,     /* server wanted a client certificate */
+    TLS_FAIL_TIMEOUT,           /* handshake_timeout passed */
+    TLS_FAIL_CLOSED,            /* server closed during the handshake */
+    TLS_FAIL_PROTOCOL,          /* alert, version or cipher mismatch */
+    TLS_FAIL_COUNT
+};
+
+/*
+ * tls_failure_kind(ssl, info): the class of a failed handshake.  Call it
+ * before tls_failure_reason, which drains the error queue.
+ */
+enum tls_fail tls_failure_kind(SSL *ssl, const struct tls_verify_info *info);
+
+/* tls_fail_name(k): "hostname_mismatch", "untrusted", ... for labels. */
+const char *tls_fail_name(enum tls_fail k);
+
 /*
  * tls_session_counts(ctx, full, resumed): handshakes of links made from
  * ctx that were full, and that resumed the service's cached session.

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tls.h"
@@ -56,6 +57,8 @@ struct link {
     bool shut_sent;                     /* close_notify sent */
     bool resumed;                       /* the handshake resumed a session */
     struct timeval born;                /* when link_new made it */
+    double t_connect;                   /* monotonic: first connect() */
+    double t_handshake;                 /* monotonic: handshake began */
     const struct link_params *p;        /* ref: owner is the service */
     link_ready_cb ready_cb;             /* who to tell when ready/failed */
     link_io_cb io_cb;                   /* readiness, once ready */
@@ -71,9 +74,46 @@ struct link {
     char error[TLS_REASON_MAX];         /* why it failed, "" if it did not */
 };
 
+const double link_hist_bounds[LINK_HIST_BUCKETS] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+    5,
+};
+
 static void link_event_cb(evutil_socket_t fd, short what, void *arg);
 static void link_timer_cb(evutil_socket_t fd, short what, void *arg);
 static void try_connect(struct link *l);
+
+static double
+mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Adds one observation (seconds since start) to h. */
+static void
+observe(struct link_hist *h, double start)
+{
+    double v = mono_now() - start;
+    int i = 0;
+
+    while (i < LINK_HIST_BUCKETS && v > link_hist_bounds[i]) {
+        i++;
+    }
+    h->bucket[i]++;
+    h->count++;
+    h->sum += v;
+}
+
+static void
+count_tls_failure(struct link *l, enum tls_fail k)
+{
+    if (l->p->stats != NULL) {
+        l->p->stats->tls_failures[k]++;
+    }
+}
 
 static void
 set_timer(struct link *l, double seconds)
@@ -236,6 +276,9 @@ try_connect(struct link *l)
     int one = 1;
     int saved = 0;
 
+    if (l->t_connect == 0) {
+        l->t_connect = mono_now();
+    }
     while (l->next_addr != NULL) {
         struct evutil_addrinfo *ai = l->next_addr;
 
@@ -278,6 +321,7 @@ start_handshake(struct link *l)
         return;
     }
     l->state = LINK_HANDSHAKING;
+    l->t_handshake = mono_now();
     evtimer_del(&l->ev_timer);
     set_timer(l, sc->handshake_timeout);
 }
@@ -357,6 +401,9 @@ step_handshake(struct link *l)
     ERR_clear_error();
     r = SSL_do_handshake(l->ssl);
     if (r == 1) {
+        if (l->p->stats != NULL) {
+            observe(&l->p->stats->handshake, l->t_handshake);
+        }
         l->resumed = tls_note_handshake(l->ssl);
         if (l->p->auth->len == 0) {
             become_ready(l);
@@ -382,6 +429,7 @@ step_handshake(struct link *l)
         if (ERR_peek_error() == 0) {
             int e = errno;
 
+            count_tls_failure(l, tls_failure_kind(l->ssl, &l->vinfo));
             fail(l, "tls handshake failed: %s", r == 0 || e == 0
                  ? "connection closed by the server" : strerror(e));
             return;
@@ -391,6 +439,7 @@ step_handshake(struct link *l)
     default: {
         char reason[TLS_REASON_MAX];
 
+        count_tls_failure(l, tls_failure_kind(l->ssl, &l->vinfo));
         fail(l, "%s", tls_failure_reason(l->ssl, &l->vinfo, l->p->sc,
                                          reason, sizeof(reason)));
         return;
@@ -417,6 +466,9 @@ step_connect(struct link *l)
         }
         fail(l, "connect to %s: %s", l->peer, strerror(err));
         return;
+    }
+    if (l->p->stats != NULL) {
+        observe(&l->p->stats->connect, l->t_connect);
     }
     start_handshake(l);
     if (l->state == LINK_HANDSHAKING) {
@@ -467,6 +519,7 @@ link_timer_cb(evutil_socket_t fd, short what, void *arg)
              l->peer[0] ? l->peer : l->p->sc->upstream_host);
         return;
     case LINK_HANDSHAKING:
+        count_tls_failure(l, TLS_FAIL_TIMEOUT);
         fail(l, "tls handshake timeout after %gs with %s",
              l->p->sc->handshake_timeout, l->peer);
         return;

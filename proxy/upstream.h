@@ -14,14 +14,35 @@
 #include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "auth.h"
 #include "config.h"
+#include "tls.h"
 
 struct event_base;
 struct evdns_base;
 struct link;
+
+#define LINK_HIST_BUCKETS 13    /* upper bounds: link_hist_bounds[] */
+
+/* A latency histogram in Prometheus' shape (bucket counts not cumulative). */
+struct link_hist {
+    uint64_t bucket[LINK_HIST_BUCKETS + 1];     /* last one is +Inf */
+    uint64_t count;
+    double sum;                 /* seconds */
+};
+
+/* Counters every link of a service adds to; owned by the service. */
+struct link_stats {
+    struct link_hist connect;       /* first connect() to TCP established */
+    struct link_hist handshake;     /* TLS handshake, AUTH excluded */
+    uint64_t tls_failures[TLS_FAIL_COUNT];
+};
+
+/* link_hist_bounds[i]: upper bound in seconds of bucket i. */
+extern const double link_hist_bounds[LINK_HIST_BUCKETS];
 
 /* What every link of a service shares; owned by the service. */
 struct link_params {
@@ -30,6 +51,7 @@ struct link_params {
     const struct auth_cmd *auth;        /* ref: AUTH to send, may be empty */
     struct event_base *base;            /* ref: the event loop */
     struct evdns_base *dns;             /* ref: the resolver */
+    struct link_stats *stats;           /* ref: the service's counters */
 };
 
 /*

@@ -68,9 +68,14 @@ for _ in $(seq 100); do
 done
 
 PROXY_PORT=$(first_free 6379)
+# As root, redsleeve wants a user to become once it has bound and read
+# its secrets (it refuses to stay root unless told to).
+RUN_AS=
+[ "$(id -u)" = 0 ] && RUN_AS="user = nobody"
 cat >"$W/redsleeve.ini" <<EOF
 [global]
 log_level = info
+$RUN_AS
 
 [demo]
 listen = 127.0.0.1:$PROXY_PORT

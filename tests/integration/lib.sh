@@ -24,6 +24,9 @@ if [[ -z ${PKI:-} ]]; then
 fi
 REDIS_PASSWORD=${REDIS_PASSWORD:-pw-$(od -An -N8 -tx8 /dev/urandom | tr -d ' \n')}
 export PKI REDIS_PASSWORD W
+# The tests run as root (CI does); redsleeve refuses to stay root without
+# [global] user unless told.  70-lifecycle checks that refusal without it.
+export REDSLEEVE_ALLOW_ROOT=yes
 
 PASSED=0
 FAILED=0
