@@ -1367,6 +1367,7 @@ config_service_digest(const struct service_config *sc,
         sc->name, sc->listen, sc->upstream, sc->verify_host, sc->sni,
         sc->ca_file, sc->ca_path, sc->cert_file, sc->key_file, sc->ciphers,
         sc->ciphersuites, sc->auth_user, sc->auth_password,
+        sc->auth_password_file, sc->auth_password_env,
     };
     const double nums[] = {
         sc->verify, sc->insecure, sc->tls_min_version, sc->connect_timeout,

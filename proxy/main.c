@@ -509,7 +509,7 @@ reload(struct proxy *px)
     bool *claimed = NULL;       /* old i: kept or its socket taken */
     struct service_config *sc, *next;
     char *err = malloc(ERR_MAX);
-    int j, kept = 0, added = 0, bad = 0;
+    int j, nold, kept = 0, added = 0, bad = 0;
 
     sd_reloading(px->sd);
     log_info("event=reload phase=begin source=%s", old->file);
@@ -589,7 +589,9 @@ reload(struct proxy *px)
                      sc->name, service_listen_addr(ns[j]), sc->upstream);
         }
     }
-    /* 3. Commit: nothing below can fail. */
+    /* 3. Commit: nothing below can fail.  (Detaching sections shrinks
+     * old->nservices: nold is the count px->services was built for.) */
+    nold = old->nservices;
     for (sc = nc->services, j = 0; sc != NULL; sc = next, j++) {
         next = sc->next;
         if (from[j] >= 0) {
@@ -613,7 +615,7 @@ reload(struct proxy *px)
         }
         added++;
     }
-    for (int i = 0; i < old->nservices; i++) {
+    for (int i = 0; i < nold; i++) {
         struct service *svc = px->services[i];
         struct service_config *osc;
         struct retired *r;

@@ -291,9 +291,13 @@ histogram(struct evbuffer *out, const char *name, const char *help,
             evbuffer_add_printf(out, "%s_bucket{service=\"", name);
             label(out, svcs[i]->sc->name);
             if (b < LINK_HIST_BUCKETS) {
-                evbuffer_add_printf(out, "\",le=\"%g\"} %llu\n",
-                                    link_hist_bounds[b],
-                                    (unsigned long long)cum);
+                double le = link_hist_bounds[b];
+
+                /* "1.0", not "1": as the Prometheus clients spell it. */
+                evbuffer_add_printf(out, le == (double)(long)le
+                                             ? "\",le=\"%.1f\"} %llu\n"
+                                             : "\",le=\"%g\"} %llu\n",
+                                    le, (unsigned long long)cum);
             } else {
                 evbuffer_add_printf(out, "\",le=\"+Inf\"} %llu\n",
                                     (unsigned long long)cum);

@@ -69,4 +69,22 @@ exec 5<&-
 [[ $pong == $'+PONG\r' ]] && ok "it had been served before" ||
     fail "it had been served before" "got [$pong]"
 
+# Root without [global] user: refused unless told (allow_root).
+if [[ $(id -u) == 0 ]]; then
+    out=$(env -u REDSLEEVE_ALLOW_ROOT "$REDSLEEVE" -c "$W/rs2.ini" 2>&1) && rc=0 || rc=$?
+    check "as root without user = it refuses to start (exit 1)" test "$rc" = 1
+    check "... and says what to set" \
+        grep -q 'refusing to run as root: set \[global\] user = .*allow_root = yes' <<<"$out"
+    check "... before binding anything" bash -c "! grep -q 'event=listen' <<<'$out'"
+    sed 's/^\[global\]$/[global]\nallow_root = yes/' "$W/rs2.ini" >"$W/rs3.ini"
+    out=$(env -u REDSLEEVE_ALLOW_ROOT "$REDSLEEVE" -t -c "$W/rs3.ini" 2>&1) || true
+    check "allow_root = yes is a valid [global] key" grep -q 'configuration OK' <<<"$out"
+    REDSLEEVE_ALLOW_ROOT= start_redsleeve rs3 "$W/rs3.ini"
+    check "... and lets root run it" kill -0 "$RS_PID"
+    kill -TERM "$RS_PID"
+    wait_until 10 gone
+else
+    echo "skip: root refusal (not root)"
+fi
+
 finish

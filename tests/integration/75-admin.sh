@@ -17,6 +17,8 @@ printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
     printf '[global]\nadmin_listen = 127.0.0.1:0\n'
     svc_ini main "$RP" "auth_password_file = $W/pw"
     svc_ini down 1 "pool_min_idle = 1"
+    printf '[wrongname]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:%s\n' "$RP"
+    printf 'verify_host = other.test\nca_file = %s\npool_min_idle = 1\n' "$PKI/ca.crt"
 } >"$W/rs.ini"
 start_redsleeve rs "$W/rs.ini"
 A=$RS_PORT_admin
@@ -92,5 +94,24 @@ check "build info carries the OpenSSL version" \
     grep -q 'redsleeve_build_info{version=".*",openssl="3' "$W/metrics.txt"
 check "the live upstream is 1" \
     test "$(metric 'redsleeve_upstream_up,service=main')" = 1.0
+check "a certificate for another name counts as tls_failures{reason=hostname_mismatch}" \
+    awk -v f="$(metric 'redsleeve_tls_failures_total,reason=hostname_mismatch,service=wrongname')" \
+        'BEGIN {exit !(f >= 1)}'
+check "... and not as untrusted_chain" \
+    test "$(metric 'redsleeve_tls_failures_total,reason=untrusted_chain,service=wrongname')" = 0.0
+hs=$(metric 'redsleeve_upstream_handshake_seconds_count,service=main')
+check "the handshake histogram counts every handshake (full + resumed)" \
+    awk -v h="$hs" -v f="$(metric 'redsleeve_tls_handshakes_total,service=main,type=full')" \
+        -v r="$(metric 'redsleeve_tls_handshakes_total,service=main,type=resumed')" \
+        'BEGIN {exit !(h >= 1 && h == f + r)}'
+check "... its +Inf bucket equals its count" \
+    test "$(metric 'redsleeve_upstream_handshake_seconds_bucket,le=+Inf,service=main')" = "$hs"
+check "... and a loopback handshake is under a second" \
+    test "$(metric 'redsleeve_upstream_handshake_seconds_bucket,le=1.0,service=main')" = "$hs"
+check "the connect histogram counts links too" \
+    awk -v c="$(metric 'redsleeve_upstream_connect_seconds_count,service=main')" \
+        'BEGIN {exit !(c >= 1)}'
+check "no reload yet: reloads 0, last reload successful 1" \
+    test "$(metric 'redsleeve_config_reloads_total,result=success')/$(metric 'redsleeve_config_last_reload_successful')" = 0.0/1.0
 
 finish
