@@ -3,9 +3,17 @@
 # `make demo` runs a local TLS-only redis with redsleeve in front of it.
 
 CC      ?= cc
+# STATIC=1: one static binary for the container image (no libsystemd:
+# Debian ships no static one, and no systemd runs inside the image).
+STATIC  ?= 0
+ifeq ($(STATIC),1)
+PKGS    := openssl libevent inih
+PKG_STATIC := --static
+else
 PKGS    := openssl libevent inih libsystemd
+endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config $(PKG_STATIC) --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 TOOL_LIBS := $(shell pkg-config --libs hiredis openssl libevent 2>/dev/null)
@@ -20,6 +28,12 @@ CFLAGS  ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) \
               $(PKG_CFLAGS) -DREDSLEEVE_VERSION='"$(VERSION)"' -MMD -MP
 LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+
+ifeq ($(STATIC),1)
+ALL_CFLAGS  += -DREDSLEEVE_NO_SYSTEMD
+LDFLAGS_ALL := -static -Wl,-z,relro,-z,now $(LDFLAGS)
+BUILD ?= build-static
+endif
 
 ifneq ($(SANITIZE),)
 ALL_CFLAGS  += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all \
@@ -39,7 +53,7 @@ TOOLS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.
 PROG    := $(BUILD)/redsleeve
 
 .PHONY: all test test-unit test-integration check-asan demo deps clean \
-        install tools fuzz bench
+        install tools fuzz bench static image test-image
 
 all: ./redsleeve
 
@@ -134,8 +148,19 @@ install: ./redsleeve
 	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; \
 	done
 
+# The container image: a static binary FROM scratch (see Containerfile).
+static:
+	@$(MAKE) --no-print-directory STATIC=1 build-static/redsleeve
+
+image: static
+	@sh scripts/image.sh
+
+# Runs the image with podman in front of a TLS redis-server on loopback.
+test-image: image tools
+	@REDSLEEVE=$(PROG) TOOLS=$(BUILD)/tools bash tests/image/run.sh
+
 clean:
-	rm -rf build build-san redsleeve
+	rm -rf build build-san build-static redsleeve
 
 FORCE:
 

@@ -10,10 +10,42 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "log.h"
+
+#ifndef REDSLEEVE_NO_SYSTEMD
+#include <systemd/sd-daemon.h>
+#else
+/* The static build (the container image, where no systemd supervises the
+ * process) has no libsystemd: notifications are not sent; sd_new says so
+ * if NOTIFY_SOCKET is set all the same. */
+static int
+sd_notify(int unset, const char *msg)
+{
+    (void)unset;
+    (void)msg;
+    return 0;
+}
+
+static int PRINTF_LIKE(2, 3)
+sd_notifyf(int unset, const char *fmt, ...)
+{
+    (void)unset;
+    (void)fmt;
+    return 0;
+}
+
+static int
+sd_watchdog_enabled(int unset, uint64_t *usec)
+{
+    (void)unset;
+    (void)usec;
+    return 0;
+}
+#endif
+#include <time.h>
+
 
 #define STATUS_PERIOD_US 5000000ULL     /* STATUS= every 5 s at most */
 
@@ -71,6 +103,10 @@ sd_new(struct event_base *base, sd_status_cb cb, void *arg)
     tv.tv_usec = (suseconds_t)(period % 1000000ULL);
     event_assign(&sd->ev_tick, base, -1, EV_PERSIST, tick_cb, sd);
     if (getenv("NOTIFY_SOCKET") != NULL) {
+#ifdef REDSLEEVE_NO_SYSTEMD
+        log_warn("event=systemd warning=\"built without libsystemd "
+                 "(static build): NOTIFY_SOCKET is ignored\"");
+#endif
         evtimer_add(&sd->ev_tick, &tv);
     }
     return sd;

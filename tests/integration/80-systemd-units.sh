@@ -19,5 +19,7 @@ for unit in redsleeve.service redsleeve@.service; do
     fi
     check "$unit: Type=notify with a watchdog" \
         grep -q '^WatchdogSec=' "$UNITS/$unit"
+    check "$unit: reload is SIGHUP to the main process" \
+        grep -qx 'ExecReload=/bin/kill -HUP \$MAINPID' "$UNITS/$unit"
 done
 finish

@@ -19,6 +19,24 @@ check "the unit runs the installed binary" \
     "$W/dest/usr/lib/systemd/system/redsleeve.service"
 check "the installed binary runs" "$W/dest/usr/bin/redsleeve" --version
 
+# systemd-analyze verify on the installed units: the binary they name (here
+# under DESTDIR, so the copies point there) and their man pages must exist.
+if command -v systemd-analyze >/dev/null 2>&1; then
+    mkdir -p "$W/verify"
+    for unit in redsleeve.service redsleeve@.service; do
+        sed "s|/usr/bin/redsleeve|$W/dest/usr/bin/redsleeve|g" \
+            "$W/dest/usr/lib/systemd/system/$unit" >"$W/verify/$unit"
+    done
+    for unit in redsleeve.service redsleeve@prod.service; do
+        out=$(MANPATH=$W/dest/usr/share/man systemd-analyze verify \
+            "$W/verify/$unit" 2>&1) && rc=0 || rc=$?
+        check "systemd-analyze verify $unit (installed) is clean" \
+            test "$rc" = 0 -a -z "$out"
+    done
+else
+    echo "skip: systemd-analyze verify (not installed)"
+fi
+
 for page in "$ROOT/man/redsleeve.8" "$ROOT/man/redsleeve.ini.5"; do
     name=$(basename "$page")
     if command -v groff >/dev/null 2>&1; then

@@ -1,0 +1,2 @@
+build-static/proxy/log.o: proxy/log.c proxy/log.h
+proxy/log.h:

@@ -1,0 +1,2 @@
+build-static/proxy/resp.o: proxy/resp.c proxy/resp.h
+proxy/resp.h:
