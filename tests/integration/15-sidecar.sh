@@ -37,6 +37,24 @@ REDSLEEVE_AUTH_PASSWORD_FILE=$W/pw start_redsleeve_flags rs \
 check "a sidecar started from flags relays with AUTH injected" \
     test "$(rcli "$RS_PORT_sidecar" PING)" = PONG
 
+# Reload in sidecar mode: the flags and variables again, files re-read.
+hup_until() {  # hup_until PATTERN: SIGHUP, then wait for PATTERN's next line
+    local n
+    n=$(grep -c "$1" "$W/rs.log" || true)
+    kill -HUP "$RS_PID"
+    more() { (($(grep -c "$1" "$W/rs.log" || true) > n)); }
+    wait_until 5 more "$1"
+}
+check "SIGHUP in sidecar mode: same flags, same files, service unchanged" \
+    hup_until 'event=reload result=ok services=1 unchanged=1 new=0'
+rcli_tls "$RP" ACL SETUSER default ">rotated-$REDIS_PASSWORD" >/dev/null
+printf 'rotated-%s\n' "$REDIS_PASSWORD" >"$W/pw"
+check "a rotated password file is picked up on SIGHUP" \
+    hup_until 'event=reload result=ok services=1 unchanged=0 new=1'
+check "... and the sidecar still relays" \
+    test "$(rcli "$RS_PORT_sidecar" PING)" = PONG
+printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
+
 # user / group: privileges dropped after binding and reading secrets.
 if [[ $(id -u) == 0 ]] && getent passwd nobody >/dev/null; then
     grp=$(id -gn nobody)
