@@ -41,7 +41,8 @@ enum key_type {
     KT_INT,         /* integer, bounded by min..max */
     KT_SIZE,        /* config_parse_size(), bounded by min..max */
     KT_VERIFY,      /* full | chain | none */
-    KT_TLSVER       /* 1.2 | 1.3 */
+    KT_TLSVER,      /* 1.2 | 1.3 */
+    KT_ROLE         /* primary | replica | any */
 };
 
 struct key_def {
@@ -95,6 +96,9 @@ static const struct key_def service_keys[SK_COUNT] = {
                             OFF(link_idle_check), "30s", 0, 86400},
     [SK_DRAIN_TIMEOUT] = {"drain_timeout", KT_DURATION, OFF(drain_timeout),
                           "2s", 0.01, 3600},
+    [SK_ROLE] = {"role", KT_ROLE, OFF(role), "any", 0, 0},
+    [SK_DNS_REFRESH] = {"dns_refresh", KT_DURATION, OFF(dns_refresh), "5s",
+                        0, 86400},
 };
 
 /* What the parser carries between inih callbacks. */
@@ -511,6 +515,21 @@ set_service_key(struct parse_state *ps, struct service_config *sc,
         } else {
             perr(ps, line, "%s: expected full, chain or none, got \"%s\"",
                  kd->name, value);
+            return -1;
+        }
+        return 0;
+    case KT_ROLE:
+        if (strcmp(value, "any") == 0) {
+            *(enum upstream_role *)field = ROLE_ANY;
+        } else if (strcmp(value, "primary") == 0 ||
+                   strcmp(value, "master") == 0) {
+            *(enum upstream_role *)field = ROLE_PRIMARY;
+        } else if (strcmp(value, "replica") == 0 ||
+                   strcmp(value, "slave") == 0) {
+            *(enum upstream_role *)field = ROLE_REPLICA;
+        } else {
+            perr(ps, line, "%s: expected primary, replica or any, got "
+                 "\"%s\"", kd->name, value);
             return -1;
         }
         return 0;
@@ -1374,6 +1393,7 @@ config_service_digest(const struct service_config *sc,
         sc->handshake_timeout, sc->client_idle_timeout, sc->max_clients,
         (double)sc->buffer_limit, sc->pool_min_idle, sc->pool_max_idle,
         sc->link_max_lifetime, sc->link_idle_check, sc->drain_timeout,
+        sc->role, sc->dns_refresh,
     };
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned int len = 0;

@@ -16,6 +16,12 @@
 
 #include "log.h"
 
+enum upstream_role {
+    ROLE_ANY = 0,       /* no check (default) */
+    ROLE_PRIMARY,       /* ROLE must say master; READONLY marks links stale */
+    ROLE_REPLICA        /* ROLE must say slave */
+};
+
 enum verify_mode {
     VERIFY_FULL = 0,    /* chain + host name (default) */
     VERIFY_CHAIN,       /* chain only */
@@ -50,6 +56,8 @@ enum service_key {
     SK_LINK_MAX_LIFETIME,
     SK_LINK_IDLE_CHECK,
     SK_DRAIN_TIMEOUT,
+    SK_ROLE,
+    SK_DNS_REFRESH,
     SK_COUNT
 };
 
@@ -97,6 +105,9 @@ struct service_config {
     double link_max_lifetime;   /* seconds a link lives at most, 0 = no cap */
     double link_idle_check;     /* seconds between PINGs of idle links */
     double drain_timeout;       /* seconds to drain + RESET a used link */
+    enum upstream_role role;    /* what the upstream must be */
+    double dns_refresh;         /* seconds between re-resolutions of the
+                                   name for idle links, 0 = never */
 
     struct service_config *next;    /* owned: next section in file order */
 };

@@ -13,7 +13,9 @@
  */
 #include "pool.h"
 
+#include <event2/dns.h>
 #include <event2/event.h>
+#include <netinet/in.h>
 #include <event2/event_struct.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,12 +65,19 @@ struct pool {
     bool started;                   /* pool_start ran */
     bool first_tried;               /* a refill attempt has ended */
     bool retired;                   /* reload replaced the service */
+    struct evdns_getaddrinfo_request *dns_req;  /* ref: refresh under way */
+    double next_dns;                /* loop time of the next refresh */
+    char addrs[POOL_ADDRS][64];     /* addresses the name has now */
+    int naddrs;                     /* entries in addrs, once known */
+    bool have_addrs;                /* a refresh has succeeded */
     struct pool_stats stats;        /* counters */
     char last_error[POOL_ERROR_MAX];    /* last failure logged */
     unsigned long error_repeats;    /* failures since it was logged */
 };
 
 static void pooled_io(struct link *link, short what, void *arg);
+static void refill(struct pool *p);
+static bool addr_current(const struct pool *p, const struct link *link);
 
 static double
 now_s(const struct pool *p)
@@ -95,6 +104,8 @@ pool_note_failure(struct pool *p, const char *reason)
         k = POOL_FAIL_TLS;
     } else if (strncmp(reason, "AUTH", 4) == 0) {
         k = POOL_FAIL_AUTH;
+    } else if (strncmp(reason, "role", 4) == 0) {
+        k = POOL_FAIL_ROLE;
     }
     p->stats.failures[k]++;
     p->stats.upstream_up = false;
@@ -389,6 +400,9 @@ on_frame(struct pooled *pl, const struct resp_frame *f)
         if (p->nidle >= (unsigned)p->sc->pool_max_idle) {
             return "pool-full";
         }
+        if (!addr_current(p, pl->link)) {
+            return "dns-moved";
+        }
         p->stats.recycled++;
         set_state(pl, PL_IDLE);
         log_debug("event=link-recycled service=%s upstream=%s", p->sc->name,
@@ -454,6 +468,135 @@ pooled_io(struct link *link, short what, void *arg)
     }
 }
 
+/* ------------------------------------------------------------ DNS */
+
+/* addr_current(p, link): the link's address is still one the name has
+ * (or nothing is known yet). */
+static bool
+addr_current(const struct pool *p, const struct link *link)
+{
+    if (!p->have_addrs) {
+        return true;
+    }
+    for (int i = 0; i < p->naddrs; i++) {
+        if (strcmp(p->addrs[i], link_peer(link)) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int
+cmp_addr(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void
+dns_refresh_cb(int err, struct evutil_addrinfo *res, void *arg)
+{
+    struct pool *p;
+    char now[POOL_ADDRS][64];
+    char list[POOL_ADDRS * 66] = "";
+    int n = 0;
+    bool changed;
+    struct pooled *pl, *next;
+
+    if (err == EVUTIL_EAI_CANCEL) {
+        return;     /* pool_free cancelled us: p is going away */
+    }
+    p = arg;
+    p->dns_req = NULL;
+    if (err != 0) {
+        /* Keep what we have: a resolver hiccup is not a failover. */
+        log_debug("event=dns-refresh service=%s error=\"%s\"", p->sc->name,
+                  evutil_gai_strerror(err));
+        return;
+    }
+    for (struct evutil_addrinfo *ai = res; ai != NULL && n < POOL_ADDRS;
+         ai = ai->ai_next) {
+        link_format_addr(ai->ai_addr, now[n], sizeof(now[n]));
+        n++;
+    }
+    evutil_freeaddrinfo(res);
+    qsort(now, (size_t)n, sizeof(now[0]), cmp_addr);   /* order is noise */
+    changed = !p->have_addrs || n != p->naddrs;
+    for (int i = 0; i < n && !changed; i++) {
+        changed = strcmp(now[i], p->addrs[i]) != 0;
+    }
+    if (!changed) {
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        size_t used = strlen(list);
+
+        snprintf(list + used, sizeof(list) - used, "%s%s", i ? "," : "",
+                 now[i]);
+    }
+    if (p->have_addrs) {
+        log_info("event=dns-change service=%s upstream=%s addrs=%s "
+                 "action=\"closing idle links to other addresses\"",
+                 p->sc->name, p->sc->upstream, list);
+    }
+    memcpy(p->addrs, now, sizeof(now));
+    p->naddrs = n;
+    p->have_addrs = true;
+    for (pl = p->links; pl != NULL; pl = next) {
+        next = pl->next;
+        if (pl->state == PL_IDLE && !addr_current(p, pl->link)) {
+            discard(pl, "dns-moved");
+        }
+    }
+    refill(p);
+}
+
+/* Resolves the name again (the pool's view; each new link resolves for
+ * itself anyway). */
+static void
+refresh_dns(struct pool *p)
+{
+    struct evutil_addrinfo hints;
+    char port[8];
+    struct evdns_getaddrinfo_request *req;
+
+    if (p->sc->upstream_is_ip || p->lp->dns == NULL || p->dns_req != NULL ||
+        p->retired) {
+        return;
+    }
+    p->next_dns = now_s(p) + (p->sc->dns_refresh > 0 ? p->sc->dns_refresh
+                                                     : 3600);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    snprintf(port, sizeof(port), "%d", p->sc->upstream_port);
+    req = evdns_getaddrinfo(p->lp->dns, p->sc->upstream_host, port, &hints,
+                            dns_refresh_cb, p);
+    if (req != NULL) {
+        p->dns_req = req;   /* NULL: the callback already ran */
+    }
+}
+
+void
+pool_mark_stale(struct pool *p, const char *peer, const char *why)
+{
+    struct pooled *pl, *next;
+    unsigned closed = 0;
+
+    for (pl = p->links; pl != NULL; pl = next) {
+        next = pl->next;
+        if (pl->state == PL_IDLE && strcmp(link_peer(pl->link), peer) == 0) {
+            discard(pl, "stale");
+            closed++;
+        }
+    }
+    log_warn("event=upstream-stale service=%s peer=%s reason=\"%s\" "
+             "idle_links_closed=%u action=\"resolving %s again\"",
+             p->sc->name, peer, why, closed, p->sc->upstream_host);
+    p->have_addrs = false;      /* whatever the name says next is news */
+    refresh_dns(p);
+}
+
 /* ------------------------------------------------------------ tick */
 
 static void
@@ -492,6 +635,9 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
             break;
         }
     }
+    if (p->started && p->sc->dns_refresh > 0 && now >= p->next_dns) {
+        refresh_dns(p);
+    }
     refill(p);
 }
 
@@ -527,6 +673,10 @@ pool_free(struct pool *p)
         return;
     }
     evtimer_del(&p->ev_tick);
+    if (p->dns_req != NULL) {
+        evdns_getaddrinfo_cancel(p->dns_req);
+        p->dns_req = NULL;
+    }
     while (p->links != NULL) {
         struct pooled *pl = p->links;
 

@@ -23,13 +23,16 @@
 struct pool;
 
 #define POOL_REASONS 24         /* distinct close reasons counted */
+#define POOL_ADDRS 16           /* addresses of the name remembered */
 
 enum pool_fail_kind {           /* link failures, for metrics */
     POOL_FAIL_DNS = 0,
     POOL_FAIL_CONNECT,
     POOL_FAIL_TLS,
     POOL_FAIL_AUTH,
-    POOL_FAIL_OTHER
+    POOL_FAIL_ROLE,
+    POOL_FAIL_OTHER,
+    POOL_FAIL_KINDS
 };
 
 struct pool_stats {
@@ -38,7 +41,7 @@ struct pool_stats {
     uint64_t recycled;          /* links returned clean after RESET */
     uint64_t discarded;         /* links closed instead of recycled */
     uint64_t fill_failures;     /* pool links that never became ready */
-    uint64_t failures[5];       /* link failures by kind: POOL_FAIL_* */
+    uint64_t failures[POOL_FAIL_KINDS];     /* link failures by kind */
     bool upstream_up;           /* the last link attempt succeeded */
     unsigned idle;              /* links ready now */
     unsigned filling;           /* links being made for the pool */
@@ -83,6 +86,13 @@ void pool_recycle(struct pool *p, struct link *link,
  * closed for "reload"); nothing is refilled.
  */
 void pool_retire(struct pool *p);
+
+/*
+ * pool_mark_stale(p, peer, why): a link to peer answered READONLY or
+ * LOADING on a role = primary service: closes the idle links to peer and
+ * resolves the name again at once.
+ */
+void pool_mark_stale(struct pool *p, const char *peer, const char *why);
 
 /* pool_first_tried(p): the first refill attempt has ended (either way), or
  * none is to be made (pool_min_idle = 0). */

@@ -376,8 +376,8 @@ scalar_value(const struct service *svc, const struct pool_stats *ps,
 void
 service_metrics(struct service *const *svcs, int n, struct evbuffer *out)
 {
-    static const char *const kinds[] = {"dns", "connect", "tls", "auth",
-                                        "other"};
+    static const char *const kinds[POOL_FAIL_KINDS] = {
+        "dns", "connect", "tls", "auth", "role", "other"};
     struct pool_stats *ps = calloc((size_t)n, sizeof(*ps));
     unsigned long full, resumed;
     int i;
@@ -424,9 +424,10 @@ service_metrics(struct service *const *svcs, int n, struct evbuffer *out)
                "resumed", resumed);
     }
     family(out, "redsleeve_upstream_failures_total", "counter",
-           "Upstream links that failed, by kind (dns, connect, tls, auth).");
+           "Upstream links that failed, by kind (dns, connect, tls, auth, "
+           "role).");
     for (i = 0; i < n; i++) {
-        for (int k = 0; k < 5; k++) {
+        for (int k = 0; k < POOL_FAIL_KINDS; k++) {
             sample(out, "redsleeve_upstream_failures_total", svcs[i], "kind",
                    kinds[k], ps[i].failures[k]);
         }

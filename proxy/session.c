@@ -77,6 +77,9 @@ struct session {
     bool reused;                    /* the link came from the pool */
     bool scan_off;                  /* a scanner failed: relay blind */
     bool swallowing;                /* dropping our AUTH's reply */
+    bool stale;                     /* the server said READONLY/LOADING on
+                                       a role = primary service: close at
+                                       the next command boundary */
     struct resp_scanner rq;         /* frames client requests */
     struct resp_scanner rp;         /* frames server replies */
     struct track tr;                /* replies owed, recyclable? */
@@ -425,6 +428,16 @@ relay_replies(struct session *s, const char *buf, size_t n)
             break;
         }
         pos += used;
+        if (st == RESP_FRAME && f.type == '-' && !s->stale &&
+            s->h->sc->role == ROLE_PRIMARY &&
+            (strncmp(f.head, "READONLY", 8) == 0 ||
+             strncmp(f.head, "LOADING", 7) == 0)) {
+            /* The primary moved (failover) or is not serving yet: this
+             * reply still reaches the client, then the client is closed
+             * at the next command boundary and reconnects. */
+            s->stale = true;
+            pool_mark_stale(s->h->pool, link_peer(s->link), f.head);
+        }
         if (st == RESP_FRAME && track_reply(&s->tr, &f) && s->swallowing) {
             s->swallowing = false;
             seg = pos;
@@ -625,6 +638,13 @@ client_flush(struct session *s)
 static int
 settle(struct session *s)
 {
+    if (s->state == SESSION_RELAYING && s->stale && s->c2u.len == 0 &&
+        track_owed(&s->tr) == 0 && resp_at_boundary(&s->rp)) {
+        /* Every reply owed was relayed: close now, never send more. */
+        s->unrecyclable = "stale";
+        linger(s, "failover");
+        return s->state == SESSION_LINGERING ? 0 : -1;
+    }
     if (s->state == SESSION_RELAYING && s->up_eof && s->u2c.len == 0) {
         linger(s, s->up_broken ? "upstream-error"
                   : s->client_eof ? "client-eof" : "upstream-eof");
@@ -663,7 +683,7 @@ static void
 update_interest(struct session *s)
 {
     const size_t limit = s->h->sc->buffer_limit;
-    bool crd = !s->client_eof && s->c2u.len < limit;
+    bool crd = !s->client_eof && s->c2u.len < limit && !s->stale;
     bool cwr = s->u2c.len > 0;
 
     if (s->state == SESSION_LINGERING) {

@@ -31,9 +31,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "resp.h"
 #include "tls.h"
 
-#define AUTH_BUF_MAX 512        /* longest AUTH reply we wait for */
+#define AUTH_BUF_MAX 4096       /* longest AUTH + ROLE replies we read */
+#define ROLE_CMD "*1\r\n$4\r\nROLE\r\n"
 
 enum link_state {
     LINK_STARTING = 0,
@@ -67,8 +69,14 @@ struct link {
     struct evutil_addrinfo *addrs;      /* owned: resolved addresses */
     struct evutil_addrinfo *next_addr;  /* ref: into addrs, next to try */
     size_t auth_sent;                   /* AUTH bytes written so far */
-    char *auth_buf;                     /* owned: reply bytes, during AUTH */
+    size_t role_sent;                   /* ROLE bytes written so far */
+    bool auth_pending;                  /* the AUTH reply is still due */
+    bool role_pending;                  /* the ROLE reply is still due */
+    char *auth_buf;                     /* owned: reply bytes, during init */
     size_t auth_len;                    /* bytes in auth_buf */
+    size_t scanned;                     /* of them, fed to init_rs */
+    size_t frame_start;                 /* where the current reply starts */
+    struct resp_scanner init_rs;        /* frames the init replies */
     struct tls_verify_info vinfo;       /* filled by tls.c's callback */
     char peer[INET6_ADDRSTRLEN + 8];    /* address:port connected to */
     char error[TLS_REASON_MAX];         /* why it failed, "" if it did not */
@@ -248,8 +256,8 @@ start_resolve(struct link *l)
     }
 }
 
-static void
-describe_addr(const struct sockaddr *sa, char *out, size_t outlen)
+void
+link_format_addr(const struct sockaddr *sa, char *out, size_t outlen)
 {
     char host[INET6_ADDRSTRLEN];
     int port;
@@ -283,7 +291,7 @@ try_connect(struct link *l)
         struct evutil_addrinfo *ai = l->next_addr;
 
         l->next_addr = ai->ai_next;
-        describe_addr(ai->ai_addr, l->peer, sizeof(l->peer));
+        link_format_addr(ai->ai_addr, l->peer, sizeof(l->peer));
         l->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
                        SOCK_CLOEXEC, 0);
         if (l->fd < 0) {
@@ -337,28 +345,107 @@ become_ready(struct link *l)
     l->ready_cb(l, NULL, l->arg);   /* may free l */
 }
 
-/* Writes AUTH, then reads exactly its reply.  Returns after any wait. */
-static void
-step_auth(struct link *l)
+/*
+ * role_of(buf, len, role, rolelen): the role named by a complete ROLE
+ * reply ("*3\r\n$6\r\nmaster\r\n..."), or -1 when it is not one.
+ */
+static int
+role_of(const char *buf, size_t len, char *role, size_t rolelen)
 {
-    const struct auth_cmd *ac = l->p->auth;
-    enum link_io st;
-    char line[200];
+    const char *p = memchr(buf, '\n', len);
+    long n;
+    char *end;
 
-    while (l->auth_sent < ac->len) {
-        size_t n = link_write(l, ac->buf + l->auth_sent,
-                              ac->len - l->auth_sent, &st);
+    if (len < 4 || buf[0] != '*' || p == NULL ||
+        (size_t)(p + 1 - buf) >= len || p[1] != '$') {
+        return -1;
+    }
+    n = strtol(p + 2, &end, 10);
+    if (n <= 0 || (size_t)n >= rolelen || end[0] != '\r' ||
+        end + 2 + n > buf + len) {
+        return -1;
+    }
+    memcpy(role, end + 2, (size_t)n);
+    role[n] = '\0';
+    return 0;
+}
+
+/* Judges the ROLE reply in buf[0..len).  0 when the role is the one the
+ * service wants, else -1 after fail(). */
+static int
+check_role(struct link *l, const char *buf, size_t len)
+{
+    enum upstream_role want = l->p->sc->role;
+    char role[16], line[200];
+
+    if (buf[0] == '-') {
+        log_escape(buf + 1, len > 3 ? len - 3 : 0, line, sizeof(line));
+        fail(l, "role: ROLE failed on %s: %s (set role = any if this "
+             "server does not allow ROLE)", l->peer, line);
+        return -1;
+    }
+    if (role_of(buf, len, role, sizeof(role)) < 0) {
+        fail(l, "role: unexpected ROLE reply from %s", l->peer);
+        return -1;
+    }
+    if (want == ROLE_PRIMARY && strcmp(role, "master") != 0) {
+        fail(l, "role: %s is not a primary (ROLE says %s); this service "
+             "wants role = primary", l->peer, role);
+        return -1;
+    }
+    if (want == ROLE_REPLICA && strcmp(role, "slave") != 0) {
+        fail(l, "role: %s is not a replica (ROLE says %s); this service "
+             "wants role = replica", l->peer, role);
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes what is left of cmd[0..len) from *sent.  1 = done, 0 = waiting,
+ * -1 = failed (after fail()). */
+static int
+write_init(struct link *l, const char *what, const char *cmd, size_t len,
+           size_t *sent)
+{
+    enum link_io st;
+
+    while (*sent < len) {
+        size_t n = link_write(l, cmd + *sent, len - *sent, &st);
 
         if (n == 0) {
             if (st == LINK_IO_WANT_READ || st == LINK_IO_WANT_WRITE) {
                 link_watch(l, st == LINK_IO_WANT_READ,
                            st == LINK_IO_WANT_WRITE);
-                return;
+                return 0;
             }
-            fail(l, "AUTH: %s", l->error);
-            return;
+            fail(l, "%s: %s", what, l->error);
+            return -1;
         }
-        l->auth_sent += n;
+        *sent += n;
+    }
+    return 1;
+}
+
+/*
+ * step_init(l): writes AUTH and/or ROLE (pipelined), then reads exactly
+ * their replies: AUTH must answer "+OK", ROLE must name the role the
+ * service wants.  Returns after any wait.
+ */
+static void
+step_init(struct link *l)
+{
+    const struct auth_cmd *ac = l->p->auth;
+    enum link_io st;
+    char line[200];
+    int r;
+
+    if ((r = write_init(l, "AUTH", ac->buf, ac->len, &l->auth_sent)) <= 0) {
+        return;
+    }
+    if (l->role_pending &&
+        (r = write_init(l, "ROLE", ROLE_CMD, strlen(ROLE_CMD),
+                        &l->role_sent)) <= 0) {
+        return;
     }
     for (;;) {
         size_t n = link_read(l, l->auth_buf + l->auth_len,
@@ -370,24 +457,57 @@ step_auth(struct link *l)
                            st == LINK_IO_WANT_WRITE);
                 return;
             }
-            fail(l, "AUTH: %s", st == LINK_IO_EOF ? "server closed the "
-                 "connection" : l->error);
+            fail(l, "%s: %s", l->auth_pending ? "AUTH" : "role",
+                 st == LINK_IO_EOF ? "server closed the connection"
+                                   : l->error);
             return;
         }
         l->auth_len += n;
-        switch (auth_reply_check(l->auth_buf, l->auth_len, line,
-                                 sizeof(line))) {
-        case AUTH_REPLY_PARTIAL:
-            if (l->auth_len == AUTH_BUF_MAX) {
-                fail(l, "AUTH rejected: reply too long");
+        while (l->scanned < l->auth_len) {
+            struct resp_frame f;
+            size_t used, flen;
+            const char *frame = l->auth_buf + l->frame_start;
+            enum resp_status rs;
+
+            if (!l->auth_pending && !l->role_pending) {
+                fail(l, "%s", "AUTH rejected: unexpected bytes after the "
+                     "replies");
                 return;
             }
-            continue;
-        case AUTH_REPLY_OK:
+            rs = resp_scan(&l->init_rs, l->auth_buf + l->scanned,
+                           l->auth_len - l->scanned, &used, &f);
+            l->scanned += used;
+            if (rs == RESP_ERROR) {
+                fail(l, "%s: malformed reply from %s",
+                     l->auth_pending ? "AUTH" : "role", l->peer);
+                return;
+            }
+            if (rs == RESP_NEED_MORE) {
+                break;
+            }
+            flen = l->scanned - l->frame_start;
+            l->frame_start = l->scanned;
+            if (l->auth_pending) {
+                l->auth_pending = false;
+                if (auth_reply_check(frame, flen, line, sizeof(line)) !=
+                    AUTH_REPLY_OK) {
+                    fail(l, "AUTH rejected: %s", line);
+                    return;
+                }
+            } else {
+                l->role_pending = false;
+                if (check_role(l, frame, flen) < 0) {
+                    return;
+                }
+            }
+        }
+        if (!l->auth_pending && !l->role_pending) {
             become_ready(l);
             return;
-        case AUTH_REPLY_ERROR:
-            fail(l, "AUTH rejected: %s", line);
+        }
+        if (l->auth_len == AUTH_BUF_MAX) {
+            fail(l, "%s: reply too long", l->auth_pending ? "AUTH rejected"
+                                                          : "role");
             return;
         }
     }
@@ -405,7 +525,9 @@ step_handshake(struct link *l)
             observe(&l->p->stats->handshake, l->t_handshake);
         }
         l->resumed = tls_note_handshake(l->ssl);
-        if (l->p->auth->len == 0) {
+        l->auth_pending = l->p->auth->len > 0;
+        l->role_pending = l->p->sc->role != ROLE_ANY;
+        if (!l->auth_pending && !l->role_pending) {
             become_ready(l);
             return;
         }
@@ -414,8 +536,9 @@ step_handshake(struct link *l)
             fail(l, "AUTH: out of memory");
             return;
         }
+        resp_init(&l->init_rs, RESP_REPLIES);
         l->state = LINK_AUTHENTICATING;
-        step_auth(l);
+        step_init(l);
         return;
     }
     switch (SSL_get_error(l->ssl, r)) {
@@ -490,7 +613,7 @@ link_event_cb(evutil_socket_t fd, short what, void *arg)
         step_handshake(l);
         return;
     case LINK_AUTHENTICATING:
-        step_auth(l);
+        step_init(l);
         return;
     case LINK_READY:
         l->io_cb(l, what, l->arg);  /* may free l */

@@ -110,6 +110,11 @@ void link_shutdown_write(struct link *link);
 /* link_peer(link): "address:port" connected to, or the upstream as written. */
 const char *link_peer(const struct link *link);
 
+/* link_format_addr(sa, out, outlen): "1.2.3.4:6379" or "[::1]:6379", the
+ * form link_peer() uses. */
+struct sockaddr;
+void link_format_addr(const struct sockaddr *sa, char *out, size_t outlen);
+
 /* link_error(link): why the last operation failed, "" if it did not. */
 const char *link_error(const struct link *link);
 
