@@ -53,7 +53,7 @@ TOOLS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.
 PROG    := $(BUILD)/redsleeve
 
 .PHONY: all test test-unit test-integration check-asan demo deps clean \
-        install tools fuzz bench static image test-image
+        install tools fuzz fuzz-resp fuzz-config bench static image test-image
 
 all: ./redsleeve
 
@@ -113,19 +113,34 @@ check-asan: deps
 demo: deps ./redsleeve
 	@bash scripts/demo.sh
 
-# libFuzzer (clang): the RESP scanner, FUZZ_SECONDS long (default 60),
-# starting from the seed corpus in tests/fuzz/corpus/resp.
+# libFuzzer (clang): the RESP scanner and the config parser, each
+# FUZZ_SECONDS long (default 60), starting from the seed corpora in
+# tests/fuzz/corpus/.  `make fuzz-resp` / `make fuzz-config` run one.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Iproxy \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 build/fuzz/fuzz_resp: tests/fuzz/fuzz_resp.c proxy/resp.c proxy/resp.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -g -O1 -Iproxy -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all -o $@ tests/fuzz/fuzz_resp.c proxy/resp.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_resp.c proxy/resp.c
 
-fuzz: build/fuzz/fuzz_resp
+build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c proxy/config.c proxy/config.h \
+	    proxy/log.c proxy/log.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_config.c \
+	    proxy/config.c proxy/log.c $(shell pkg-config --libs openssl inih)
+
+fuzz: fuzz-resp fuzz-config
+
+fuzz-resp: build/fuzz/fuzz_resp
 	@mkdir -p build/fuzz/corpus-resp
 	build/fuzz/fuzz_resp -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    build/fuzz/corpus-resp tests/fuzz/corpus/resp
+
+fuzz-config: build/fuzz/fuzz_config
+	@mkdir -p build/fuzz/corpus-config
+	build/fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -max_len=4096 build/fuzz/corpus-config tests/fuzz/corpus/config
 
 # Side-by-side benchmark: redsleeve beside direct TLS, stunnel and HAProxy.
 bench: ./redsleeve

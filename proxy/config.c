@@ -1144,6 +1144,12 @@ load_stream(const char *path, FILE *fp, const char *const *origins,
 }
 
 struct config *
+config_load_stream(const char *name, FILE *fp, char *err, size_t errlen)
+{
+    return load_stream(name, fp, NULL, 0, err, errlen);
+}
+
+struct config *
 config_load(const char *path, char *err, size_t errlen)
 {
     struct config *cfg;

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "log.h"
 
@@ -139,6 +140,13 @@ struct config {
  * problem found written to err, one "FILE:LINE: key: message" per line.
  */
 struct config *config_load(const char *path, char *err, size_t errlen);
+
+/*
+ * config_load_stream(name, fp, err, errlen): the same from an open stream
+ * (the fuzzer's way in); name stands for the file in messages.
+ */
+struct config *config_load_stream(const char *name, FILE *fp, char *err,
+                                  size_t errlen);
 
 #define CONFIG_ARGS_MAX 128             /* settings from flags/environment */
 #define CONFIG_ARGS_SERVICE "sidecar"   /* the one service they describe */

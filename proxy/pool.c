@@ -374,7 +374,10 @@ on_frame(struct pooled *pl, const struct resp_frame *f)
             if (f->type == '+' && strcmp(f->head, "RESET") == 0) {
                 break;
             }
-            if (f->type == '-' && !p->no_reset) {
+            /* Only a server that does not know RESET turns recycling
+             * off; LOADING, BUSY and the like just cost this link. */
+            if (f->type == '-' && !p->no_reset &&
+                strncmp(f->head, "ERR unknown command", 19) == 0) {
                 p->no_reset = true;
                 log_warn("event=no-reset service=%s upstream=%s reason=\"%s\" "
                          "action=\"links are closed after use, not "
