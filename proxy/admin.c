@@ -11,6 +11,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/util.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -20,9 +21,14 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
+
+#define ADMIN_BACKOFF_MS 100    /* pause after EMFILE before accepting */
 
 struct admin {
     struct evhttp *http;            /* owned */
+    struct evconnlistener *evl;     /* ref: evhttp's listener */
+    struct event *ev_backoff;       /* owned: resumes accepting */
     struct admin_hooks hooks;       /* what the pages say */
     char addr[80];                  /* bound address */
 };
@@ -34,6 +40,41 @@ reply_text(struct evhttp_request *req, int code, const char *reason,
     evhttp_add_header(evhttp_request_get_output_headers(req),
                       "Content-Type", type);
     evhttp_send_reply(req, code, reason, body);
+}
+
+/* The one admin endpoint: evhttp hands its own pointer to the listener's
+ * error callback, so the callback finds the admin here. */
+static struct admin *the_admin;
+
+static void
+admin_backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct admin *a = arg;
+
+    (void)fd;
+    (void)what;
+    evconnlistener_enable(a->evl);
+}
+
+/* Out of descriptors: pause accepting for a moment instead of letting the
+ * level-triggered listener spin. */
+static void
+admin_accept_error(struct evconnlistener *evl, void *arg)
+{
+    struct admin *a = the_admin;
+    int e = EVUTIL_SOCKET_ERROR();
+    struct timeval tv = {0, ADMIN_BACKOFF_MS * 1000};
+
+    (void)arg;
+    if (a == NULL || a->evl != evl) {
+        return;
+    }
+    if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+        log_debug("event=accept-paused listen=%s reason=\"%s\"", a->addr,
+                  strerror(e));
+        evconnlistener_disable(evl);
+        evtimer_add(a->ev_backoff, &tv);
+    }
 }
 
 static void
@@ -84,6 +125,7 @@ admin_new(struct event_base *base, const char *listen_addr,
     socklen_t slen = sizeof(sin);
     char host[64];
     int port, fd = -1, one = 1;
+    struct evhttp_bound_socket *bound = NULL;
 
     if (a == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -116,10 +158,15 @@ admin_new(struct event_base *base, const char *listen_addr,
     evutil_inet_ntop(AF_INET, &sin.sin_addr, host, sizeof(host));
     snprintf(a->addr, sizeof(a->addr), "%s:%d", host, ntohs(sin.sin_port));
     a->http = evhttp_new(base);
-    if (a->http == NULL || evhttp_accept_socket(a->http, fd) < 0) {
+    a->ev_backoff = evtimer_new(base, admin_backoff_cb, a);
+    if (a->http == NULL || a->ev_backoff == NULL ||
+        (bound = evhttp_accept_socket_with_handle(a->http, fd)) == NULL) {
         snprintf(err, errlen, "cannot start the HTTP server");
         goto fail;
     }
+    a->evl = evhttp_bound_socket_get_listener(bound);
+    evconnlistener_set_error_cb(a->evl, admin_accept_error);
+    the_admin = a;
     evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
                                EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                EVHTTP_REQ_DELETE);
@@ -127,10 +174,18 @@ admin_new(struct event_base *base, const char *listen_addr,
     evhttp_set_gencb(a->http, request_cb, a);
     return a;
 fail:
-    if (a->http != NULL) {
+    if (a->ev_backoff != NULL) {
+        event_free(a->ev_backoff);
+    }
+    if (a->http != NULL && bound != NULL) {
         evhttp_free(a->http);
-    } else if (fd >= 0) {
-        close(fd);
+    } else {
+        if (a->http != NULL) {
+            evhttp_free(a->http);
+        }
+        if (fd >= 0) {
+            close(fd);
+        }
     }
     free(a);
     return NULL;
@@ -143,6 +198,10 @@ admin_free(struct admin *a)
         return;
     }
     evhttp_free(a->http);   /* closes the bound socket too */
+    event_free(a->ev_backoff);
+    if (the_admin == a) {
+        the_admin = NULL;
+    }
     free(a);
 }
 

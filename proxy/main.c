@@ -21,6 +21,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/resource.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include "admin.h"
@@ -46,6 +47,7 @@ struct proxy {
     struct timeval drain_deadline;      /* when draining ends by force */
     char scratch[SCRATCH_SIZE];         /* the loop's read buffer */
     uint64_t next_id;                   /* session ids */
+    struct client_budget budget;        /* clients the descriptors allow */
     struct retired *retired;            /* owned list: replaced services
                                            whose clients are still on */
     struct event *ev_reap;              /* owned: frees retired services */
@@ -183,6 +185,7 @@ new_service(struct proxy *px, const struct config *cfg,
         .scratch = px->scratch,
         .scratch_len = sizeof(px->scratch),
         .next_id = &px->next_id,
+        .budget = &px->budget,
     };
     enum service_key key = SK_UPSTREAM;
     char err[512];
@@ -723,17 +726,45 @@ env_yes(const char *name)
                          strcasecmp(v, "on") == 0 || strcmp(v, "1") == 0);
 }
 
-/* Lets a busy proxy hold two descriptors per client without tuning. */
+#define FD_RESERVE 32          /* listeners, resolver, admin, logs, ... */
+
+/*
+ * raise_fd_limit(px): lets a busy proxy hold two descriptors per client
+ * without tuning, then sets the client budget from what the limit allows:
+ * (limit - reserve - every idle pool link) / 2, as HAProxy derives its
+ * maxconn from ulimit -n.
+ */
 static void
-raise_fd_limit(void)
+raise_fd_limit(struct proxy *px)
 {
     struct rlimit rl;
+    unsigned long long want = 0, pools = 0, cap;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
             log_debug("event=rlimit error=\"%s\"", strerror(errno));
         }
+    }
+    px->budget.cap = UINT_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) {
+        return;
+    }
+    for (const struct service_config *sc = px->cfg->services; sc != NULL;
+         sc = sc->next) {
+        want += (unsigned long long)sc->max_clients;
+        pools += (unsigned long long)sc->pool_max_idle +
+                 (unsigned long long)sc->pool_min_idle;
+    }
+    cap = rl.rlim_cur > FD_RESERVE + pools + 2
+              ? (rl.rlim_cur - FD_RESERVE - pools) / 2 : 1;
+    px->budget.cap = cap < UINT_MAX ? (unsigned)cap : UINT_MAX;
+    if (cap < want) {
+        log_warn("event=fd-limit nofile=%llu clients_max=%llu "
+                 "max_clients_total=%llu warning=\"the descriptor limit "
+                 "allows fewer clients than max_clients: raise "
+                 "LimitNOFILE / ulimit -n\"",
+                 (unsigned long long)rl.rlim_cur, cap, want);
     }
 }
 
@@ -910,7 +941,9 @@ main(int argc, char **argv)
     };
     static char optnames[NKEYS][40];
     static char flagnames[NKEYS][44];
-    static struct proxy px;     /* static: holds the 16 KiB scratch */
+    static struct proxy px = {  /* static: holds the 16 KiB scratch */
+        .budget = {.cap = UINT_MAX},
+    };
     struct config_arg flags[NKEYS];
     int nflags = 0;
     char *err;
@@ -1027,7 +1060,7 @@ main(int argc, char **argv)
                 px.cfg->file);
         goto out;
     }
-    raise_fd_limit();
+    raise_fd_limit(&px);
     if (start(&px) < 0) {
         goto out;
     }

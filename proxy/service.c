@@ -29,7 +29,29 @@ struct service {
     unsigned char digest[CONFIG_DIGEST_LEN];    /* of sc and its files */
     struct service_config *owned_sc;    /* owned: sc once reload retired
                                            the service (else NULL) */
+    struct client_budget *budget;       /* ref: descriptors, shared */
+    struct service *bprev, *bnext;      /* ref: budget->services list */
 };
+
+/* Accepting pauses at max_clients, or while the shared budget is spent. */
+static void
+update_pause(struct service *svc)
+{
+    if (svc->listener != NULL) {
+        listener_set_paused(svc->listener,
+                            svc->host.nsessions >=
+                                    (unsigned)svc->sc->max_clients ||
+                                svc->budget->live >= svc->budget->cap);
+    }
+}
+
+static void
+update_pause_all(struct client_budget *b)
+{
+    for (struct service *s = b->services; s != NULL; s = s->bnext) {
+        update_pause(s);
+    }
+}
 
 static void
 accept_client(int fd, const struct sockaddr *addr, int addrlen, void *arg)
@@ -41,8 +63,14 @@ accept_client(int fd, const struct sockaddr *addr, int addrlen, void *arg)
                  svc->sc->name);
         return;
     }
-    if (svc->host.nsessions >= (unsigned)svc->sc->max_clients) {
-        listener_set_paused(svc->listener, true);
+    if (++svc->budget->live == svc->budget->cap) {
+        log_warn("event=clients-capped clients=%u reason=\"descriptor "
+                 "limit: every client needs two\" action=\"accepting "
+                 "resumes as clients leave (raise LimitNOFILE / ulimit -n "
+                 "for more)\"", svc->budget->live);
+        update_pause_all(svc->budget);
+    } else {
+        update_pause(svc);
     }
 }
 
@@ -51,9 +79,11 @@ session_closed(struct session_host *h, void *arg)
 {
     struct service *svc = arg;
 
-    if (svc->listener != NULL &&
-        h->nsessions < (unsigned)svc->sc->max_clients) {
-        listener_set_paused(svc->listener, false);
+    (void)h;
+    if (svc->budget->live-- == svc->budget->cap) {
+        update_pause_all(svc->budget);
+    } else {
+        update_pause(svc);
     }
 }
 
@@ -111,6 +141,12 @@ service_new(const struct service_config *sc, const struct service_env *env,
     svc->host.next_id = env->next_id;
     svc->host.closed_cb = session_closed;
     svc->host.closed_arg = svc;
+    svc->budget = env->budget;
+    svc->bnext = env->budget->services;
+    if (svc->bnext != NULL) {
+        svc->bnext->bprev = svc;
+    }
+    env->budget->services = svc;
     return svc;
 }
 
@@ -122,6 +158,7 @@ service_listen(struct service *svc, char *err, size_t errlen)
     if (svc->listener == NULL) {
         return -1;
     }
+    update_pause(svc);
     pool_start(svc->pool);
     return 0;
 }
@@ -470,6 +507,14 @@ service_free(struct service *svc)
     if (svc->owned_sc != NULL) {
         config_service_free(svc->owned_sc);
     }
+    if (svc->bprev != NULL) {
+        svc->bprev->bnext = svc->bnext;
+    } else {
+        svc->budget->services = svc->bnext;
+    }
+    if (svc->bnext != NULL) {
+        svc->bnext->bprev = svc->bprev;
+    }
     free(svc);
 }
 
@@ -500,8 +545,7 @@ service_take_listener(struct service *to, struct service *from)
     to->listener = from->listener;
     from->listener = NULL;
     listener_set_owner(to->listener, accept_client, to);
-    listener_set_paused(to->listener, to->host.nsessions >=
-                                          (unsigned)to->sc->max_clients);
+    update_pause(to);
     pool_start(to->pool);
 }
 

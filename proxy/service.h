@@ -19,6 +19,18 @@ struct event_base;
 struct evdns_base;
 struct service;
 
+/*
+ * Descriptors bound the clients of all services together: each client
+ * holds two (its socket and its link).  main.c sets cap from
+ * RLIMIT_NOFILE; every listener pauses while live >= cap, so a client
+ * that was accepted always has a descriptor for its link.
+ */
+struct client_budget {
+    unsigned cap;               /* clients at once, all services */
+    unsigned live;              /* clients now, all services */
+    struct service *services;   /* ref list: every service, to resume */
+};
+
 /* What main.c lends every service. */
 struct service_env {
     struct event_base *base;    /* ref: the loop */
@@ -26,6 +38,7 @@ struct service_env {
     char *scratch;              /* ref: the loop's read buffer */
     size_t scratch_len;         /* its size */
     uint64_t *next_id;          /* ref: session id counter */
+    struct client_budget *budget;   /* ref: shared by every service */
 };
 
 /*
