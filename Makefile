@@ -53,7 +53,7 @@ TOOLS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.
 PROG    := $(BUILD)/redsleeve
 
 .PHONY: all test test-unit test-integration check-asan demo deps clean \
-        install tools fuzz fuzz-resp fuzz-config bench static image test-image
+        install tools fuzz fuzz-resp fuzz-config soak soak-asan bench static image test-image
 
 all: ./redsleeve
 
@@ -141,6 +141,21 @@ fuzz-config: build/fuzz/fuzz_config
 	@mkdir -p build/fuzz/corpus-config
 	build/fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    -max_len=4096 build/fuzz/corpus-config tests/fuzz/corpus/config
+
+# Soak: SOAK_SECONDS (default 300) of mixed traffic with server restarts,
+# CLIENT KILLs, slow and aborting clients; soak-asan runs it on the
+# ASan + UBSan build (RSS is reported there, not judged: ASan quarantines).
+SOAK_SECONDS ?= 300
+soak: deps $(PROG) $(TOOLS)
+	@SOAK_SECONDS=$(SOAK_SECONDS) REDSLEEVE=$(PROG) TOOLS=$(BUILD)/tools \
+	    bash tests/soak/run.sh
+
+soak-asan: deps
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined build-san/redsleeve tools
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=16 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 SOAK_NO_RSS_CHECK=1 \
+	SOAK_SECONDS=$(SOAK_SECONDS) REDSLEEVE=build-san/redsleeve \
+	    TOOLS=build-san/tools bash tests/soak/run.sh
 
 # Side-by-side benchmark: redsleeve beside direct TLS, stunnel and HAProxy.
 bench: ./redsleeve
