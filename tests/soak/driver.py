@@ -70,14 +70,23 @@ class Conn:
                 raise Closed("eof")
             self.buf += data
             if self.buf[:len(want)] != want[:len(self.buf)]:
-                got = self.buf[:len(want)]
-                if got.startswith(b"-"):
-                    line = got.split(b"\r\n")[0].decode(errors="replace")
-                    raise Closed("error-reply: " + line[:60])
+                if self.buf.startswith(b"-"):
+                    while b"\r\n" not in self.buf and len(self.buf) < 400:
+                        try:
+                            more = self.s.recv(400)
+                        except OSError:
+                            more = b""
+                        if not more:
+                            break
+                        self.buf += more
+                    line = self.buf.split(b"\r\n")[0].decode(errors="replace")
+                    raise Closed("error-reply: " + line[:120])
+                self.mismatch = self.buf[:80]
                 return False
             if pause:
                 time.sleep(pause)
         if self.buf[:len(want)] != want:
+            self.mismatch = self.buf[:80]
             return False
         self.buf = self.buf[len(want):]
         return True
@@ -109,7 +118,15 @@ class Stats:
             self.sessions[kind] = self.sessions.get(kind, 0) + 1
 
     def closed(self, why):
-        key = why.split(":")[0] if not why.startswith("error-reply") else why
+        key = why.split(":")[0]
+        if why.startswith("error-reply"):
+            words = why[13:].split()
+            if "redsleeve:" in words:
+                # "-ERR redsleeve: upstream main (...) unreachable: connect..."
+                rest = why.split("unreachable: ", 1)[-1]
+                key = "proxy-error:" + "_".join(rest.split()[:2])
+            else:
+                key = "server-error:" + (words[0] if words else "?")
         with self.lock:
             self.closes[key] = self.closes.get(key, 0) + 1
 
@@ -122,7 +139,8 @@ class Stats:
 
 def check(conn, stats, want, what, **kw):
     if not conn.expect(want, **kw):
-        stats.bad(what)
+        stats.bad("%s: wanted %r, got %r" % (what, want[:40],
+                                             getattr(conn, "mismatch", b"")))
         raise Closed("corrupt")
     stats.add(1, len(want))
 
@@ -178,6 +196,9 @@ def session(port, wid, rnd, stats):
             c.send(enc("GET", key))
             check(c, stats, bulk(v), "slow get", chunk=512, pause=0.002)
         elif kind == "abort":
+            # Its own keys: the commands still run after the client left,
+            # and must not race this worker's next session.
+            key = "soak:abort:%d" % wid
             c.send(b"".join(enc("SET", key, os.urandom(rnd.randrange(5000)))
                             for _ in range(rnd.randint(1, 30))))
             if rnd.random() < 0.5:

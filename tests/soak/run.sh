@@ -19,7 +19,7 @@ start_redis_tls main
 RP=$REDIS_PORT_main
 printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
 {
-    printf '[global]\nlog_level = warn\nadmin_listen = 127.0.0.1:0\n'
+    printf '[global]\nadmin_listen = 127.0.0.1:0\n'
     svc_ini main "$RP" "auth_password_file = $W/pw" 'pool_min_idle = 4' \
         'pool_max_idle = 32' 'buffer_limit = 64k' 'connect_timeout = 2s'
 } >"$W/rs.ini"

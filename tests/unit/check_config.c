@@ -66,6 +66,88 @@ teardown(void)
 
 /* ------------------------------------------------------------ good files */
 
+START_TEST(role_and_dns_refresh)
+{
+    struct config *cfg = load_text(
+        "[global]\nallow_root = yes\n"
+        "[a]\nlisten = 6379\nupstream = c.example:6379\nrole = primary\n"
+        "dns_refresh = 500ms\n"
+        "[b]\nlisten = 6380\nupstream = c.example:6379\nrole = replica\n"
+        "[c]\nlisten = 6381\nupstream = c.example:6379\n");
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert(cfg->allow_root);
+    ck_assert_int_eq(cfg->services->role, ROLE_PRIMARY);
+    ck_assert_double_eq_tol(cfg->services->dns_refresh, 0.5, 1e-9);
+    ck_assert_int_eq(cfg->services->next->role, ROLE_REPLICA);
+    ck_assert_int_eq(cfg->services->next->next->role, ROLE_ANY);
+    ck_assert_double_eq_tol(cfg->services->next->next->dns_refresh, 5, 1e-9);
+    config_free(cfg);
+}
+END_TEST
+
+/* The reload digest: settings and file contents, not line numbers. */
+START_TEST(digest_sees_settings_and_files)
+{
+    unsigned char d1[CONFIG_DIGEST_LEN], d2[CONFIG_DIGEST_LEN];
+    struct config *cfg;
+    char text[600], ca[512];
+
+    /* write_file's path is a static buffer: keep a copy. */
+    snprintf(ca, sizeof(ca), "%s", write_file("ca.pem", "one\n"));
+
+    snprintf(text, sizeof(text), "[a]\nlisten = 6379\nupstream = "
+             "c.example:6379\nca_file = %s\n", ca);
+    cfg = load_text(text);
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(config_service_digest(cfg->services, d1), 0);
+    config_free(cfg);
+
+    snprintf(text, sizeof(text), "\n\n[a]\nupstream = c.example:6379\n"
+             "listen = 6379\nca_file = %s\n", ca);
+    cfg = load_text(text);          /* same settings, other lines */
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(config_service_digest(cfg->services, d2), 0);
+    ck_assert_mem_eq(d1, d2, sizeof(d1));
+    write_file("ca.pem", "two\n");  /* same path, new bytes */
+    ck_assert_int_eq(config_service_digest(cfg->services, d2), 0);
+    ck_assert(memcmp(d1, d2, sizeof(d1)) != 0);
+    config_free(cfg);
+
+    snprintf(text, sizeof(text), "[a]\nlisten = 6379\nupstream = "
+             "c.example:6379\nca_file = %s\nrole = primary\n", ca);
+    cfg = load_text(text);
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(config_service_digest(cfg->services, d1), 0);
+    ck_assert(memcmp(d1, d2, sizeof(d1)) != 0);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(detach_moves_a_section)
+{
+    struct config *a = load_text("[x]\nlisten = 1\nupstream = h.example:1\n"
+                                 "[y]\nlisten = 2\nupstream = h.example:2\n");
+    struct config *b;
+    struct service_config *y, *y2;
+
+    ck_assert_msg(a != NULL, "%s", err);
+    b = load_text("[y]\nlisten = 2\nupstream = h.example:2\n");
+    ck_assert_msg(b != NULL, "%s", err);
+    y = a->services->next;
+    y2 = b->services;
+    config_detach_service(a, y, NULL);
+    ck_assert_int_eq(a->nservices, 1);
+    ck_assert_ptr_null(a->services->next);
+    config_detach_service(b, y2, y);    /* y takes y2's place in b */
+    ck_assert_ptr_eq(b->services, y);
+    ck_assert_int_eq(b->nservices, 1);
+    config_service_free(y2);
+    config_free(a);
+    config_free(b);                     /* frees y */
+}
+END_TEST
+
 START_TEST(every_key_parses)
 {
     char text[2048];
@@ -314,6 +396,12 @@ static const struct {
     {"global-service.ini", "global-service.ini:5: listen: unknown key in "
                            "[global]"},
     {"long-line.ini", "long-line.ini:4: line is longer than"},
+    {"role-bogus.ini", "role-bogus.ini:4: role: expected primary, replica "
+                       "or any, got \"leader\""},
+    {"allowroot-bogus.ini", "allowroot-bogus.ini:2: allow_root: expected "
+                            "yes or no"},
+    {"dnsrefresh-bogus.ini", "dnsrefresh-bogus.ini:4: dns_refresh: "
+                             "expected a duration"},
 };
 
 START_TEST(bad_file_is_named)
@@ -465,6 +553,9 @@ config_suite(void)
 
     tcase_add_checked_fixture(good, setup, teardown);
     tcase_add_test(good, every_key_parses);
+    tcase_add_test(good, role_and_dns_refresh);
+    tcase_add_test(good, digest_sees_settings_and_files);
+    tcase_add_test(good, detach_moves_a_section);
     tcase_add_test(good, defaults_apply);
     tcase_add_test(good, indented_keys_and_inline_comments);
     tcase_add_test(good, password_file_forms);
