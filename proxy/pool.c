@@ -541,7 +541,9 @@ dns_refresh_cb(int err, struct evutil_addrinfo *res, void *arg)
                  "action=\"closing idle links to other addresses\"",
                  p->sc->name, p->sc->upstream, list);
     }
-    memcpy(p->addrs, now, sizeof(now));
+    for (int i = 0; i < n; i++) {
+        memcpy(p->addrs[i], now[i], sizeof(p->addrs[i]));
+    }
     p->naddrs = n;
     p->have_addrs = true;
     for (pl = p->links; pl != NULL; pl = next) {
