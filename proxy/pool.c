@@ -618,6 +618,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
         next = pl->next;
         switch (pl->state) {
         case PL_IDLE:
+            link_release_buffers(pl->link);
             if (sc->link_max_lifetime > 0 &&
                 link_age(pl->link) >= sc->link_max_lifetime) {
                 discard(pl, "lifetime");

@@ -501,3 +501,11 @@ tls_fail_name(enum tls_fail k)
 
     return (unsigned)k < TLS_FAIL_COUNT ? names[k] : "unknown";
 }
+
+void
+tls_ssl_forget_info(SSL *ssl)
+{
+    if (ssl != NULL) {
+        SSL_set_ex_data(ssl, verify_info_index, NULL);
+    }
+}

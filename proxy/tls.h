@@ -48,6 +48,10 @@ SSL_CTX *tls_ctx_new(const struct service_config *sc, char *err,
 SSL *tls_ssl_new(SSL_CTX *ctx, const struct service_config *sc,
                  struct tls_verify_info *info);
 
+/* tls_ssl_forget_info(ssl): the info given to tls_ssl_new is going away
+ * (the handshake is over); the callbacks will not look for it again. */
+void tls_ssl_forget_info(SSL *ssl);
+
 /*
  * tls_failure_reason(ssl, info, sc, out, outlen): after a failed handshake,
  * a readable cause: "certificate verify failed: hostname mismatch (wanted

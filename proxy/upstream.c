@@ -35,6 +35,7 @@
 #include "tls.h"
 
 #define AUTH_BUF_MAX 4096       /* longest AUTH + ROLE replies we read */
+#define LINK_IOERR_MAX 128      /* an I/O error text once ready */
 #define ROLE_CMD "*1\r\n$4\r\nROLE\r\n"
 
 enum link_state {
@@ -45,6 +46,25 @@ enum link_state {
     LINK_AUTHENTICATING,
     LINK_READY,
     LINK_FAILED
+};
+
+/*
+ * What a link needs only until it is ready (about 5 KiB): verification
+ * details, the AUTH/ROLE replies and the failure text.  Freed when the
+ * link becomes ready, so an idle or busy link carries none of it.
+ */
+struct link_init {
+    struct tls_verify_info vinfo;       /* filled by tls.c's callback */
+    struct resp_scanner rs;             /* frames the AUTH/ROLE replies */
+    size_t auth_sent;                   /* AUTH bytes written so far */
+    size_t role_sent;                   /* ROLE bytes written so far */
+    bool auth_pending;                  /* the AUTH reply is still due */
+    bool role_pending;                  /* the ROLE reply is still due */
+    size_t len;                         /* reply bytes in buf */
+    size_t scanned;                     /* of them, fed to rs */
+    size_t frame_start;                 /* where the current reply starts */
+    char error[TLS_REASON_MAX];         /* why it failed, "" if it did not */
+    char buf[AUTH_BUF_MAX];             /* reply bytes */
 };
 
 struct link {
@@ -68,18 +88,9 @@ struct link {
     struct evdns_getaddrinfo_request *dns_req;  /* ref: libevent's */
     struct evutil_addrinfo *addrs;      /* owned: resolved addresses */
     struct evutil_addrinfo *next_addr;  /* ref: into addrs, next to try */
-    size_t auth_sent;                   /* AUTH bytes written so far */
-    size_t role_sent;                   /* ROLE bytes written so far */
-    bool auth_pending;                  /* the AUTH reply is still due */
-    bool role_pending;                  /* the ROLE reply is still due */
-    char *auth_buf;                     /* owned: reply bytes, during init */
-    size_t auth_len;                    /* bytes in auth_buf */
-    size_t scanned;                     /* of them, fed to init_rs */
-    size_t frame_start;                 /* where the current reply starts */
-    struct resp_scanner init_rs;        /* frames the init replies */
-    struct tls_verify_info vinfo;       /* filled by tls.c's callback */
+    struct link_init *init;             /* owned: until ready, then NULL */
     char peer[INET6_ADDRSTRLEN + 8];    /* address:port connected to */
-    char error[TLS_REASON_MAX];         /* why it failed, "" if it did not */
+    char ioerr[LINK_IOERR_MAX];         /* why I/O failed once ready */
 };
 
 const double link_hist_bounds[LINK_HIST_BUCKETS] = {
@@ -171,12 +182,17 @@ fail(struct link *l, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     n = strlen(msg);
-    if (l->vinfo.cert_requested && n < sizeof(msg)) {
+    if (l->init != NULL && l->init->vinfo.cert_requested &&
+        n < sizeof(msg)) {
         snprintf(msg + n, sizeof(msg) - n, " (the server asked for a client "
                  "certificate and none is configured: set cert_file and "
                  "key_file)");
     }
-    memcpy(l->error, msg, sizeof(l->error));
+    if (l->init != NULL) {
+        memcpy(l->init->error, msg, sizeof(l->init->error));
+    } else {
+        snprintf(l->ioerr, sizeof(l->ioerr), "%s", msg);
+    }
     l->state = LINK_FAILED;
     link_watch(l, false, false);
     evtimer_del(&l->ev_timer);
@@ -323,7 +339,7 @@ start_handshake(struct link *l)
 {
     const struct service_config *sc = l->p->sc;
 
-    l->ssl = tls_ssl_new(l->p->ctx, sc, &l->vinfo);
+    l->ssl = tls_ssl_new(l->p->ctx, sc, &l->init->vinfo);
     if (l->ssl == NULL || SSL_set_fd(l->ssl, l->fd) != 1) {
         fail(l, "tls: cannot create connection (out of memory)");
         return;
@@ -340,8 +356,10 @@ become_ready(struct link *l)
     l->state = LINK_READY;
     evtimer_del(&l->ev_timer);
     link_watch(l, false, false);
-    free(l->auth_buf);
-    l->auth_buf = NULL;
+    /* Verification is over (no renegotiation): forget its details. */
+    tls_ssl_forget_info(l->ssl);
+    free(l->init);
+    l->init = NULL;
     l->ready_cb(l, NULL, l->arg);   /* may free l */
 }
 
@@ -418,7 +436,7 @@ write_init(struct link *l, const char *what, const char *cmd, size_t len,
                            st == LINK_IO_WANT_WRITE);
                 return 0;
             }
-            fail(l, "%s: %s", what, l->error);
+            fail(l, "%s: %s", what, link_error(l));
             return -1;
         }
         *sent += n;
@@ -435,21 +453,22 @@ static void
 step_init(struct link *l)
 {
     const struct auth_cmd *ac = l->p->auth;
+    struct link_init *in = l->init;
     enum link_io st;
     char line[200];
     int r;
 
-    if ((r = write_init(l, "AUTH", ac->buf, ac->len, &l->auth_sent)) <= 0) {
+    if ((r = write_init(l, "AUTH", ac->buf, ac->len, &in->auth_sent)) <= 0) {
         return;
     }
-    if (l->role_pending &&
+    if (in->role_pending &&
         (r = write_init(l, "ROLE", ROLE_CMD, strlen(ROLE_CMD),
-                        &l->role_sent)) <= 0) {
+                        &in->role_sent)) <= 0) {
         return;
     }
     for (;;) {
-        size_t n = link_read(l, l->auth_buf + l->auth_len,
-                             AUTH_BUF_MAX - l->auth_len, &st);
+        size_t n = link_read(l, in->buf + in->len,
+                             AUTH_BUF_MAX - in->len, &st);
 
         if (n == 0) {
             if (st == LINK_IO_WANT_READ || st == LINK_IO_WANT_WRITE) {
@@ -457,56 +476,56 @@ step_init(struct link *l)
                            st == LINK_IO_WANT_WRITE);
                 return;
             }
-            fail(l, "%s: %s", l->auth_pending ? "AUTH" : "role",
+            fail(l, "%s: %s", in->auth_pending ? "AUTH" : "role",
                  st == LINK_IO_EOF ? "server closed the connection"
-                                   : l->error);
+                                   : link_error(l));
             return;
         }
-        l->auth_len += n;
-        while (l->scanned < l->auth_len) {
+        in->len += n;
+        while (in->scanned < in->len) {
             struct resp_frame f;
             size_t used, flen;
-            const char *frame = l->auth_buf + l->frame_start;
+            const char *frame = in->buf + in->frame_start;
             enum resp_status rs;
 
-            if (!l->auth_pending && !l->role_pending) {
+            if (!in->auth_pending && !in->role_pending) {
                 fail(l, "%s", "AUTH rejected: unexpected bytes after the "
                      "replies");
                 return;
             }
-            rs = resp_scan(&l->init_rs, l->auth_buf + l->scanned,
-                           l->auth_len - l->scanned, &used, &f);
-            l->scanned += used;
+            rs = resp_scan(&in->rs, in->buf + in->scanned,
+                           in->len - in->scanned, &used, &f);
+            in->scanned += used;
             if (rs == RESP_ERROR) {
                 fail(l, "%s: malformed reply from %s",
-                     l->auth_pending ? "AUTH" : "role", l->peer);
+                     in->auth_pending ? "AUTH" : "role", l->peer);
                 return;
             }
             if (rs == RESP_NEED_MORE) {
                 break;
             }
-            flen = l->scanned - l->frame_start;
-            l->frame_start = l->scanned;
-            if (l->auth_pending) {
-                l->auth_pending = false;
+            flen = in->scanned - in->frame_start;
+            in->frame_start = in->scanned;
+            if (in->auth_pending) {
+                in->auth_pending = false;
                 if (auth_reply_check(frame, flen, line, sizeof(line)) !=
                     AUTH_REPLY_OK) {
                     fail(l, "AUTH rejected: %s", line);
                     return;
                 }
             } else {
-                l->role_pending = false;
+                in->role_pending = false;
                 if (check_role(l, frame, flen) < 0) {
                     return;
                 }
             }
         }
-        if (!l->auth_pending && !l->role_pending) {
+        if (!in->auth_pending && !in->role_pending) {
             become_ready(l);
             return;
         }
-        if (l->auth_len == AUTH_BUF_MAX) {
-            fail(l, "%s: reply too long", l->auth_pending ? "AUTH rejected"
+        if (in->len == AUTH_BUF_MAX) {
+            fail(l, "%s: reply too long", in->auth_pending ? "AUTH rejected"
                                                           : "role");
             return;
         }
@@ -525,18 +544,13 @@ step_handshake(struct link *l)
             observe(&l->p->stats->handshake, l->t_handshake);
         }
         l->resumed = tls_note_handshake(l->ssl);
-        l->auth_pending = l->p->auth->len > 0;
-        l->role_pending = l->p->sc->role != ROLE_ANY;
-        if (!l->auth_pending && !l->role_pending) {
+        l->init->auth_pending = l->p->auth->len > 0;
+        l->init->role_pending = l->p->sc->role != ROLE_ANY;
+        if (!l->init->auth_pending && !l->init->role_pending) {
             become_ready(l);
             return;
         }
-        l->auth_buf = malloc(AUTH_BUF_MAX);
-        if (l->auth_buf == NULL) {
-            fail(l, "AUTH: out of memory");
-            return;
-        }
-        resp_init(&l->init_rs, RESP_REPLIES);
+        resp_init(&l->init->rs, RESP_REPLIES);
         l->state = LINK_AUTHENTICATING;
         step_init(l);
         return;
@@ -552,7 +566,7 @@ step_handshake(struct link *l)
         if (ERR_peek_error() == 0) {
             int e = errno;
 
-            count_tls_failure(l, tls_failure_kind(l->ssl, &l->vinfo));
+            count_tls_failure(l, tls_failure_kind(l->ssl, &l->init->vinfo));
             fail(l, "tls handshake failed: %s", r == 0 || e == 0
                  ? "connection closed by the server" : strerror(e));
             return;
@@ -562,8 +576,8 @@ step_handshake(struct link *l)
     default: {
         char reason[TLS_REASON_MAX];
 
-        count_tls_failure(l, tls_failure_kind(l->ssl, &l->vinfo));
-        fail(l, "%s", tls_failure_reason(l->ssl, &l->vinfo, l->p->sc,
+        count_tls_failure(l, tls_failure_kind(l->ssl, &l->init->vinfo));
+        fail(l, "%s", tls_failure_reason(l->ssl, &l->init->vinfo, l->p->sc,
                                          reason, sizeof(reason)));
         return;
     }
@@ -652,7 +666,7 @@ link_timer_cb(evutil_socket_t fd, short what, void *arg)
         return;
     case LINK_FAILED:
         close_socket(l);
-        l->ready_cb(l, l->error, l->arg);  /* may free l */
+        l->ready_cb(l, link_error(l), l->arg);  /* may free l */
         return;
     case LINK_READY:
         return;
@@ -666,6 +680,11 @@ link_new(const struct link_params *p, link_ready_cb cb, void *arg)
     struct link *l = calloc(1, sizeof(*l));
 
     if (l == NULL) {
+        return NULL;
+    }
+    l->init = calloc(1, sizeof(*l->init));
+    if (l->init == NULL) {
+        free(l);
         return NULL;
     }
     l->fd = -1;
@@ -698,7 +717,7 @@ link_free(struct link *l, bool graceful)
     if (l->addrs != NULL) {
         evutil_freeaddrinfo(l->addrs);
     }
-    free(l->auth_buf);
+    free(l->init);
     free(l);
 }
 
@@ -710,6 +729,21 @@ link_set_io(struct link *l, link_io_cb cb, void *arg)
 }
 
 /* The one place that turns an SSL result into what the caller does next. */
+/* Keeps an I/O failure's text where link_error() finds it. */
+static void PRINTF_LIKE(2, 3)
+io_error(struct link *l, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (l->init != NULL) {
+        vsnprintf(l->init->error, sizeof(l->init->error), fmt, ap);
+    } else {
+        vsnprintf(l->ioerr, sizeof(l->ioerr), fmt, ap);
+    }
+    va_end(ap);
+}
+
 static size_t
 map_result(struct link *l, int r, enum link_io *st)
 {
@@ -738,14 +772,13 @@ map_result(struct link *l, int r, enum link_io *st)
             break;
         }
         if (ERR_peek_error() == 0) {
-            snprintf(l->error, sizeof(l->error), "%s", strerror(e));
+            io_error(l, "%s", strerror(e));
             *st = LINK_IO_ERROR;
             break;
         }
         __attribute__((fallthrough));
     default:
-        snprintf(l->error, sizeof(l->error), "tls: %s",
-                 tls_err_drain(why, sizeof(why)));
+        io_error(l, "tls: %s", tls_err_drain(why, sizeof(why)));
         *st = LINK_IO_ERROR;
         break;
     }
@@ -759,6 +792,13 @@ link_read(struct link *l, void *buf, size_t len, enum link_io *st)
 
     ERR_clear_error();
     r = SSL_read(l->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+    if (r > 0 && SSL_has_pending(l->ssl) == 0) {
+        /* RELEASE_BUFFERS frees what a read or write used, but a TLS 1.3
+         * NewSessionTicket read here grows a write buffer that would stay
+         * until the next write: hand everything back now (cheap when
+         * nothing is held). */
+        (void)SSL_free_buffers(l->ssl);
+    }
     return map_result(l, r, st);
 }
 
@@ -799,7 +839,7 @@ link_peer(const struct link *l)
 const char *
 link_error(const struct link *l)
 {
-    return l->error;
+    return l->init != NULL ? l->init->error : l->ioerr;
 }
 
 double
@@ -822,4 +862,13 @@ const char *
 link_tls_version(const struct link *l)
 {
     return l->ssl ? SSL_get_version(l->ssl) : "none";
+}
+
+void
+link_release_buffers(struct link *l)
+{
+    if (l->ssl != NULL && l->state == LINK_READY &&
+        SSL_has_pending(l->ssl) == 0) {
+        (void)SSL_free_buffers(l->ssl);     /* 0 = still in use: fine */
+    }
 }

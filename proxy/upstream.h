@@ -104,6 +104,10 @@ size_t link_write(struct link *link, const void *buf, size_t len,
 /* link_has_pending(link): decrypted bytes wait inside the SSL. */
 bool link_has_pending(const struct link *link);
 
+/* link_release_buffers(link): gives the SSL's record buffers back while
+ * the link is quiet (they come back, 16 KiB or more, with the next byte). */
+void link_release_buffers(struct link *link);
+
 /* link_shutdown_write(link): sends close_notify once; reads go on. */
 void link_shutdown_write(struct link *link);
 
