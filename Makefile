@@ -53,7 +53,7 @@ TOOLS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.
 PROG    := $(BUILD)/redsleeve
 
 .PHONY: all test test-unit test-integration check-asan demo deps clean \
-        install tools fuzz fuzz-resp fuzz-config soak soak-asan bench static image test-image
+        install tools fuzz fuzz-resp fuzz-config soak soak-asan bench bench-report static image test-image
 
 all: ./redsleeve
 
@@ -160,6 +160,11 @@ soak-asan: deps
 # Side-by-side benchmark: redsleeve beside direct TLS, stunnel and HAProxy.
 bench: ./redsleeve
 	@bash bench/run.sh
+	@python3 bench/report.py bench/results-latest.txt docs
+
+# docs/performance.md and .svg again from bench/results-latest.txt.
+bench-report:
+	@python3 bench/report.py bench/results-latest.txt docs
 
 PREFIX  ?= /usr/local
 UNITDIR ?= $(PREFIX)/lib/systemd/system

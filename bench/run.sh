@@ -7,6 +7,11 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 export RESULTS=${RESULTS:-$HERE/results-latest.txt}
+# The chart (bench/report.py) is drawn with gnuplot.
+if ! command -v gnuplot >/dev/null 2>&1 && [[ $(id -u) == 0 ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        gnuplot-nox >/dev/null || echo "run.sh: gnuplot not installed; no chart"
+fi
 export EXTRA_PROXY_PORT=${EXTRA_PROXY_PORT:-6399}
 export EXTRA_PROXY_NAME=redsleeve
 # The bench runs as root like the other proxies it measures.
