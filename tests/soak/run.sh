@@ -75,6 +75,11 @@ python3 "$(dirname "$0")/driver.py" "$P" "$SECS" "$WORKERS" "$W/driver.json"
 touch "$W/stop-chaos"
 wait "$CHAOS" 2>/dev/null || true
 [[ -s $W/redis.pid ]] && BG_PIDS+=("$(cat "$W/redis.pid")")
+# Every server the chaos loop started runs this work dir's config: stop
+# whichever is left (by PID) with the rest at exit.
+for pid in $(pgrep -f "redis-server $W/main.conf" || true); do
+    BG_PIDS+=("$pid")
+done
 # Let links settle back into the pool, then look at descriptors.
 wait_until 10 rcli_tls "$RP" PING >/dev/null 2>&1 || true
 sleep 3
