@@ -75,9 +75,10 @@ python3 "$(dirname "$0")/driver.py" "$P" "$SECS" "$WORKERS" "$W/driver.json"
 touch "$W/stop-chaos"
 wait "$CHAOS" 2>/dev/null || true
 [[ -s $W/redis.pid ]] && BG_PIDS+=("$(cat "$W/redis.pid")")
-# Every server the chaos loop started runs this work dir's config: stop
+# Every server the chaos loop started serves our port (redis names itself
+# "redis-server 127.0.0.1:PORT"): stop
 # whichever is left (by PID) with the rest at exit.
-for pid in $(pgrep -f "redis-server $W/main.conf" || true); do
+for pid in $(pgrep -xf "redis-server 127.0.0.1:$RP" || true); do
     BG_PIDS+=("$pid")
 done
 # Let links settle back into the pool, then look at descriptors.
