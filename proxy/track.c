@@ -59,10 +59,12 @@ track_request(struct track *t, const struct resp_frame *f)
             track_break(t, uncountable[i].why);
         }
     }
-    if (strcmp(f->name, "client") == 0 && strcmp(f->arg1, "reply") == 0) {
+    if (c == 'c' && strcmp(f->name, "client") == 0 &&
+        strcmp(f->arg1, "reply") == 0) {
         track_break(t, "client-reply");
     }
-    return strcmp(f->name, "reset") == 0 ? TRACK_REAUTH : TRACK_FORWARD;
+    return c == 'r' && strcmp(f->name, "reset") == 0 ? TRACK_REAUTH
+                                                     : TRACK_FORWARD;
 }
 
 int
