@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define GLOBAL_SECTION "global"
 #define READ_LINE_MAX 4096          /* our reader's own line buffer */
@@ -110,9 +111,9 @@ struct parse_state {
     struct service_config *cur;     /* ref: service of the current section */
     struct service_config *tail;    /* ref: last service, for appending */
     char cur_section[256];          /* name of the current section */
-    bool global_seen[5];            /* log_level, resolv_conf,
+    bool global_seen[6];            /* log_level, resolv_conf,
                                        shutdown_timeout, admin_listen,
-                                       allow_root */
+                                       allow_root, workers */
     char *sections[MAX_SECTIONS];   /* owned: headers seen, for duplicates */
     int nsections;                  /* entries in sections */
     int header_line;                /* line of the last [section] header */
@@ -598,6 +599,25 @@ global_key(struct parse_state *ps, const char *name, const char *value)
             return 1;
         }
         *field = strdup(value);
+    } else if (strcmp(name, "workers") == 0) {
+        long n = 0;
+
+        if (ps->global_seen[5]) {
+            perr(ps, ps->lineno, "workers: set twice in [global]");
+            return 1;
+        }
+        ps->global_seen[5] = true;
+        if (strcmp(value, "auto") == 0) {
+            n = sysconf(_SC_NPROCESSORS_ONLN);
+            cfg->workers = n < 1 ? 1 : n > CONFIG_WORKERS_MAX
+                                           ? CONFIG_WORKERS_MAX : (int)n;
+        } else if (parse_int(value, &n) < 0 || n < 1 ||
+                   n > CONFIG_WORKERS_MAX) {
+            perr(ps, ps->lineno, "workers: expected auto or a whole number "
+                 "from 1 to %d, got \"%s\"", CONFIG_WORKERS_MAX, value);
+        } else {
+            cfg->workers = (int)n;
+        }
     } else if (strcmp(name, "allow_root") == 0) {
         if (ps->global_seen[4]) {
             perr(ps, ps->lineno, "allow_root: set twice in [global]");
@@ -630,7 +650,7 @@ global_key(struct parse_state *ps, const char *name, const char *value)
     } else {
         perr(ps, ps->lineno, "%s: unknown key in [global] (known: "
              "log_level, resolv_conf, shutdown_timeout, admin_listen, user, "
-             "group, pid_file, log_file, allow_root)", name);
+             "group, pid_file, log_file, allow_root, workers)", name);
     }
     return 1;
 }
@@ -1118,6 +1138,7 @@ load_stream(const char *path, FILE *fp, const char *const *origins,
     ps.cfg = cfg;
     cfg->log_level = LOG_LEVEL_INFO;
     cfg->shutdown_timeout = 30.0;
+    cfg->workers = 1;
     cfg->file = strdup(path);
     ps.fp = fp;
     r = ini_parse_stream(ini_line_reader, &ps, ini_key_cb, &ps);
@@ -1172,7 +1193,8 @@ is_global_key(const char *k)
            strcmp(k, "shutdown_timeout") == 0 ||
            strcmp(k, "admin_listen") == 0 || strcmp(k, "user") == 0 ||
            strcmp(k, "group") == 0 || strcmp(k, "pid_file") == 0 ||
-           strcmp(k, "log_file") == 0 || strcmp(k, "allow_root") == 0;
+           strcmp(k, "log_file") == 0 || strcmp(k, "allow_root") == 0 ||
+           strcmp(k, "workers") == 0;
 }
 
 bool

@@ -126,6 +126,7 @@ struct config {
     char *log_file;                 /* owned: [global] log_file (else stderr) */
     bool allow_root;                /* [global] allow_root: run as root
                                        without user = */
+    int workers;                    /* [global] workers: event loops */
     char *notes;                    /* owned: what stunnel keys became,
                                        one "FILE:LINE: ..." per line */
     int admin_listen_line;          /* its line, for errors */
@@ -147,6 +148,8 @@ struct config *config_load(const char *path, char *err, size_t errlen);
  */
 struct config *config_load_stream(const char *name, FILE *fp, char *err,
                                   size_t errlen);
+
+#define CONFIG_WORKERS_MAX 64
 
 #define CONFIG_ARGS_MAX 128             /* settings from flags/environment */
 #define CONFIG_ARGS_SERVICE "sidecar"   /* the one service they describe */

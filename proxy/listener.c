@@ -26,6 +26,15 @@
 #define LISTEN_BACKLOG 511
 #define ACCEPT_BACKOFF_MS 100
 
+/* workers > 1: every worker binds its own socket to the same address. */
+static bool reuseport;
+
+void
+listener_set_reuseport(bool on)
+{
+    reuseport = on;
+}
+
 struct listener {
     struct evconnlistener *evl;     /* owned: libevent's listener */
     struct event ev_backoff;        /* owned: resumes after EMFILE */
@@ -168,6 +177,9 @@ bind_tcp(const struct service_config *sc, char *bound, size_t boundlen,
         return -1;
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (reuseport) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    }
     if (bind(fd, (struct sockaddr *)&ss, (socklen_t)sslen) < 0 ||
         listen(fd, LISTEN_BACKLOG) < 0) {
         snprintf(err, errlen, "cannot listen on %s: %s", spec,

@@ -32,6 +32,11 @@ struct listener *listener_new(struct event_base *base,
                               listener_accept_cb cb, void *arg, char *err,
                               size_t errlen);
 
+/* listener_set_reuseport(on): TCP listeners bound from now on set
+ * SO_REUSEPORT (workers > 1: one socket per worker, the kernel spreads
+ * connections).  Process-wide; set before any listener is made. */
+void listener_set_reuseport(bool on);
+
 /* listener_free(l): stops, closes, unlinks a unix socket; NULL is a no-op. */
 void listener_free(struct listener *l);
 

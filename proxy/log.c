@@ -7,6 +7,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -15,7 +16,8 @@
 
 #define LOG_LINE_MAX 2048
 
-static enum log_level current_level = LOG_LEVEL_INFO;
+/* Read by every worker thread, set by reload: an atomic int. */
+static _Atomic int current_level = LOG_LEVEL_INFO;
 
 static const char *const level_names[] = {
     [LOG_LEVEL_ERROR] = "error",
@@ -27,13 +29,14 @@ static const char *const level_names[] = {
 void
 log_set_level(enum log_level level)
 {
-    current_level = level;
+    atomic_store_explicit(&current_level, (int)level, memory_order_relaxed);
 }
 
 bool
 log_enabled(enum log_level level)
 {
-    return level <= current_level;
+    return (int)level <=
+           atomic_load_explicit(&current_level, memory_order_relaxed);
 }
 
 int

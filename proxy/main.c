@@ -23,8 +23,11 @@
 #include <sys/resource.h>
 #include <limits.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <event2/thread.h>
 
 #include "admin.h"
+#include "listener.h"
 #include "config.h"
 #include "log.h"
 #include "sd.h"
@@ -57,6 +60,22 @@ struct proxy {
     uint64_t reloads_failed;            /* SIGHUP reloads refused */
     bool last_reload_ok;                /* the last reload was applied */
     double last_reload_time;            /* wall clock of the last success */
+    /* workers > 1: this proxy is one worker, run by its own thread */
+    int worker;                         /* its index, -1 = the only loop */
+    pthread_t thread;                   /* the worker's thread */
+    struct event *ev_cmd;               /* owned: the main thread's orders */
+    pthread_mutex_t mu;                 /* guards the fields below */
+    pthread_cond_t cv;                  /* signals paused / exited */
+    unsigned cmds;                      /* CMD_* bits not yet carried out */
+    bool pause_req;                     /* the main thread wants a pause */
+    bool paused;                        /* the worker is holding still */
+    bool exited;                        /* its loop has returned */
+};
+
+enum {
+    CMD_RELOAD = 1,     /* SIGHUP */
+    CMD_DRAIN = 2,      /* first SIGTERM/SIGINT */
+    CMD_STOP = 4        /* second signal */
 };
 
 /* A service reload replaced, kept until its last client leaves. */
@@ -105,7 +124,7 @@ version(void)
 
 static const char *const global_keys[] = {
     "log_level", "resolv_conf", "shutdown_timeout", "admin_listen", "user",
-    "group", "pid_file", "log_file", "allow_root",
+    "group", "pid_file", "log_file", "allow_root", "workers",
 };
 #define NGLOBAL ((int)(sizeof(global_keys) / sizeof(global_keys[0])))
 #define NKEYS (NGLOBAL + SK_COUNT)
@@ -186,6 +205,7 @@ new_service(struct proxy *px, const struct config *cfg,
         .scratch_len = sizeof(px->scratch),
         .next_id = &px->next_id,
         .budget = &px->budget,
+        .worker = px->worker,
     };
     enum service_key key = SK_UPSTREAM;
     char err[512];
@@ -675,12 +695,12 @@ out:
     free(err);
 }
 
+static void begin_drain(struct proxy *px, const char *signame);
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct proxy *px = arg;
-    struct timeval tv = {0, 100000};
-    double t = px->cfg->shutdown_timeout;
 
     (void)what;
     if (sig == SIGHUP) {
@@ -695,10 +715,19 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
         stop_now(px, "second-signal");
         return;
     }
-    /* Stop accepting; live clients may finish for up to shutdown_timeout. */
+    begin_drain(px, sig == SIGINT ? "INT" : "TERM");
+}
+
+/* Stop accepting; live clients may finish for up to shutdown_timeout. */
+static void
+begin_drain(struct proxy *px, const char *signame)
+{
+    struct timeval tv = {0, 100000};
+    double t = px->cfg->shutdown_timeout;
+
     px->draining = true;
     log_info("event=shutdown phase=drain signal=%s clients=%u timeout=%gs",
-             sig == SIGINT ? "INT" : "TERM", total_clients(px), t);
+             signame, total_clients(px), t);
     for (int i = 0; i < px->cfg->nservices; i++) {
         service_stop_accepting(px->services[i]);
     }
@@ -780,6 +809,8 @@ libevent_log_cb(int severity, const char *msg)
     }
 }
 
+static int start_worker_events(struct proxy *px);
+
 static int
 start(struct proxy *px)
 {
@@ -817,6 +848,9 @@ start(struct proxy *px)
                  sc->name, service_listen_addr(px->services[i]),
                  sc->upstream, sc->verify == VERIFY_FULL ? "full"
                  : sc->verify == VERIFY_CHAIN ? "chain" : "none");
+    }
+    if (px->worker >= 0) {
+        return start_worker_events(px);
     }
     if (px->cfg->admin_listen != NULL) {
         struct admin_hooks hooks = {metrics_cb, ready_cb, px};
@@ -896,6 +930,35 @@ drop_privileges(const struct config *cfg)
     return 0;
 }
 
+/* pid_file: written at start (0, or -1 when it cannot be) and removed at
+ * exit. */
+static int
+write_pid_file(const struct config *cfg)
+{
+    FILE *pf;
+
+    if (cfg->pid_file == NULL) {
+        return 0;
+    }
+    pf = fopen(cfg->pid_file, "w");
+    if (pf == NULL) {
+        log_error("event=start error=\"pid_file %s: %s\"", cfg->pid_file,
+                  strerror(errno));
+        return -1;
+    }
+    fprintf(pf, "%ld\n", (long)getpid());
+    fclose(pf);
+    return 0;
+}
+
+static void
+remove_pid_file(const struct config *cfg)
+{
+    if (cfg->pid_file != NULL && unlink(cfg->pid_file) < 0) {
+        log_debug("event=pid-file error=\"%s\"", strerror(errno));
+    }
+}
+
 static void
 stop(struct proxy *px)
 {
@@ -926,8 +989,470 @@ stop(struct proxy *px)
     if (px->base != NULL) {
         event_base_free(px->base);
     }
+    if (px->ev_cmd != NULL) {
+        event_free(px->ev_cmd);
+    }
     config_free(px->cfg);
-    libevent_global_shutdown();
+}
+
+
+/* ------------------------------------------------------------ workers */
+
+/*
+ * workers > 1: one complete proxy per thread (its own config object, event
+ * loop, resolver, services, pools and SO_REUSEPORT listeners), started by
+ * the main thread, which keeps the signals, systemd, the admin endpoint
+ * and the pid file.  The main thread orders a worker (reload, drain, stop)
+ * through ev_cmd and reads its counters only while every worker holds
+ * still in a pause: no counter is shared between threads.
+ */
+struct master {
+    struct proxy *px;           /* ref: main's proxy (globals, base, ...) */
+    struct proxy **w;           /* owned: the workers */
+    int n;                      /* how many */
+    bool ready;                 /* READY=1 sent */
+    bool draining;              /* a stop signal came */
+    const char *signame;        /* for the workers' drain log line */
+};
+
+static struct master M;
+
+static void
+worker_cmd_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct proxy *px = arg;
+    unsigned cmds;
+
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&px->mu);
+    if (px->pause_req) {
+        px->paused = true;
+        pthread_cond_broadcast(&px->cv);
+        while (px->pause_req) {
+            pthread_cond_wait(&px->cv, &px->mu);
+        }
+        px->paused = false;
+    }
+    cmds = px->cmds;
+    px->cmds = 0;
+    pthread_mutex_unlock(&px->mu);
+    if (cmds & CMD_STOP) {
+        stop_now(px, "second-signal");
+    } else if ((cmds & CMD_DRAIN) && !px->draining) {
+        begin_drain(px, M.signame != NULL ? M.signame : "TERM");
+    } else if ((cmds & CMD_RELOAD) && !px->draining) {
+        reload(px);
+    }
+}
+
+static int
+start_worker_events(struct proxy *px)
+{
+    struct timeval tv = {0, 50000};
+
+    px->ev_poll = event_new(px->base, -1, EV_PERSIST, poll_cb, px);
+    px->ev_reap = event_new(px->base, -1, EV_PERSIST, reap_cb, px);
+    px->ev_cmd = event_new(px->base, -1, 0, worker_cmd_cb, px);
+    px->last_reload_ok = true;
+    px->last_reload_time = wall_now();
+    if (px->ev_poll == NULL || px->ev_reap == NULL || px->ev_cmd == NULL) {
+        log_error("event=start error=\"out of memory\"");
+        return -1;
+    }
+    event_add(px->ev_poll, &tv);
+    return 0;
+}
+
+static void
+post(struct proxy *w, unsigned cmd)
+{
+    pthread_mutex_lock(&w->mu);
+    w->cmds |= cmd;
+    pthread_mutex_unlock(&w->mu);
+    event_active(w->ev_cmd, EV_READ, 0);
+}
+
+/* Every worker holds still (or has ended) until resume_all(). */
+static void
+pause_all(void)
+{
+    for (int k = 0; k < M.n; k++) {
+        pthread_mutex_lock(&M.w[k]->mu);
+        M.w[k]->pause_req = true;
+        pthread_mutex_unlock(&M.w[k]->mu);
+        event_active(M.w[k]->ev_cmd, EV_READ, 0);
+    }
+    for (int k = 0; k < M.n; k++) {
+        pthread_mutex_lock(&M.w[k]->mu);
+        while (!M.w[k]->paused && !M.w[k]->exited) {
+            pthread_cond_wait(&M.w[k]->cv, &M.w[k]->mu);
+        }
+        pthread_mutex_unlock(&M.w[k]->mu);
+    }
+}
+
+static void
+resume_all(void)
+{
+    for (int k = 0; k < M.n; k++) {
+        pthread_mutex_lock(&M.w[k]->mu);
+        M.w[k]->pause_req = false;
+        pthread_cond_broadcast(&M.w[k]->cv);
+        pthread_mutex_unlock(&M.w[k]->mu);
+    }
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct proxy *px = arg;
+
+    event_base_loop(px->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    pthread_mutex_lock(&px->mu);
+    px->exited = true;
+    pthread_cond_broadcast(&px->cv);
+    pthread_mutex_unlock(&px->mu);
+    return NULL;
+}
+
+static void
+m_status_cb(char *out, unsigned long outlen, void *arg)
+{
+    unsigned clients = 0, idle = 0;
+
+    (void)arg;
+    pause_all();
+    for (int k = 0; k < M.n; k++) {
+        clients += total_clients(M.w[k]);
+        for (int i = 0; i < M.w[k]->cfg->nservices; i++) {
+            idle += service_links_idle(M.w[k]->services[i]);
+        }
+    }
+    resume_all();
+    snprintf(out, outlen, "%s workers=%d clients=%u links_idle=%u",
+             M.draining ? "draining" : M.ready ? "serving" : "starting", M.n,
+             clients, idle);
+}
+
+static void
+m_metrics_cb(struct evbuffer *out, void *arg)
+{
+    struct service **all;
+    int total = 0;
+
+    (void)arg;
+    pause_all();
+    for (int k = 0; k < M.n; k++) {
+        total += M.w[k]->cfg->nservices;
+    }
+    all = calloc((size_t)total + 1, sizeof(*all));
+    if (all != NULL) {
+        total = 0;
+        for (int k = 0; k < M.n; k++) {
+            for (int i = 0; i < M.w[k]->cfg->nservices; i++) {
+                all[total++] = M.w[k]->services[i];
+            }
+        }
+        evbuffer_add_printf(out, "# HELP redsleeve_build_info Version and "
+                            "the libraries it runs with.\n"
+                            "# TYPE redsleeve_build_info gauge\n"
+                            "redsleeve_build_info{version=\"%s\","
+                            "openssl=\"%s\",libevent=\"%s\"} 1\n",
+                            REDSLEEVE_VERSION,
+                            OpenSSL_version(OPENSSL_VERSION_STRING),
+                            event_get_version());
+        service_metrics(all, total, out);
+        free(all);
+        evbuffer_add_printf(out, "# HELP redsleeve_clients_on_retired_config "
+                            "Clients still on links of a service a reload "
+                            "replaced.\n# TYPE redsleeve_clients_on_retired_"
+                            "config gauge\n");
+        for (int k = 0; k < M.n; k++) {
+            evbuffer_add_printf(out, "redsleeve_clients_on_retired_config"
+                                "{worker=\"%d\"} %u\n", k,
+                                retired_clients(M.w[k]));
+        }
+        evbuffer_add_printf(out, "# HELP redsleeve_config_reloads_total "
+                            "Reloads (SIGHUP) by result.\n# TYPE redsleeve_"
+                            "config_reloads_total counter\n");
+        for (int k = 0; k < M.n; k++) {
+            evbuffer_add_printf(out, "redsleeve_config_reloads_total{result="
+                                "\"success\",worker=\"%d\"} %llu\n"
+                                "redsleeve_config_reloads_total{result="
+                                "\"failure\",worker=\"%d\"} %llu\n", k,
+                                (unsigned long long)M.w[k]->reloads_ok, k,
+                                (unsigned long long)M.w[k]->reloads_failed);
+        }
+        evbuffer_add_printf(out, "# HELP redsleeve_config_last_reload_"
+                            "successful 1 when the last reload (or the start)"
+                            " applied its config.\n# TYPE redsleeve_config_"
+                            "last_reload_successful gauge\n");
+        for (int k = 0; k < M.n; k++) {
+            evbuffer_add_printf(out, "redsleeve_config_last_reload_successful"
+                                "{worker=\"%d\"} %d\n", k,
+                                M.w[k]->last_reload_ok ? 1 : 0);
+        }
+    }
+    resume_all();
+}
+
+static bool
+m_ready_cb(char *why, size_t whylen, void *arg)
+{
+    bool ok = M.ready && !M.draining;
+
+    (void)arg;
+    if (!ok) {
+        snprintf(why, whylen, "%s", M.draining ? "draining" : "starting");
+        return false;
+    }
+    pause_all();
+    for (int k = 0; k < M.n && ok; k++) {
+        const struct service_config *sc = M.w[k]->cfg->services;
+
+        for (int i = 0; i < M.w[k]->cfg->nservices && ok; i++, sc = sc->next) {
+            if (!service_upstream_up(M.w[k]->services[i])) {
+                snprintf(why, whylen, "service %s: upstream %s unreachable "
+                         "(worker %d)", sc->name, sc->upstream, k);
+                ok = false;
+            }
+        }
+    }
+    resume_all();
+    return ok;
+}
+
+/* The main thread's timer: READY=1 once every worker is ready; the exit
+ * once every worker has drained. */
+static void
+m_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    bool all = true;
+
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (M.draining) {
+        for (int k = 0; k < M.n; k++) {
+            pthread_mutex_lock(&M.w[k]->mu);
+            all = all && M.w[k]->exited;
+            pthread_mutex_unlock(&M.w[k]->mu);
+        }
+        if (all) {
+            event_base_loopexit(M.px->base, NULL);
+        }
+        return;
+    }
+    if (M.ready) {
+        return;
+    }
+    pause_all();
+    for (int k = 0; k < M.n; k++) {
+        all = all && M.w[k]->ready;
+    }
+    resume_all();
+    if (all) {
+        M.ready = true;
+        sd_ready(M.px->sd);
+        log_info("event=ready version=%s services=%d workers=%d",
+                 REDSLEEVE_VERSION, M.px->cfg->nservices, M.n);
+    }
+}
+
+static void
+m_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    if (sig == SIGHUP) {
+        if (M.draining) {
+            log_warn("event=reload result=ignored reason=\"stopping\"");
+            return;
+        }
+        sd_reloading(M.px->sd);
+        for (int k = 0; k < M.n; k++) {
+            post(M.w[k], CMD_RELOAD);
+        }
+        pause_all();        /* returns once every worker has reloaded */
+        resume_all();
+        sd_ready(M.px->sd);
+        return;
+    }
+    if (M.draining) {
+        for (int k = 0; k < M.n; k++) {
+            post(M.w[k], CMD_STOP);
+        }
+        return;
+    }
+    M.draining = true;
+    M.signame = sig == SIGINT ? "INT" : "TERM";
+    sd_stopping(M.px->sd);
+    for (int k = 0; k < M.n; k++) {
+        post(M.w[k], CMD_DRAIN);
+    }
+    {
+        struct timeval tv = {0, 50000};
+
+        event_del(M.px->ev_poll);
+        event_add(M.px->ev_poll, &tv);
+    }
+}
+
+/* Worker k > 0 takes the port worker 0 was given for "port 0" listens. */
+static void
+share_ports(struct proxy *w0, struct proxy *w)
+{
+    struct service_config *sc = w->cfg->services;
+
+    for (int i = 0; sc != NULL && i < w0->cfg->nservices; i++, sc = sc->next) {
+        const char *addr = service_listen_addr(w0->services[i]);
+        const char *colon = strrchr(addr, ':');
+
+        if (sc->listen_unix == NULL && sc->listen_port == 0 && colon != NULL) {
+            sc->listen_port = atoi(colon + 1);
+        }
+    }
+}
+
+/*
+ * run_workers(px): workers = N.  Builds and starts every worker here (so
+ * that a bad file, certificate or address stops start-up before anything
+ * runs), then the threads, then the main loop.  Returns the exit code.
+ */
+static int
+run_workers(struct proxy *px)
+{
+    static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+    sigset_t all, old;
+    unsigned cap;
+    int rc = 1, started = 0;
+    char err[512];
+
+    for (const struct service_config *sc = px->cfg->services; sc != NULL;
+         sc = sc->next) {
+        if (sc->listen_unix != NULL) {
+            fprintf(stderr, "%s:%d: listen: a unix socket needs workers = 1 "
+                    "(workers share TCP ports with SO_REUSEPORT)\n",
+                    px->cfg->file, sc->key_line[SK_LISTEN]);
+            return 1;
+        }
+    }
+    listener_set_reuseport(true);
+    raise_fd_limit(px);
+    cap = px->budget.cap / (unsigned)px->cfg->workers;
+    M.px = px;
+    M.n = px->cfg->workers;
+    M.w = calloc((size_t)M.n, sizeof(*M.w));
+    if (M.w == NULL) {
+        return 1;
+    }
+    for (int k = 0; k < M.n; k++) {
+        struct proxy *w = calloc(1, sizeof(*w));
+        char *e = malloc(ERR_MAX);
+
+        if (w == NULL || e == NULL) {
+            free(w);
+            free(e);
+            goto out;
+        }
+        M.w[k] = w;
+        w->worker = k;
+        w->flags = px->flags;
+        w->nflags = px->nflags;
+        w->next_id = (uint64_t)k << 56;
+        w->budget.cap = cap > 0 ? cap : 1;
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv, NULL);
+        w->cfg = px->flags != NULL ? sidecar_config(px->flags, px->nflags,
+                                                    e, ERR_MAX)
+                                   : config_load(px->cfg->file, e, ERR_MAX);
+        if (w->cfg == NULL) {
+            fputs(e, stderr);
+            free(e);
+            goto out;
+        }
+        free(e);
+        w->base = event_base_new();
+        if (w->base == NULL) {
+            goto out;
+        }
+        if (k > 0) {
+            share_ports(M.w[0], w);
+        }
+        if (start(w) < 0) {
+            goto out;
+        }
+    }
+    if (px->cfg->admin_listen != NULL) {
+        struct admin_hooks hooks = {m_metrics_cb, m_ready_cb, &M};
+
+        px->admin = admin_new(px->base, px->cfg->admin_listen, &hooks, err,
+                              sizeof(err));
+        if (px->admin == NULL) {
+            fprintf(stderr, "%s:%d: admin_listen: %s\n", px->cfg->file,
+                    px->cfg->admin_listen_line, err);
+            goto out;
+        }
+        log_info("event=listen service=admin addr=%s paths=/metrics,"
+                 "/healthz,/readyz", admin_addr(px->admin));
+    }
+    px->sd = sd_new(px->base, m_status_cb, &M);
+    px->ev_poll = event_new(px->base, -1, EV_PERSIST, m_poll_cb, &M);
+    if (px->sd == NULL || px->ev_poll == NULL) {
+        goto out;
+    }
+    {
+        struct timeval tv = {0, 50000};
+
+        event_add(px->ev_poll, &tv);
+    }
+    for (int i = 0; i < 3; i++) {
+        px->ev_sig[i] = evsignal_new(px->base, sigs[i], m_signal_cb, &M);
+        if (px->ev_sig[i] == NULL || evsignal_add(px->ev_sig[i], NULL) < 0) {
+            goto out;
+        }
+    }
+    if (write_pid_file(px->cfg) < 0 || drop_privileges(px->cfg) < 0) {
+        goto out;
+    }
+    /* Signals are the main thread's: the workers block them. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (; started < M.n; started++) {
+        if (pthread_create(&M.w[started]->thread, NULL, worker_main,
+                           M.w[started]) != 0) {
+            log_error("event=start error=\"cannot start worker threads\"");
+            break;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (started == M.n) {
+        log_info("event=workers count=%d", M.n);
+        rc = event_base_dispatch(px->base) < 0 ? 1 : 0;
+    } else {
+        for (int k = 0; k < started; k++) {
+            post(M.w[k], CMD_STOP);
+        }
+    }
+    for (int k = 0; k < started; k++) {
+        pthread_join(M.w[k]->thread, NULL);
+    }
+    log_info("event=exit code=%d", rc);
+    remove_pid_file(px->cfg);
+out:
+    for (int k = 0; k < M.n; k++) {
+        if (M.w[k] != NULL) {
+            stop(M.w[k]);
+            pthread_mutex_destroy(&M.w[k]->mu);
+            pthread_cond_destroy(&M.w[k]->cv);
+            free(M.w[k]);
+        }
+    }
+    free(M.w);
+    M.w = NULL;
+    M.n = 0;
+    return rc;
 }
 
 int
@@ -943,6 +1468,7 @@ main(int argc, char **argv)
     static char flagnames[NKEYS][44];
     static struct proxy px = {  /* static: holds the 16 KiB scratch */
         .budget = {.cap = UINT_MAX},
+        .worker = -1,
     };
     struct config_arg flags[NKEYS];
     int nflags = 0;
@@ -1035,6 +1561,10 @@ main(int argc, char **argv)
     free(err);
     log_set_level(px.cfg->log_level);
     event_set_log_callback(libevent_log_cb);
+    if (px.cfg->workers > 1 && !check && evthread_use_pthreads() < 0) {
+        fprintf(stderr, "cannot enable libevent's thread support\n");
+        goto out;
+    }
     px.base = event_base_new();
     if (px.base == NULL) {
         fprintf(stderr, "cannot create the event loop\n");
@@ -1060,33 +1590,25 @@ main(int argc, char **argv)
                 px.cfg->file);
         goto out;
     }
+    if (px.cfg->notes != NULL) {
+        log_info("event=stunnel-keys notes=\"see --check-config\"");
+    }
+    if (px.cfg->workers > 1) {
+        rc = run_workers(&px);
+        goto out;
+    }
     raise_fd_limit(&px);
     if (start(&px) < 0) {
         goto out;
     }
-    if (px.cfg->notes != NULL) {
-        log_info("event=stunnel-keys notes=\"see --check-config\"");
-    }
-    if (px.cfg->pid_file != NULL) {
-        FILE *pf = fopen(px.cfg->pid_file, "w");
-
-        if (pf == NULL) {
-            log_error("event=start error=\"pid_file %s: %s\"",
-                      px.cfg->pid_file, strerror(errno));
-            goto out;
-        }
-        fprintf(pf, "%ld\n", (long)getpid());
-        fclose(pf);
-    }
-    if (drop_privileges(px.cfg) < 0) {
+    if (write_pid_file(px.cfg) < 0 || drop_privileges(px.cfg) < 0) {
         goto out;
     }
     rc = event_base_dispatch(px.base) < 0 ? 1 : 0;
     log_info("event=exit code=%d", rc);
-    if (px.cfg->pid_file != NULL && unlink(px.cfg->pid_file) < 0) {
-        log_debug("event=pid-file error=\"%s\"", strerror(errno));
-    }
+    remove_pid_file(px.cfg);
 out:
     stop(&px);
+    libevent_global_shutdown();
     return rc;
 }

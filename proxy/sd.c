@@ -61,6 +61,9 @@ send_state(struct sd *sd, const char *state)
 {
     char status[256] = "";
 
+    if (sd == NULL) {
+        return;         /* a worker thread: the main thread notifies */
+    }
     sd->status_cb(status, sizeof(status), sd->arg);
     sd_notifyf(0, "%s%sSTATUS=%s", state, state[0] ? "\n" : "", status);
 }

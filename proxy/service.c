@@ -30,6 +30,7 @@ struct service {
     struct service_config *owned_sc;    /* owned: sc once reload retired
                                            the service (else NULL) */
     struct client_budget *budget;       /* ref: descriptors, shared */
+    int worker;                         /* metrics label, -1 = none */
     struct service *bprev, *bnext;      /* ref: budget->services list */
 };
 
@@ -141,6 +142,7 @@ service_new(const struct service_config *sc, const struct service_env *env,
     svc->host.next_id = env->next_id;
     svc->host.closed_cb = session_closed;
     svc->host.closed_arg = svc;
+    svc->worker = env->worker;
     svc->budget = env->budget;
     svc->bnext = env->budget->services;
     if (svc->bnext != NULL) {
@@ -297,18 +299,31 @@ family(struct evbuffer *out, const char *name, const char *type,
                         name, type);
 }
 
-/* name{service="..."[,k="v"]} value */
+/* service="..."[,worker="N"]: the labels every per-service sample has. */
+static void
+svc_labels(struct evbuffer *out, const struct service *svc)
+{
+    evbuffer_add_printf(out, "service=\"");
+    label(out, svc->sc->name);
+    if (svc->worker >= 0) {
+        evbuffer_add_printf(out, "\",worker=\"%d", svc->worker);
+    }
+    evbuffer_add(out, "\"", 1);
+}
+
+/* name{service="..."[,worker="N"][,k="v"]} value */
 static void
 sample(struct evbuffer *out, const char *name, const struct service *svc,
        const char *k, const char *v, unsigned long long value)
 {
-    evbuffer_add_printf(out, "%s{service=\"", name);
-    label(out, svc->sc->name);
+    evbuffer_add_printf(out, "%s{", name);
+    svc_labels(out, svc);
     if (k != NULL) {
-        evbuffer_add_printf(out, "\",%s=\"", k);
+        evbuffer_add_printf(out, ",%s=\"", k);
         label(out, v);
+        evbuffer_add(out, "\"", 1);
     }
-    evbuffer_add_printf(out, "\"} %llu\n", value);
+    evbuffer_add_printf(out, "} %llu\n", value);
 }
 
 /* A histogram family: the link_hist at offset `at` of each service's
@@ -325,27 +340,26 @@ histogram(struct evbuffer *out, const char *name, const char *help,
 
         for (int b = 0; b <= LINK_HIST_BUCKETS; b++) {
             cum += h->bucket[b];
-            evbuffer_add_printf(out, "%s_bucket{service=\"", name);
-            label(out, svcs[i]->sc->name);
+            evbuffer_add_printf(out, "%s_bucket{", name);
+            svc_labels(out, svcs[i]);
             if (b < LINK_HIST_BUCKETS) {
                 double le = link_hist_bounds[b];
 
                 /* "1.0", not "1": as the Prometheus clients spell it. */
                 evbuffer_add_printf(out, le == (double)(long)le
-                                             ? "\",le=\"%.1f\"} %llu\n"
-                                             : "\",le=\"%g\"} %llu\n",
+                                             ? ",le=\"%.1f\"} %llu\n"
+                                             : ",le=\"%g\"} %llu\n",
                                     le, (unsigned long long)cum);
             } else {
-                evbuffer_add_printf(out, "\",le=\"+Inf\"} %llu\n",
+                evbuffer_add_printf(out, ",le=\"+Inf\"} %llu\n",
                                     (unsigned long long)cum);
             }
         }
-        evbuffer_add_printf(out, "%s_sum{service=\"", name);
-        label(out, svcs[i]->sc->name);
-        evbuffer_add_printf(out, "\"} %.9f\n%s_count{service=\"", h->sum,
-                            name);
-        label(out, svcs[i]->sc->name);
-        evbuffer_add_printf(out, "\"} %llu\n", (unsigned long long)h->count);
+        evbuffer_add_printf(out, "%s_sum{", name);
+        svc_labels(out, svcs[i]);
+        evbuffer_add_printf(out, "} %.9f\n%s_count{", h->sum, name);
+        svc_labels(out, svcs[i]);
+        evbuffer_add_printf(out, "} %llu\n", (unsigned long long)h->count);
     }
 }
 

@@ -39,6 +39,7 @@ struct service_env {
     size_t scratch_len;         /* its size */
     uint64_t *next_id;          /* ref: session id counter */
     struct client_budget *budget;   /* ref: shared by every service */
+    int worker;                 /* its loop (workers > 1), or -1 */
 };
 
 /*
