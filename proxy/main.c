@@ -973,6 +973,9 @@ stop(struct proxy *px)
     if (px->ev_reap != NULL) {
         event_free(px->ev_reap);
     }
+    if (px->ev_cmd != NULL) {
+        event_free(px->ev_cmd);     /* before its base goes */
+    }
     while (px->retired != NULL) {
         struct retired *r = px->retired;
 
@@ -988,9 +991,6 @@ stop(struct proxy *px)
     }
     if (px->base != NULL) {
         event_base_free(px->base);
-    }
-    if (px->ev_cmd != NULL) {
-        event_free(px->ev_cmd);
     }
     config_free(px->cfg);
 }
