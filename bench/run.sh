@@ -42,4 +42,13 @@ if [[ -n ${BASELINE_BIN:-} ]]; then
     \"\$BENCH_WORK/redsleeve.ini\" >\"\$BENCH_WORK/baseline.ini\"
 exec '$BASELINE_BIN' -c \"\$BENCH_WORK/baseline.ini\""
 fi
+# WORKERS=N adds redsleeve with `workers = N` (same config otherwise) as
+# a second target, to see in one run whether more loops help here.
+if [[ -n ${WORKERS:-} ]]; then
+  export EXTRA2_PROXY_PORT=${EXTRA2_PROXY_PORT:-6398}
+  export EXTRA2_PROXY_NAME=redsleeve-w$WORKERS
+  export EXTRA2_PROXY_CMD="sed 's/^listen = .*/listen = 127.0.0.1:'\$EXTRA2_PROXY_PORT'/; s/^\\[global\\]\$/[global]\\nworkers = $WORKERS/' \
+    \"\$BENCH_WORK/redsleeve.ini\" >\"\$BENCH_WORK/workers.ini\"
+exec '$ROOT/redsleeve' -c \"\$BENCH_WORK/workers.ini\""
+fi
 bash "$HERE/anchors.sh" | tee "$RESULTS"
