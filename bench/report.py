@@ -109,6 +109,20 @@ def main():
     r = ca / ch if ca and ch else None
     target("a: proxy CPU-s per 100k requests vs HAProxy", r, "≤ 80 %",
            lambda v: "%.0f %% (%.2f vs %.2f s)" % (100 * v, ca, ch), lambda v: v <= 0.80)
+    # The same targets for redsleeve with more event loops (WORKERS=N).
+    for t in sorted({k[0] for k in m if k[0].startswith("redsleeve-w")}):
+        for c, base, want, lim in (("a", "haproxy", "≥ 1.10×", 1.10),
+                                   ("b", "tls", "≥ 70 %", 0.70),
+                                   ("d", "tls", "≥ 92 %", 0.92)):
+            if get(t, c) and get(base, c):
+                v = get(t, c)["ops"] / get(base, c)["ops"]
+                targets.append(("%s (%s): ops/s vs %s" % (c, t, base), want,
+                                "%.2f×" % v if c == "a" else "%.0f %%" % (100 * v),
+                                "yes" if v >= lim else "**no**"))
+        if get(t, "a") and get("haproxy", "a") and get(t, "a")["cpu"]:
+            v = get(t, "a")["cpu"] / get("haproxy", "a")["cpu"]
+            targets.append(("a (%s): CPU-s per 100k vs HAProxy" % t, "≤ 80 %",
+                            "%.0f %%" % (100 * v), "yes" if v <= 0.80 else "**no**"))
     if R in idle:
         v = idle[R]["rss_kib_per_conn"]
         targets.append(("RSS per idle client (with its link)", "≤ 15 KiB",

@@ -511,6 +511,11 @@ keep_restart_only(struct config *running, struct config *next)
     }
     next->admin_listen_line = running->admin_listen_line;
     next->allow_root = running->allow_root;
+    if (next->workers != running->workers) {
+        log_warn("event=reload key=workers warning=\"changed, but applies "
+                 "only at restart: keeping %d\"", running->workers);
+        next->workers = running->workers;
+    }
 }
 
 /*
@@ -1025,15 +1030,9 @@ worker_cmd_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    /* Orders first, so a pause that follows an order sees it carried out
+     * (SIGHUP: READY=1 only once every worker has reloaded). */
     pthread_mutex_lock(&px->mu);
-    if (px->pause_req) {
-        px->paused = true;
-        pthread_cond_broadcast(&px->cv);
-        while (px->pause_req) {
-            pthread_cond_wait(&px->cv, &px->mu);
-        }
-        px->paused = false;
-    }
     cmds = px->cmds;
     px->cmds = 0;
     pthread_mutex_unlock(&px->mu);
@@ -1044,6 +1043,16 @@ worker_cmd_cb(evutil_socket_t fd, short what, void *arg)
     } else if ((cmds & CMD_RELOAD) && !px->draining) {
         reload(px);
     }
+    pthread_mutex_lock(&px->mu);
+    if (px->pause_req) {
+        px->paused = true;
+        pthread_cond_broadcast(&px->cv);
+        while (px->pause_req) {
+            pthread_cond_wait(&px->cv, &px->mu);
+        }
+        px->paused = false;
+    }
+    pthread_mutex_unlock(&px->mu);
 }
 
 static int

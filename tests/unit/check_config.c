@@ -69,7 +69,7 @@ teardown(void)
 START_TEST(role_and_dns_refresh)
 {
     struct config *cfg = load_text(
-        "[global]\nallow_root = yes\n"
+        "[global]\nallow_root = yes\nworkers = 3\n"
         "[a]\nlisten = 6379\nupstream = c.example:6379\nrole = primary\n"
         "dns_refresh = 500ms\n"
         "[b]\nlisten = 6380\nupstream = c.example:6379\nrole = replica\n"
@@ -77,6 +77,7 @@ START_TEST(role_and_dns_refresh)
 
     ck_assert_msg(cfg != NULL, "%s", err);
     ck_assert(cfg->allow_root);
+    ck_assert_int_eq(cfg->workers, 3);
     ck_assert_int_eq(cfg->services->role, ROLE_PRIMARY);
     ck_assert_double_eq_tol(cfg->services->dns_refresh, 0.5, 1e-9);
     ck_assert_int_eq(cfg->services->next->role, ROLE_REPLICA);
@@ -247,6 +248,7 @@ START_TEST(defaults_apply)
     ck_assert_msg(cfg != NULL, "%s", err);
     sc = cfg->services;
     ck_assert_int_eq(cfg->log_level, LOG_LEVEL_INFO);
+    ck_assert_int_eq(cfg->workers, 1);
     ck_assert_str_eq(cfg->resolv_conf, "/etc/resolv.conf");
     ck_assert_str_eq(sc->listen_host, "127.0.0.1");
     ck_assert_int_eq(sc->listen_port, 6379);
@@ -402,6 +404,8 @@ static const struct {
                             "yes or no"},
     {"dnsrefresh-bogus.ini", "dnsrefresh-bogus.ini:4: dns_refresh: "
                              "expected a duration"},
+    {"workers-bogus.ini", "workers-bogus.ini:2: workers: expected auto or a "
+                          "whole number from 1 to 64"},
 };
 
 START_TEST(bad_file_is_named)

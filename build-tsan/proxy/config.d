@@ -1,0 +1,3 @@
+build-tsan/proxy/config.o: proxy/config.c proxy/config.h proxy/log.h
+proxy/config.h:
+proxy/log.h:

@@ -1,0 +1,2 @@
+build-tsan/proxy/log.o: proxy/log.c proxy/log.h
+proxy/log.h:

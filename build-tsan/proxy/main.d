@@ -1,0 +1,8 @@
+build-tsan/proxy/main.o: proxy/main.c proxy/admin.h proxy/listener.h \
+ proxy/config.h proxy/log.h proxy/sd.h proxy/service.h
+proxy/admin.h:
+proxy/listener.h:
+proxy/config.h:
+proxy/log.h:
+proxy/sd.h:
+proxy/service.h:
