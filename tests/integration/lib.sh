@@ -213,6 +213,14 @@ svc_ini() {
 start_redsleeve() {
     local name=$1 conf=$2
     shift 2
+    if [[ -n ${RS_WORKERS:-} ]] && ! grep -q '^workers' "$conf"; then
+        # make test-workers: the same tests with N event loops.
+        if grep -q '^\[global\]' "$conf"; then
+            sed -i "s/^\[global\]\$/[global]\nworkers = $RS_WORKERS/" "$conf"
+        else
+            sed -i "1i [global]\nworkers = $RS_WORKERS\n" "$conf"
+        fi
+    fi
     run_redsleeve "$name" "$(grep -Eic '^[[:space:]]*(listen|accept)[[:space:]]*=' "$conf")" \
         -c "$conf" "$@"
 }
@@ -221,7 +229,7 @@ start_redsleeve() {
 start_redsleeve_flags() {
     local name=$1
     shift
-    run_redsleeve "$name" 1 "$@"
+    run_redsleeve "$name" 1 "$@" ${RS_WORKERS:+--workers "$RS_WORKERS"}
 }
 
 run_redsleeve() {  # run_redsleeve NAME LISTENERS ARGS...
