@@ -137,7 +137,7 @@ bind_unix(const char *path, char *err, size_t errlen)
 
 static int
 bind_tcp(const struct service_config *sc, char *bound, size_t boundlen,
-         char *err, size_t errlen)
+         char *err, size_t errlen, bool probe)
 {
     struct sockaddr_storage ss;
     int sslen = (int)sizeof(ss);
@@ -177,11 +177,11 @@ bind_tcp(const struct service_config *sc, char *bound, size_t boundlen,
         return -1;
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (reuseport) {
+    if (reuseport && !probe) {
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     }
     if (bind(fd, (struct sockaddr *)&ss, (socklen_t)sslen) < 0 ||
-        listen(fd, LISTEN_BACKLOG) < 0) {
+        (!probe && listen(fd, LISTEN_BACKLOG) < 0)) {
         snprintf(err, errlen, "cannot listen on %s: %s", spec,
                  strerror(errno));
         close(fd);
@@ -230,7 +230,7 @@ listener_new(struct event_base *base, const struct service_config *sc,
             fd = -1;
         }
     } else {
-        fd = bind_tcp(sc, l->addr, sizeof(l->addr), err, errlen);
+        fd = bind_tcp(sc, l->addr, sizeof(l->addr), err, errlen, false);
     }
     if (fd < 0) {
         free(l);
@@ -286,4 +286,21 @@ listener_set_owner(struct listener *l, listener_accept_cb cb, void *arg)
 {
     l->cb = cb;
     l->arg = arg;
+}
+
+int
+listener_probe(const struct service_config *sc, char *err, size_t errlen)
+{
+    char bound[128];
+    int fd;
+
+    if (sc->listen_unix != NULL || sc->listen_port == 0) {
+        return 0;
+    }
+    fd = bind_tcp(sc, bound, sizeof(bound), err, errlen, true);
+    if (fd < 0) {
+        return -1;
+    }
+    close(fd);
+    return 0;
 }

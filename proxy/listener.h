@@ -37,6 +37,15 @@ struct listener *listener_new(struct event_base *base,
  * connections).  Process-wide; set before any listener is made. */
 void listener_set_reuseport(bool on);
 
+/*
+ * listener_probe(sc, err, errlen): binds sc->listen once without
+ * SO_REUSEPORT and lets go: fails (like a plain bind) when another process
+ * holds the address, which SO_REUSEPORT would otherwise let us share
+ * silently.  0, or -1 with the reason in err.
+ */
+int listener_probe(const struct service_config *sc, char *err,
+                   size_t errlen) MUST_CHECK;
+
 /* listener_free(l): stops, closes, unlinks a unix socket; NULL is a no-op. */
 void listener_free(struct listener *l);
 

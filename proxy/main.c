@@ -1139,9 +1139,9 @@ m_status_cb(char *out, unsigned long outlen, void *arg)
         }
     }
     resume_all();
-    snprintf(out, outlen, "%s workers=%d clients=%u links_idle=%u",
-             M.draining ? "draining" : M.ready ? "serving" : "starting", M.n,
-             clients, idle);
+    snprintf(out, outlen, "%s clients=%u links_idle=%u workers=%d",
+             M.draining ? "draining" : M.ready ? "serving" : "starting",
+             clients, idle, M.n);
 }
 
 static void
@@ -1344,6 +1344,16 @@ run_workers(struct proxy *px)
             fprintf(stderr, "%s:%d: listen: a unix socket needs workers = 1 "
                     "(workers share TCP ports with SO_REUSEPORT)\n",
                     px->cfg->file, sc->key_line[SK_LISTEN]);
+            return 1;
+        }
+    }
+    for (const struct service_config *sc = px->cfg->services; sc != NULL;
+         sc = sc->next) {
+        /* Workers share each port with SO_REUSEPORT, which would let a
+         * second redsleeve share it too: make sure nobody holds it. */
+        if (listener_probe(sc, err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s:%d: listen: %s\n", px->cfg->file,
+                    sc->key_line[SK_LISTEN], err);
             return 1;
         }
     }
