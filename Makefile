@@ -53,7 +53,7 @@ TOOLS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.
 PROG    := $(BUILD)/redsleeve
 
 .PHONY: all test test-unit test-integration check-asan demo deps clean \
-        install tools fuzz fuzz-resp fuzz-config soak soak-asan bench bench-report static image test-image
+        install tools fuzz fuzz-resp fuzz-config soak soak-asan bench bench-report test-workers static image test-image
 
 all: ./redsleeve
 
@@ -103,6 +103,13 @@ test-unit: $(UNITS)
 
 test-integration: $(PROG) $(TOOLS)
 	@REDSLEEVE=$(PROG) TOOLS=$(BUILD)/tools bash tests/integration/run.sh
+
+# The integration tests that do not count per-process figures, again with
+# workers = 2 (RS_WORKERS adds it to every config they start).
+WORKER_TESTS := 15-sidecar 30-tls 40-transparency 67-emfile 78-workers
+test-workers: $(PROG) $(TOOLS)
+	@RS_WORKERS=2 REDSLEEVE=$(PROG) TOOLS=$(BUILD)/tools bash \
+	    tests/integration/run.sh $(WORKER_TESTS:%=tests/integration/%.sh)
 
 check-asan: deps
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
