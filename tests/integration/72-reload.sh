@@ -9,13 +9,7 @@
 # NOTIFY_SOCKET; /metrics counts reloads.
 . "$(dirname "$0")/lib.sh"
 
-start_redis_tls a
-RA=$REDIS_PORT_a
-start_redis_tls b
-RB=$REDIS_PORT_b
-rcli_tls "$RA" SET who A >/dev/null
-rcli_tls "$RB" SET who B >/dev/null
-printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
+start_redis_pair_ab
 P=$("$TOOLS/freeport")
 start_bg notify "$TOOLS/notifysock" "$W/notify.sock"
 wait_until 5 test -S "$W/notify.sock"

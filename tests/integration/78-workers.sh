@@ -7,13 +7,7 @@
 # its value) and exits 0.  Under `make check-asan` this runs with ASan too.
 . "$(dirname "$0")/lib.sh"
 
-start_redis_tls a
-RA=$REDIS_PORT_a
-start_redis_tls b
-RB=$REDIS_PORT_b
-rcli_tls "$RA" SET who A >/dev/null
-rcli_tls "$RB" SET who B >/dev/null
-printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
+start_redis_pair_ab
 P=$("$TOOLS/freeport")
 conf() {  # conf UPSTREAM_PORT
     printf '[global]\nworkers = 2\nadmin_listen = 127.0.0.1:0\n'

@@ -192,6 +192,19 @@ start_redis() {
 }
 
 start_redis_tls() { start_redis "$1" tls "${@:2}"; }
+
+# start_redis_pair_ab: TLS servers a and b (ports in RA, RB) whose key
+# "who" says A or B, and the password file $W/pw for redsleeve: tests that
+# move a service from one upstream to the other.
+start_redis_pair_ab() {
+    start_redis_tls a
+    RA=$REDIS_PORT_a
+    start_redis_tls b
+    RB=$REDIS_PORT_b
+    rcli_tls "$RA" SET who A >/dev/null
+    rcli_tls "$RB" SET who B >/dev/null
+    printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
+}
 start_redis_plain() { start_redis "$1" plain "${@:2}"; }
 
 # ------------------------------------------------------------- redsleeve
