@@ -338,11 +338,10 @@ status_cb(char *out, unsigned long outlen, void *arg)
              total_clients(px), idle);
 }
 
+/* redsleeve_build_info: the same in every /metrics. */
 static void
-metrics_cb(struct evbuffer *out, void *arg)
+build_info(struct evbuffer *out)
 {
-    struct proxy *px = arg;
-
     evbuffer_add_printf(out, "# HELP redsleeve_build_info Version and the "
                         "libraries it runs with.\n"
                         "# TYPE redsleeve_build_info gauge\n"
@@ -350,6 +349,14 @@ metrics_cb(struct evbuffer *out, void *arg)
                         "libevent=\"%s\"} 1\n", REDSLEEVE_VERSION,
                         OpenSSL_version(OPENSSL_VERSION_STRING),
                         event_get_version());
+}
+
+static void
+metrics_cb(struct evbuffer *out, void *arg)
+{
+    struct proxy *px = arg;
+
+    build_info(out);
     service_metrics(px->services, px->cfg->nservices, out);
     evbuffer_add_printf(out,
                         "# HELP redsleeve_clients_on_retired_config Clients "
@@ -1163,14 +1170,7 @@ m_metrics_cb(struct evbuffer *out, void *arg)
                 all[total++] = M.w[k]->services[i];
             }
         }
-        evbuffer_add_printf(out, "# HELP redsleeve_build_info Version and "
-                            "the libraries it runs with.\n"
-                            "# TYPE redsleeve_build_info gauge\n"
-                            "redsleeve_build_info{version=\"%s\","
-                            "openssl=\"%s\",libevent=\"%s\"} 1\n",
-                            REDSLEEVE_VERSION,
-                            OpenSSL_version(OPENSSL_VERSION_STRING),
-                            event_get_version());
+        build_info(out);
         service_metrics(all, total, out);
         free(all);
         evbuffer_add_printf(out, "# HELP redsleeve_clients_on_retired_config "
