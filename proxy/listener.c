@@ -10,11 +10,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,38 @@
 
 /* workers > 1: every worker binds its own socket to the same address. */
 static bool reuseport;
+
+/*
+ * Unix sockets have no SO_REUSEPORT: with workers, the first listener on a
+ * path binds it and the others listen on a dup of the same socket (the
+ * kernel gives each connection to one accept()); the last one to close
+ * removes the file.  One entry per path, guarded by units_mu.
+ */
+struct unix_sock {
+    struct unix_sock *next;
+    char *path;                 /* owned */
+    int fd;                     /* owned: the bound socket */
+    unsigned users;             /* listeners on it */
+};
+
+static pthread_mutex_t units_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct unix_sock *units;
+
+/* Drops u from the list (units_mu held), closes it, removes its file. */
+static void
+unix_forget(struct unix_sock *u)
+{
+    struct unix_sock **pp = &units;
+
+    while (*pp != u) {
+        pp = &(*pp)->next;
+    }
+    *pp = u->next;
+    close(u->fd);
+    unlink(u->path);
+    free(u->path);
+    free(u);
+}
 
 void
 listener_set_reuseport(bool on)
@@ -135,6 +169,65 @@ bind_unix(const char *path, char *err, size_t errlen)
     return fd;
 }
 
+/* A socket listening on path, for one listener (its to close): the
+ * bound one's dup when another listener has it already. */
+static int
+unix_open(const char *path, char *err, size_t errlen)
+{
+    struct unix_sock *u;
+    int fd = -1;
+
+    pthread_mutex_lock(&units_mu);
+    for (u = units; u != NULL && strcmp(u->path, path) != 0; u = u->next) {
+    }
+    if (u == NULL) {
+        u = calloc(1, sizeof(*u));
+        if (u == NULL || (u->path = strdup(path)) == NULL) {
+            free(u);
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        u->fd = bind_unix(path, err, errlen);
+        if (u->fd < 0) {
+            free(u->path);
+            free(u);
+            goto out;
+        }
+        u->next = units;
+        units = u;
+    }
+    fd = fcntl(u->fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot listen on unix:%s: %s", path,
+                 strerror(errno));
+        if (u->users == 0) {
+            unix_forget(u);
+        }
+        goto out;
+    }
+    u->users++;
+out:
+    pthread_mutex_unlock(&units_mu);
+    return fd;
+}
+
+/* A listener on path has closed its socket: the last one removes the
+ * file. */
+static void
+unix_close(const char *path)
+{
+    pthread_mutex_lock(&units_mu);
+    for (struct unix_sock *u = units; u != NULL; u = u->next) {
+        if (strcmp(u->path, path) == 0) {
+            if (--u->users == 0) {
+                unix_forget(u);
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&units_mu);
+}
+
 static int
 bind_tcp(const struct service_config *sc, char *bound, size_t boundlen,
          char *err, size_t errlen, bool probe)
@@ -223,10 +316,12 @@ listener_new(struct event_base *base, const struct service_config *sc,
     l->cb = cb;
     l->arg = arg;
     if (sc->listen_unix != NULL) {
-        fd = bind_unix(sc->listen_unix, err, errlen);
+        fd = unix_open(sc->listen_unix, err, errlen);
         snprintf(l->addr, sizeof(l->addr), "unix:%s", sc->listen_unix);
         if (fd >= 0 && (l->unix_path = strdup(sc->listen_unix)) == NULL) {
             close(fd);
+            unix_close(sc->listen_unix);
+            snprintf(err, errlen, "out of memory");
             fd = -1;
         }
     } else {
@@ -242,6 +337,9 @@ listener_new(struct event_base *base, const struct service_config *sc,
     if (l->evl == NULL) {
         snprintf(err, errlen, "cannot start accepting on %s", l->addr);
         close(fd);
+        if (l->unix_path != NULL) {
+            unix_close(l->unix_path);
+        }
         free(l->unix_path);
         free(l);
         return NULL;
@@ -260,7 +358,7 @@ listener_free(struct listener *l)
     evtimer_del(&l->ev_backoff);
     evconnlistener_free(l->evl);
     if (l->unix_path != NULL) {
-        unlink(l->unix_path);
+        unix_close(l->unix_path);
         free(l->unix_path);
     }
     free(l);

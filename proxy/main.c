@@ -69,6 +69,8 @@ struct proxy {
     unsigned cmds;                      /* CMD_* bits not yet carried out */
     bool pause_req;                     /* the main thread wants a pause */
     bool paused;                        /* the worker is holding still */
+    unsigned pause_gen;                 /* pause asked for (main: ++) */
+    unsigned paused_gen;                /* pause held (worker) */
     bool exited;                        /* its loop has returned */
 };
 
@@ -205,7 +207,6 @@ new_service(struct proxy *px, const struct config *cfg,
         .scratch_len = sizeof(px->scratch),
         .next_id = &px->next_id,
         .budget = &px->budget,
-        .worker = px->worker,
     };
     enum service_key key = SK_UPSTREAM;
     char err[512];
@@ -351,13 +352,17 @@ build_info(struct evbuffer *out)
                         event_get_version());
 }
 
+/*
+ * Everything /metrics says: the services (with workers, every worker's,
+ * summed by service), the clients on retired services, and the reload
+ * record kept in rec (the process's, not a worker's).
+ */
 static void
-metrics_cb(struct evbuffer *out, void *arg)
+write_metrics(struct evbuffer *out, const struct proxy *rec,
+              struct service *const *svcs, int n, unsigned retired)
 {
-    struct proxy *px = arg;
-
     build_info(out);
-    service_metrics(px->services, px->cfg->nservices, out);
+    service_metrics(svcs, n, out);
     evbuffer_add_printf(out,
                         "# HELP redsleeve_clients_on_retired_config Clients "
                         "still on links of a service a reload replaced.\n"
@@ -382,10 +387,19 @@ metrics_cb(struct evbuffer *out, void *arg)
                         "# TYPE redsleeve_config_last_reload_success_"
                         "timestamp_seconds gauge\n"
                         "redsleeve_config_last_reload_success_timestamp_"
-                        "seconds %.3f\n", retired_clients(px),
-                        (unsigned long long)px->reloads_ok,
-                        (unsigned long long)px->reloads_failed,
-                        px->last_reload_ok ? 1 : 0, px->last_reload_time);
+                        "seconds %.3f\n", retired,
+                        (unsigned long long)rec->reloads_ok,
+                        (unsigned long long)rec->reloads_failed,
+                        rec->last_reload_ok ? 1 : 0, rec->last_reload_time);
+}
+
+static void
+metrics_cb(struct evbuffer *out, void *arg)
+{
+    struct proxy *px = arg;
+
+    write_metrics(out, px, px->services, px->cfg->nservices,
+                  retired_clients(px));
 }
 
 /* Ready: started, not draining, and every upstream reachable. */
@@ -526,6 +540,44 @@ keep_restart_only(struct config *running, struct config *next)
 }
 
 /*
+ * Workers and "port 0": worker 0 binds the port and the others take the
+ * same one (SO_REUSEPORT).  port_notes lists worker 0's: written by the
+ * main thread while every worker holds still, read by the others.
+ */
+struct port_note {
+    char *name;                 /* owned: the service */
+    int port;                   /* what worker 0 was given */
+};
+static struct port_note *port_notes;
+static int nport_notes;
+
+/* Services of cfg that listen on port 0 take the port worker 0 has. */
+static void
+apply_port_notes(struct config *cfg)
+{
+    for (struct service_config *sc = cfg->services; sc != NULL;
+         sc = sc->next) {
+        for (int i = 0; i < nport_notes; i++) {
+            if (sc->listen_unix == NULL && sc->listen_port == 0 &&
+                strcmp(port_notes[i].name, sc->name) == 0) {
+                sc->listen_port = port_notes[i].port;
+            }
+        }
+    }
+}
+
+static void
+free_port_notes(void)
+{
+    for (int i = 0; i < nport_notes; i++) {
+        free(port_notes[i].name);
+    }
+    free(port_notes);
+    port_notes = NULL;
+    nport_notes = 0;
+}
+
+/*
  * reload(px): SIGHUP.  Reads and validates the whole config and builds
  * every changed service (certificates, keys, CA files, secrets) and binds
  * every new address before anything changes; on any error the running
@@ -597,6 +649,9 @@ reload(struct proxy *px)
         goto undo;
     }
     /* 2. Sockets: take over the same address, else bind a new one. */
+    if (px->worker > 0) {
+        apply_port_notes(nc);
+    }
     for (sc = nc->services, j = 0; sc != NULL; sc = sc->next, j++) {
         if (from[j] >= 0) {
             continue;
@@ -1029,6 +1084,8 @@ struct master {
 
 static struct master M;
 
+static void note_ports(struct proxy *w0);
+
 static void
 worker_cmd_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1052,9 +1109,15 @@ worker_cmd_cb(evutil_socket_t fd, short what, void *arg)
     }
     pthread_mutex_lock(&px->mu);
     if (px->pause_req) {
+        unsigned gen = px->pause_gen;
+
+        /* A new pause asked for while this one holds (resume, order,
+         * pause before this thread woke) ends it: the callback runs again
+         * for the order, then holds for the new one. */
         px->paused = true;
+        px->paused_gen = gen;
         pthread_cond_broadcast(&px->cv);
-        while (px->pause_req) {
+        while (px->pause_req && px->pause_gen == gen) {
             pthread_cond_wait(&px->cv, &px->mu);
         }
         px->paused = false;
@@ -1096,15 +1159,19 @@ pause_all(void)
     for (int k = 0; k < M.n; k++) {
         pthread_mutex_lock(&M.w[k]->mu);
         M.w[k]->pause_req = true;
+        M.w[k]->pause_gen++;
+        pthread_cond_broadcast(&M.w[k]->cv);
         pthread_mutex_unlock(&M.w[k]->mu);
         event_active(M.w[k]->ev_cmd, EV_READ, 0);
     }
     for (int k = 0; k < M.n; k++) {
-        pthread_mutex_lock(&M.w[k]->mu);
-        while (!M.w[k]->paused && !M.w[k]->exited) {
-            pthread_cond_wait(&M.w[k]->cv, &M.w[k]->mu);
+        struct proxy *w = M.w[k];
+
+        pthread_mutex_lock(&w->mu);
+        while (!(w->paused && w->paused_gen == w->pause_gen) && !w->exited) {
+            pthread_cond_wait(&w->cv, &w->mu);
         }
-        pthread_mutex_unlock(&M.w[k]->mu);
+        pthread_mutex_unlock(&w->mu);
     }
 }
 
@@ -1155,12 +1222,14 @@ static void
 m_metrics_cb(struct evbuffer *out, void *arg)
 {
     struct service **all;
+    unsigned retired = 0;
     int total = 0;
 
     (void)arg;
     pause_all();
     for (int k = 0; k < M.n; k++) {
         total += M.w[k]->cfg->nservices;
+        retired += retired_clients(M.w[k]);
     }
     all = calloc((size_t)total + 1, sizeof(*all));
     if (all != NULL) {
@@ -1170,37 +1239,25 @@ m_metrics_cb(struct evbuffer *out, void *arg)
                 all[total++] = M.w[k]->services[i];
             }
         }
-        build_info(out);
-        service_metrics(all, total, out);
+        write_metrics(out, M.px, all, total, retired);
         free(all);
-        evbuffer_add_printf(out, "# HELP redsleeve_clients_on_retired_config "
-                            "Clients still on links of a service a reload "
-                            "replaced.\n# TYPE redsleeve_clients_on_retired_"
-                            "config gauge\n");
+        /* How SO_REUSEPORT spread the clients. */
+        evbuffer_add_printf(out, "# HELP redsleeve_worker_clients_active "
+                            "Clients connected now, by worker thread.\n"
+                            "# TYPE redsleeve_worker_clients_active gauge\n");
         for (int k = 0; k < M.n; k++) {
-            evbuffer_add_printf(out, "redsleeve_clients_on_retired_config"
+            evbuffer_add_printf(out, "redsleeve_worker_clients_active"
                                 "{worker=\"%d\"} %u\n", k,
-                                retired_clients(M.w[k]));
+                                total_clients(M.w[k]));
         }
-        evbuffer_add_printf(out, "# HELP redsleeve_config_reloads_total "
-                            "Reloads (SIGHUP) by result.\n# TYPE redsleeve_"
-                            "config_reloads_total counter\n");
+        evbuffer_add_printf(out, "# HELP redsleeve_worker_clients_total "
+                            "Clients accepted since start, by worker "
+                            "thread.\n# TYPE redsleeve_worker_clients_total "
+                            "counter\n");
         for (int k = 0; k < M.n; k++) {
-            evbuffer_add_printf(out, "redsleeve_config_reloads_total{result="
-                                "\"success\",worker=\"%d\"} %llu\n"
-                                "redsleeve_config_reloads_total{result="
-                                "\"failure\",worker=\"%d\"} %llu\n", k,
-                                (unsigned long long)M.w[k]->reloads_ok, k,
-                                (unsigned long long)M.w[k]->reloads_failed);
-        }
-        evbuffer_add_printf(out, "# HELP redsleeve_config_last_reload_"
-                            "successful 1 when the last reload (or the start)"
-                            " applied its config.\n# TYPE redsleeve_config_"
-                            "last_reload_successful gauge\n");
-        for (int k = 0; k < M.n; k++) {
-            evbuffer_add_printf(out, "redsleeve_config_last_reload_successful"
-                                "{worker=\"%d\"} %d\n", k,
-                                M.w[k]->last_reload_ok ? 1 : 0);
+            evbuffer_add_printf(out, "redsleeve_worker_clients_total"
+                                "{worker=\"%d\"} %llu\n", k,
+                                (unsigned long long)M.w[k]->budget.accepted);
         }
     }
     resume_all();
@@ -1209,21 +1266,27 @@ m_metrics_cb(struct evbuffer *out, void *arg)
 static bool
 m_ready_cb(char *why, size_t whylen, void *arg)
 {
-    bool ok = M.ready && !M.draining;
+    bool ok = true;
 
     (void)arg;
-    if (!ok) {
-        snprintf(why, whylen, "%s", M.draining ? "draining" : "starting");
+    if (M.draining) {
+        snprintf(why, whylen, "draining");
         return false;
     }
     pause_all();
+    for (int k = 0; k < M.n && ok; k++) {
+        if (!M.w[k]->ready) {
+            snprintf(why, whylen, "starting");
+            ok = false;
+        }
+    }
     for (int k = 0; k < M.n && ok; k++) {
         const struct service_config *sc = M.w[k]->cfg->services;
 
         for (int i = 0; i < M.w[k]->cfg->nservices && ok; i++, sc = sc->next) {
             if (!service_upstream_up(M.w[k]->services[i])) {
-                snprintf(why, whylen, "service %s: upstream %s unreachable "
-                         "(worker %d)", sc->name, sc->upstream, k);
+                snprintf(why, whylen, "service %s: upstream %s unreachable",
+                         sc->name, sc->upstream);
                 ok = false;
             }
         }
@@ -1280,10 +1343,29 @@ m_signal_cb(evutil_socket_t sig, short what, void *arg)
             return;
         }
         sd_reloading(M.px->sd);
-        for (int k = 0; k < M.n; k++) {
+        /* Worker 0 first: the others take its "port 0" ports. */
+        post(M.w[0], CMD_RELOAD);
+        pause_all();        /* returns once it has reloaded */
+        note_ports(M.w[0]);
+        resume_all();
+        for (int k = 1; k < M.n; k++) {
             post(M.w[k], CMD_RELOAD);
         }
-        pause_all();        /* returns once every worker has reloaded */
+        pause_all();        /* ... and once every other one has */
+        {
+            bool ok = true;
+
+            for (int k = 0; k < M.n; k++) {
+                ok = ok && M.w[k]->last_reload_ok;
+            }
+            if (ok) {
+                M.px->reloads_ok++;
+                M.px->last_reload_time = wall_now();
+            } else {
+                M.px->reloads_failed++;
+            }
+            M.px->last_reload_ok = ok;
+        }
         resume_all();
         sd_ready(M.px->sd);
         return;
@@ -1308,18 +1390,25 @@ m_signal_cb(evutil_socket_t sig, short what, void *arg)
     }
 }
 
-/* Worker k > 0 takes the port worker 0 was given for "port 0" listens. */
+/* Notes the ports worker 0 was given for its "port 0" listens (worker 0
+ * not running, or holding still). */
 static void
-share_ports(struct proxy *w0, struct proxy *w)
+note_ports(struct proxy *w0)
 {
-    struct service_config *sc = w->cfg->services;
+    const struct service_config *sc = w0->cfg->services;
 
+    free_port_notes();
+    port_notes = calloc((size_t)w0->cfg->nservices + 1, sizeof(*port_notes));
+    if (port_notes == NULL) {
+        return;
+    }
     for (int i = 0; sc != NULL && i < w0->cfg->nservices; i++, sc = sc->next) {
         const char *addr = service_listen_addr(w0->services[i]);
         const char *colon = strrchr(addr, ':');
 
-        if (sc->listen_unix == NULL && sc->listen_port == 0 && colon != NULL) {
-            sc->listen_port = atoi(colon + 1);
+        if (sc->listen_unix == NULL && sc->listen_port == 0 && colon != NULL &&
+            (port_notes[nport_notes].name = strdup(sc->name)) != NULL) {
+            port_notes[nport_notes++].port = atoi(colon + 1);
         }
     }
 }
@@ -1340,15 +1429,6 @@ run_workers(struct proxy *px)
 
     for (const struct service_config *sc = px->cfg->services; sc != NULL;
          sc = sc->next) {
-        if (sc->listen_unix != NULL) {
-            fprintf(stderr, "%s:%d: listen: a unix socket needs workers = 1 "
-                    "(workers share TCP ports with SO_REUSEPORT)\n",
-                    px->cfg->file, sc->key_line[SK_LISTEN]);
-            return 1;
-        }
-    }
-    for (const struct service_config *sc = px->cfg->services; sc != NULL;
-         sc = sc->next) {
         /* Workers share each port with SO_REUSEPORT, which would let a
          * second redsleeve share it too: make sure nobody holds it. */
         if (listener_probe(sc, err, sizeof(err)) < 0) {
@@ -1362,6 +1442,8 @@ run_workers(struct proxy *px)
     cap = px->budget.cap / (unsigned)px->cfg->workers;
     M.px = px;
     M.n = px->cfg->workers;
+    px->last_reload_ok = true;
+    px->last_reload_time = wall_now();
     M.w = calloc((size_t)M.n, sizeof(*M.w));
     if (M.w == NULL) {
         return 1;
@@ -1397,10 +1479,13 @@ run_workers(struct proxy *px)
             goto out;
         }
         if (k > 0) {
-            share_ports(M.w[0], w);
+            apply_port_notes(w->cfg);
         }
         if (start(w) < 0) {
             goto out;
+        }
+        if (k == 0) {
+            note_ports(w);
         }
     }
     if (px->cfg->admin_listen != NULL) {
@@ -1471,6 +1556,7 @@ out:
     free(M.w);
     M.w = NULL;
     M.n = 0;
+    free_port_notes();
     return rc;
 }
 

@@ -28,6 +28,7 @@ struct service;
 struct client_budget {
     unsigned cap;               /* clients at once, all services */
     unsigned live;              /* clients now, all services */
+    uint64_t accepted;          /* clients since start, all services */
     struct service *services;   /* ref list: every service, to resume */
 };
 
@@ -39,7 +40,6 @@ struct service_env {
     size_t scratch_len;         /* its size */
     uint64_t *next_id;          /* ref: session id counter */
     struct client_budget *budget;   /* ref: shared by every service */
-    int worker;                 /* its loop (workers > 1), or -1 */
 };
 
 /*

@@ -436,7 +436,8 @@ relay_replies(struct session *s, const char *buf, size_t n)
              * reply still reaches the client, then the client is closed
              * at the next command boundary and reconnects. */
             s->stale = true;
-            pool_mark_stale(s->h->pool, link_peer(s->link), f.head);
+            s->h->stale_cb(s->h, link_peer(s->link), f.head,
+                           s->h->closed_arg);
         }
         if (st == RESP_FRAME && track_reply(&s->tr, &f) && s->swallowing) {
             s->swallowing = false;

@@ -38,6 +38,10 @@ struct session_host {
     void (*closed_cb)(struct session_host *h, void *arg);  /* after free */
     void *closed_arg;                   /* ref: for closed_cb */
     struct pool *pool;                  /* ref: the service's warm links */
+    /* a link to peer answered READONLY/LOADING on a role = primary
+     * service (why: the reply's first line) */
+    void (*stale_cb)(struct session_host *h, const char *peer,
+                     const char *why, void *arg);
     struct session *sessions;           /* ref list: live sessions */
     unsigned nsessions;                 /* length of sessions */
     uint64_t total;                     /* sessions ever started */

@@ -10,9 +10,12 @@ VP=$REDIS_PORT_victim
 printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
 {
     printf '%s\n' '[global]' 'shutdown_timeout = 1s'
+    # pool_max_idle = 4: the warm-up fills every worker's pool, so the
+    # descriptor baseline holds for any number of workers.
     svc_ini main "$RP" \
         "auth_password_file = $W/pw" \
-        "buffer_limit = 256k"
+        "buffer_limit = 256k" \
+        "pool_max_idle = 4"
     svc_ini victim "$VP" \
         "auth_password_file = $W/pw" \
         "connect_timeout = 1s"
@@ -24,7 +27,7 @@ V=$RS_PORT_victim
 fds_at_most() { (($(fd_count "$RS_PID") <= $1)); }
 
 # Warm up, then take the baselines.
-redis-benchmark -h 127.0.0.1 -p "$P" -q -n 2000 -c 20 -t set,get >/dev/null 2>&1
+redis-benchmark -h 127.0.0.1 -p "$P" -q -n 3000 -c 30 -t set,get >/dev/null 2>&1
 fd_base=$(fd_count "$RS_PID")
 rss_base=$(rss_kib "$RS_PID")
 

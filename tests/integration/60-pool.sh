@@ -171,8 +171,11 @@ if [[ -s $W/leak.out ]]; then
 else
     ok "180 short clients with random aborts: no foreign bytes"
 fi
-check "... and most of them rode warm links" \
-    test "$(grep -c 'service=many .*link=pooled' "$LOG")" -gt 20
+# (60 at once against pool_max_idle = 2: how many find a warm link
+# depends on timing; a pool that never hands one out gives 0.)
+n_pooled=$(grep -c 'service=many .*link=pooled' "$LOG" || true)
+check "... and warm links served many of them ($n_pooled)" \
+    test "$n_pooled" -ge 10
 
 # A failing upstream: the pool backs off instead of storming it, and a
 # client still gets the clear error at once.
@@ -204,7 +207,9 @@ check "old server: every client still served" \
     test "$(rcli "$RS_PORT_old" GET o)" = 1
 check "old server: RESET rejection noticed and logged" \
     wait_until 5 grep -q 'event=no-reset service=old' "$W/rsold.log"
-check "... once" test "$(grep -c 'event=no-reset' "$W/rsold.log")" -eq 1
+n_noreset=$(grep -c 'event=no-reset' "$W/rsold.log")
+check "... once (per worker that served one of them)" \
+    test "$n_noreset" -ge 1 -a "$n_noreset" -le "$NWORKERS"
 check "... and later links are closed, not recycled" \
     grep -q 'service=old .*link_end=close:no-pool' "$W/rsold.log"
 
@@ -212,7 +217,9 @@ check "... and later links are closed, not recycled" \
 kill -TERM "$MAIN_PID"
 wait_until 10 grep -q 'event=exit' "$LOG" || true
 stats=$(grep 'event=stats service=many ' "$LOG" || true)
-resumed=$(sed -n 's/.*handshakes_resumed=\([0-9]*\).*/\1/p' <<<"$stats")
+# (one stats line per worker: summed)
+resumed=$(sed -n 's/.*handshakes_resumed=\([0-9]*\).*/\1/p' <<<"$stats" |
+    awk '{s += $1} END {print s + 0}')
 check "new links resume the TLS session (counter > 0)" test "${resumed:-0}" -gt 0
 check "pool counters: hits and recycles counted" \
     grep -Eq 'pool_hits=[1-9][0-9]* .*links_recycled=[1-9]' <<<"$stats"

@@ -27,7 +27,7 @@ http() {  # http PATH: the whole response
 }
 metric() { http /metrics | awk -v k="$1" '$1 == k {print $2}'; }
 idle_links() { metric 'redsleeve_links{service="main",state="idle"}'; }
-pool_full() { test "$(idle_links)" = 3; }
+pool_full() { test "$(idle_links)" = $((3 * NWORKERS)); }
 
 check "the pool fills" wait_until 5 pool_full
 check "ready while the upstream is up" grep -q '^HTTP/1.[01] 200' <<<"$(http /readyz)"

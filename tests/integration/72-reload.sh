@@ -40,11 +40,11 @@ metric() {  # metric NAME_WITH_LABELS: its value from /metrics
     awk -v k="$1" '$1 == k {print $2}' <<<"$body"
 }
 reloads() { grep -c "$1" "$LOG" || true; }
-hup_and_wait() {  # hup_and_wait PATTERN: SIGHUP, wait for one more PATTERN
+hup_and_wait() {  # hup_and_wait PATTERN: SIGHUP, wait for PATTERN once more
     local before
     before=$(reloads "$1")
     kill -HUP "$RS_PID"
-    more() { (($(reloads "$1") > before)); }
+    more() { (($(reloads "$1") >= before + NWORKERS)); }   # one per worker
     wait_until 10 more "$1"
 }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # 78-workers: [global] workers = 2: two event loops (threads), each with
 # its own SO_REUSEPORT listener and pool on the same port.  Clients are
-# served by both; /metrics (parsed by the Prometheus client) carries a
-# worker label; /readyz; a reload applies in both workers while a client
-# connected before keeps its link; SIGTERM drains both (a BLPOP client gets
+# served by both; /metrics (parsed by the Prometheus client) sums the
+# workers' figures per service and counts clients per worker; /readyz; a
+# reload applies in both workers while a client connected before keeps its
+# link; SIGTERM drains both (a BLPOP client gets
 # its value) and exits 0.  Under `make check-asan` this runs with ASan too.
 . "$(dirname "$0")/lib.sh"
 
@@ -47,18 +48,23 @@ import sys
 from prometheus_client.parser import text_string_to_metric_families
 for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
     for s in fam.samples:
-        if s.name == "redsleeve_clients_total":
+        if s.name == "redsleeve_worker_clients_total":
             print(s.labels.get("worker"), int(s.value))
+        elif s.name == "redsleeve_clients_total":
+            print("all", int(s.value))
 EOF
     ) || parsed=
     w0=$(awk '$1 == 0 {print $2}' <<<"$parsed")
     w1=$(awk '$1 == 1 {print $2}' <<<"$parsed")
-    check "/metrics parses, clients_total per worker ($w0 + $w1)" \
+    check "/metrics parses, worker_clients_total per worker ($w0 + $w1)" \
         test -n "$w0" -a -n "$w1"
     check "... both workers served clients (the kernel spreads them)" \
         test "${w0:-0}" -gt 0 -a "${w1:-0}" -gt 0
+    all=$(awk '$1 == "all" {print $2}' <<<"$parsed")
     check "... and together every one of them" \
         test $((${w0:-0} + ${w1:-0})) -ge 40
+    check "redsleeve_clients_total{service} is their sum, with no worker label ($all)" \
+        test "${all:-0}" = $((${w0:-0} + ${w1:-0}))
 fi
 check "/readyz is 200" grep -q '^HTTP/1.[01] 200' <<<"$(http /readyz)"
 

@@ -221,17 +221,23 @@ svc_ini() {
     if (($#)); then printf '%s\n' "$@"; fi
 }
 
+# NWORKERS: event loops per redsleeve (make test-workers sets RS_WORKERS),
+# for the tests that count per-process figures (links, descriptors).
+NWORKERS=${RS_WORKERS:-1}
+
 # start_redsleeve NAME CONFIG [ARGS...]: runs redsleeve, waits for every
 # listener, sets RS_PORT_<service> (or RS_ADDR_<service> for unix) and RS_PID.
 start_redsleeve() {
     local name=$1 conf=$2
     shift 2
     if [[ -n ${RS_WORKERS:-} ]] && ! grep -q '^workers' "$conf"; then
-        # make test-workers: the same tests with N event loops.
+        # make test-workers: the same tests with N event loops.  Appended
+        # when there is no [global] yet, so the line numbers a test expects
+        # in errors stay put.
         if grep -q '^\[global\]' "$conf"; then
             sed -i "s/^\[global\]\$/[global]\nworkers = $RS_WORKERS/" "$conf"
         else
-            sed -i "1i [global]\nworkers = $RS_WORKERS\n" "$conf"
+            printf '\n[global]\nworkers = %s\n' "$RS_WORKERS" >>"$conf"
         fi
     fi
     run_redsleeve "$name" "$(grep -Eic '^[[:space:]]*(listen|accept)[[:space:]]*=' "$conf")" \
