@@ -104,12 +104,11 @@ test-unit: $(UNITS)
 test-integration: $(PROG) $(TOOLS)
 	@REDSLEEVE=$(PROG) TOOLS=$(BUILD)/tools bash tests/integration/run.sh
 
-# The integration tests that do not count per-process figures, again with
-# workers = 2 (RS_WORKERS adds it to every config they start).
-WORKER_TESTS := 15-sidecar 30-tls 40-transparency 67-emfile 78-workers
+# Every integration test again with workers = 2 (RS_WORKERS adds it to
+# every config they start; NWORKERS in lib.sh scales per-process counts).
 test-workers: $(PROG) $(TOOLS)
 	@RS_WORKERS=2 REDSLEEVE=$(PROG) TOOLS=$(BUILD)/tools bash \
-	    tests/integration/run.sh $(WORKER_TESTS:%=tests/integration/%.sh)
+	    tests/integration/run.sh
 
 check-asan: deps
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
