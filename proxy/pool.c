@@ -645,6 +645,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
         refresh_dns(p);
     }
     refill(p);
+    link_heap_trim(false);
 }
 
 /* ------------------------------------------------------------ API */

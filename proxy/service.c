@@ -814,6 +814,7 @@ service_free(struct service *svc)
         return;
     }
     service_shutdown(svc);
+    session_host_clear(&svc->host);
     pool_free(svc->pool);
     auth_cmd_clear(&svc->auth);
     SSL_CTX_free(svc->ctx);

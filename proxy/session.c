@@ -89,11 +89,15 @@ struct session {
     uint64_t tx;                    /* bytes read from the server */
     struct timeval started;         /* accept time */
     struct timeval last_active;     /* last byte either way */
+    struct session *wprev, *wnext;  /* ref: h->warm list */
+    bool warm;                      /* on it */
+    struct timeval settled;         /* last time nothing was owed */
     const char *reason;             /* why it is ending, NULL = not yet */
     char client[INET6_ADDRSTRLEN + 8];  /* client address for logs */
 };
 
 static void client_cb(evutil_socket_t fd, short what, void *arg);
+static double elapsed(const struct timeval *from, const struct timeval *to);
 static void link_io(struct link *link, short what, void *arg);
 static void update_interest(struct session *s);
 
@@ -151,10 +155,111 @@ pending_consume(struct pending *p, size_t n)
 
 /* ------------------------------------------------------------ helpers */
 
+/*
+ * TLS buffers: OpenSSL's 17 KiB read and write buffers are kept while a
+ * session is busy (freeing them after every record, as
+ * SSL_MODE_RELEASE_BUFFERS does, costs a malloc and a free per request)
+ * and handed back once it has been quiet for COOL_SECONDS: touch() puts a
+ * session on h->warm, cool_cb() sweeps it every COOL_SECONDS.  A session
+ * that was quiet before its last exchange is likely quiet after it: its
+ * buffers go back as soon as every reply is in (settle_buffers()), so the
+ * many idle clients of an app's connection pool never hold any.
+ */
+#define COOL_SECONDS 0.1
+
+static void
+warm_remove(struct session *s)
+{
+    struct session_host *h = s->h;
+
+    if (!s->warm) {
+        return;
+    }
+    if (s->wprev != NULL) {
+        s->wprev->wnext = s->wnext;
+    } else {
+        h->warm = s->wnext;
+    }
+    if (s->wnext != NULL) {
+        s->wnext->wprev = s->wprev;
+    }
+    s->wprev = s->wnext = NULL;
+    s->warm = false;
+}
+
+static void
+cool_arm(struct session_host *h)
+{
+    struct timeval tv = {0, (suseconds_t)(COOL_SECONDS * 1e6)};
+
+    evtimer_add(h->ev_cool, &tv);
+}
+
+static void
+cool_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct session_host *h = arg;
+    struct session *s, *next;
+    struct timeval now;
+
+    (void)fd;
+    (void)what;
+    event_base_gettimeofday_cached(h->base, &now);
+    for (s = h->warm; s != NULL; s = next) {
+        next = s->wnext;
+        if (elapsed(&s->last_active, &now) >= COOL_SECONDS) {
+            if (s->link != NULL) {
+                link_release_buffers(s->link);
+            }
+            warm_remove(s);
+        }
+    }
+    if (h->warm != NULL) {
+        cool_arm(h);
+    }
+    link_heap_trim(h->warm == NULL);
+}
+
+/* Every reply is in and nothing waits either way: a session that had
+ * been quiet before this exchange gives its buffers back now. */
+static void
+settle_buffers(struct session *s)
+{
+    struct timeval now;
+
+    if (s->link == NULL || s->scan_off || s->u2c.len > 0 || s->c2u.len > 0 ||
+        track_owed(&s->tr) != 0 || link_has_pending(s->link)) {
+        return;
+    }
+    event_base_gettimeofday_cached(s->h->base, &now);
+    if (elapsed(&s->settled, &now) >= COOL_SECONDS) {
+        link_release_buffers(s->link);
+    }
+    s->settled = now;
+}
+
 static void
 touch(struct session *s)
 {
-    event_base_gettimeofday_cached(s->h->base, &s->last_active);
+    struct session_host *h = s->h;
+
+    event_base_gettimeofday_cached(h->base, &s->last_active);
+    if (s->warm) {
+        return;
+    }
+    if (h->ev_cool == NULL &&
+        (h->ev_cool = evtimer_new(h->base, cool_cb, h)) == NULL) {
+        return;     /* no memory: the buffers stay until the link goes */
+    }
+    if (h->warm == NULL) {
+        cool_arm(h);
+    }
+    s->wnext = h->warm;
+    if (s->wnext != NULL) {
+        s->wnext->wprev = s;
+    }
+    h->warm = s;
+    s->warm = true;
 }
 
 static void
@@ -246,6 +351,7 @@ session_close(struct session *s, const char *reason)
     event_del(&s->cev_read);
     event_del(&s->cev_write);
     evtimer_del(&s->ev_timer);
+    warm_remove(s);
     event_base_gettimeofday_cached(h->base, &now);
     why = s->link == NULL && s->unrecyclable != NULL ? s->unrecyclable
                                                      : link_verdict(s);
@@ -292,6 +398,15 @@ session_close_all(struct session_host *h, const char *reason)
 {
     while (h->sessions != NULL) {
         session_close(h->sessions, reason);
+    }
+}
+
+void
+session_host_clear(struct session_host *h)
+{
+    if (h->ev_cool != NULL) {
+        event_free(h->ev_cool);
+        h->ev_cool = NULL;
     }
 }
 
@@ -498,6 +613,9 @@ up_read(struct session *s)
         if (!link_has_pending(s->link)) {
             break;      /* level-triggered epoll calls again for more */
         }
+    }
+    if (!s->up_eof) {
+        settle_buffers(s);
     }
     return 0;
 }

@@ -43,6 +43,10 @@ struct session_host {
     void (*stale_cb)(struct session_host *h, const char *peer,
                      const char *why, void *arg);
     struct session *sessions;           /* ref list: live sessions */
+    struct session *warm;               /* ref list: links holding TLS
+                                           buffers (see touch()) */
+    struct event *ev_cool;              /* owned: releases them, NULL
+                                           until first needed */
     unsigned nsessions;                 /* length of sessions */
     uint64_t total;                     /* sessions ever started */
     uint64_t rx_total;                  /* bytes from clients */
@@ -66,5 +70,8 @@ void session_close(struct session *s, const char *reason);
 
 /* session_close_all(h, reason): closes every live session of h. */
 void session_close_all(struct session_host *h, const char *reason);
+
+/* session_host_clear(h): after session_close_all, frees what h holds. */
+void session_host_clear(struct session_host *h);
 
 #endif

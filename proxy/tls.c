@@ -329,9 +329,11 @@ tls_ctx_new(const struct service_config *sc, char *err, size_t errlen,
                         SSL_OP_IGNORE_UNEXPECTED_EOF);
     /* Partial writes and retries from a moved buffer: the data path copies
      * unwritten bytes into its pending buffer and retries from there. */
+    /* No SSL_MODE_RELEASE_BUFFERS: a busy link keeps its buffers (no
+     * malloc and free per record); sessions and the pool hand them back
+     * once a link is quiet (link_release_buffers). */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-                     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                     SSL_MODE_RELEASE_BUFFERS);
+                     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_read_ahead(ctx, 1);
     if (SSL_CTX_set_min_proto_version(ctx, sc->tls_min_version) != 1) {
         snprintf(err, errlen, "cannot set minimum TLS version %s",

@@ -108,6 +108,11 @@ bool link_has_pending(const struct link *link);
  * the link is quiet (they come back, 16 KiB or more, with the next byte). */
 void link_release_buffers(struct link *link);
 
+/* link_heap_trim(quiet): hands freed buffer memory back to the system now
+ * and then (quiet: the caller found no busy link). */
+#define LINK_TRIM_BATCH 64
+void link_heap_trim(bool quiet);
+
 /* link_shutdown_write(link): sends close_notify once; reads go on. */
 void link_shutdown_write(struct link *link);
 
