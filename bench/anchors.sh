@@ -264,16 +264,21 @@ if [[ -n $EXTRA_PROXY_PORT ]]; then
   [[ -n $EXTRA_PID ]] || log "WARNING: cannot see the PID on $EXTRA_PROXY_PORT: no CPU/RSS for it"
 fi
 
-# redsleeve addition: a second extra proxy (say, an older build), same way.
+# redsleeve addition: a second and a third extra proxy (say, an older
+# build, or redsleeve with other settings), same way.
 EXTRA2_PROXY_PORT=${EXTRA2_PROXY_PORT:-}
 EXTRA2_PROXY_NAME=${EXTRA2_PROXY_NAME:-extra2}
-if [[ -n $EXTRA2_PROXY_PORT ]]; then
+EXTRA3_PROXY_PORT=${EXTRA3_PROXY_PORT:-}
+EXTRA3_PROXY_NAME=${EXTRA3_PROXY_NAME:-extra3}
+for x in 2 3; do
+  pv=EXTRA${x}_PROXY_PORT nv=EXTRA${x}_PROXY_NAME cv=EXTRA${x}_PROXY_CMD
+  [[ -n ${!pv} ]] || continue
   export BENCH_TLS_HOST=127.0.0.1 BENCH_TLS_PORT=$TLS_PORT BENCH_CA_FILE=$PKI/ca.crt \
-    BENCH_SNI=$SNI BENCH_PASSWORD=$PASSWORD BENCH_WORK=$WORK EXTRA2_PROXY_PORT
-  start_bg "$EXTRA2_PROXY_NAME" bash -c "$EXTRA2_PROXY_CMD"
-  wait_port "$EXTRA2_PROXY_PORT" "$LAST_PID"
-  EXTRA2_PID=$(listener_pid "$EXTRA2_PROXY_PORT")
-fi
+    BENCH_SNI=$SNI BENCH_PASSWORD=$PASSWORD BENCH_WORK=$WORK "$pv"
+  start_bg "${!nv}" bash -c "${!cv}"
+  wait_port "${!pv}" "$LAST_PID"
+  printf -v "EXTRA${x}_PID" '%s' "$(listener_pid "${!pv}")"
+done
 
 # target tables
 TARGETS=(plain tls stunnel haproxy)
@@ -295,6 +300,10 @@ fi
 if [[ -n $EXTRA2_PROXY_PORT ]]; then
   X=$EXTRA2_PROXY_NAME
   TARGETS+=("$X"); T_ARGS[$X]="-h 127.0.0.1 -p $EXTRA2_PROXY_PORT"; T_PROXY[$X]=${EXTRA2_PID:-}; T_SERVER[$X]=$REDIS_TLS_PID
+fi
+if [[ -n $EXTRA3_PROXY_PORT ]]; then
+  X=$EXTRA3_PROXY_NAME
+  TARGETS+=("$X"); T_ARGS[$X]="-h 127.0.0.1 -p $EXTRA3_PROXY_PORT"; T_PROXY[$X]=${EXTRA3_PID:-}; T_SERVER[$X]=$REDIS_TLS_PID
 fi
 PROXIES=("${TARGETS[@]:2}")
 

@@ -109,8 +109,9 @@ def main():
     r = ca / ch if ca and ch else None
     target("a: proxy CPU-s per 100k requests vs HAProxy", r, "≤ 80 %",
            lambda v: "%.0f %% (%.2f vs %.2f s)" % (100 * v, ca, ch), lambda v: v <= 0.80)
-    # The same targets for redsleeve with more event loops (WORKERS=N).
-    for t in sorted({k[0] for k in m if k[0].startswith("redsleeve-w")}):
+    # The same targets for redsleeve with other settings: more event loops
+    # (WORKERS=N, "redsleeve-wN"), busy polling (BUSY_POLL=D, "redsleeve-bpD").
+    for t in sorted({k[0] for k in m if k[0].startswith("redsleeve-")}):
         for c, base, want, lim in (("a", "haproxy", "≥ 1.10×", 1.10),
                                    ("b", "tls", "≥ 70 %", 0.70),
                                    ("d", "tls", "≥ 92 %", 0.92)):
@@ -119,10 +120,19 @@ def main():
                 targets.append(("%s (%s): ops/s vs %s" % (c, t, base), want,
                                 "%.2f×" % v if c == "a" else "%.0f %%" % (100 * v),
                                 "yes" if v >= lim else "**no**"))
+        if get(t, "d") and get("haproxy", "d"):
+            a, b = get(t, "d")["p99"], get("haproxy", "d")["p99"]
+            targets.append(("d (%s): p99 latency vs HAProxy" % t, "≤ HAProxy's",
+                            "%.3f vs %.3f ms" % (a, b), "yes" if a <= b else "**no**"))
         if get(t, "a") and get("haproxy", "a") and get(t, "a")["cpu"]:
             v = get(t, "a")["cpu"] / get("haproxy", "a")["cpu"]
             targets.append(("a (%s): CPU-s per 100k vs HAProxy" % t, "≤ 80 %",
                             "%.0f %%" % (100 * v), "yes" if v <= 0.80 else "**no**"))
+        if "-bp" in t and get(t, "d") and get(R, "d") and get(t, "d")["cpu"] \
+                and get(R, "d")["cpu"]:
+            targets.append(("d (%s): CPU-s per 100k (the price)" % t, "(not a target)",
+                            "%.2f vs %.2f s for redsleeve" % (get(t, "d")["cpu"],
+                                                             get(R, "d")["cpu"]), "-"))
     if R in idle:
         v = idle[R]["rss_kib_per_conn"]
         targets.append(("RSS per idle client (with its link)", "≤ 15 KiB",
@@ -179,7 +189,9 @@ def main():
     md.append("## Machine and command\n")
     md.append("```")
     md.extend(h.lstrip("= ").rstrip() for h in header)
-    md.append("REPS=3 WITH_SOCAT=0 make bench")
+    cmd = results + ".command"
+    md.append(open(cmd).read().strip() if os.path.exists(cmd)
+              else "REPS=3 WITH_SOCAT=0 make bench")
     md.append("```\n")
     prof = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profile.md")
     if os.path.exists(prof):

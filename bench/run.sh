@@ -51,4 +51,20 @@ if [[ -n ${WORKERS:-} ]]; then
     \"\$BENCH_WORK/redsleeve.ini\" >\"\$BENCH_WORK/workers.ini\"
 exec '$ROOT/redsleeve' -c \"\$BENCH_WORK/workers.ini\""
 fi
+# BUSY_POLL=D (say 100us) adds redsleeve with `busy_poll = D` (same
+# config otherwise) as a third target: the latency it buys, the CPU it
+# costs, beside the default in one run.
+if [[ -n ${BUSY_POLL:-} ]]; then
+  export EXTRA3_PROXY_PORT=${EXTRA3_PROXY_PORT:-6397}
+  export EXTRA3_PROXY_NAME=redsleeve-bp$BUSY_POLL
+  export EXTRA3_PROXY_CMD="sed 's/^listen = .*/listen = 127.0.0.1:'\$EXTRA3_PROXY_PORT'/; s/^\\[global\\]\$/[global]\\nbusy_poll = $BUSY_POLL/' \
+    \"\$BENCH_WORK/redsleeve.ini\" >\"\$BENCH_WORK/busypoll.ini\"
+exec '$ROOT/redsleeve' -c \"\$BENCH_WORK/busypoll.ini\""
+fi
+# The command, for docs/performance.md.
+knobs=""
+for k in REPS CASES WORKERS BUSY_POLL WITH_SOCAT N_AB N_C N_D IDLE_CONNS; do
+  [[ -n ${!k:-} ]] && knobs+="$k=${!k} "
+done
+printf '%smake bench\n' "$knobs" >"$RESULTS.command"
 bash "$HERE/anchors.sh" | tee "$RESULTS"

@@ -111,9 +111,9 @@ struct parse_state {
     struct service_config *cur;     /* ref: service of the current section */
     struct service_config *tail;    /* ref: last service, for appending */
     char cur_section[256];          /* name of the current section */
-    bool global_seen[6];            /* log_level, resolv_conf,
+    bool global_seen[7];            /* log_level, resolv_conf,
                                        shutdown_timeout, admin_listen,
-                                       allow_root, workers */
+                                       allow_root, workers, busy_poll */
     char *sections[MAX_SECTIONS];   /* owned: headers seen, for duplicates */
     int nsections;                  /* entries in sections */
     int header_line;                /* line of the last [section] header */
@@ -210,6 +210,8 @@ config_parse_duration(const char *s, double *out)
         mult = 1.0;
     } else if (strcmp(end, "ms") == 0) {
         mult = 0.001;
+    } else if (strcmp(end, "us") == 0) {
+        mult = 0.000001;
     } else if (strcmp(end, "m") == 0) {
         mult = 60.0;
     } else if (strcmp(end, "h") == 0) {
@@ -618,6 +620,20 @@ global_key(struct parse_state *ps, const char *name, const char *value)
         } else {
             cfg->workers = (int)n;
         }
+    } else if (strcmp(name, "busy_poll") == 0) {
+        double d;
+
+        if (ps->global_seen[6]) {
+            perr(ps, ps->lineno, "busy_poll: set twice in [global]");
+            return 1;
+        }
+        ps->global_seen[6] = true;
+        if (config_parse_duration(value, &d) < 0 || d > 0.01) {
+            perr(ps, ps->lineno, "busy_poll: expected a duration from 0 "
+                 "(off) to 10ms, got \"%s\"", value);
+        } else {
+            cfg->busy_poll = d;
+        }
     } else if (strcmp(name, "allow_root") == 0) {
         if (ps->global_seen[4]) {
             perr(ps, ps->lineno, "allow_root: set twice in [global]");
@@ -650,7 +666,8 @@ global_key(struct parse_state *ps, const char *name, const char *value)
     } else {
         perr(ps, ps->lineno, "%s: unknown key in [global] (known: "
              "log_level, resolv_conf, shutdown_timeout, admin_listen, user, "
-             "group, pid_file, log_file, allow_root, workers)", name);
+             "group, pid_file, log_file, allow_root, workers, busy_poll)",
+             name);
     }
     return 1;
 }

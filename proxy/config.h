@@ -127,6 +127,9 @@ struct config {
     bool allow_root;                /* [global] allow_root: run as root
                                        without user = */
     int workers;                    /* [global] workers: event loops */
+    double busy_poll;               /* [global] seconds a loop polls
+                                       without sleeping after activity,
+                                       0 = off */
     char *notes;                    /* owned: what stunnel keys became,
                                        one "FILE:LINE: ..." per line */
     int admin_listen_line;          /* its line, for errors */

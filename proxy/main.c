@@ -32,6 +32,7 @@
 #include "log.h"
 #include "sd.h"
 #include "service.h"
+#include "session.h"
 
 #define SCRATCH_SIZE 16384      /* one TLS record */
 #define ERR_MAX 8192
@@ -126,7 +127,7 @@ version(void)
 
 static const char *const global_keys[] = {
     "log_level", "resolv_conf", "shutdown_timeout", "admin_listen", "user",
-    "group", "pid_file", "log_file", "allow_root", "workers",
+    "group", "pid_file", "log_file", "allow_root", "workers", "busy_poll",
 };
 #define NGLOBAL ((int)(sizeof(global_keys) / sizeof(global_keys[0])))
 #define NKEYS (NGLOBAL + SK_COUNT)
@@ -536,6 +537,59 @@ keep_restart_only(struct config *running, struct config *next)
         log_warn("event=reload key=workers warning=\"changed, but applies "
                  "only at restart: keeping %d\"", running->workers);
         next->workers = running->workers;
+    }
+    if (next->busy_poll != running->busy_poll) {
+        log_warn("event=reload key=busy_poll warning=\"changed, but applies "
+                 "only at restart: keeping %.0fus\"",
+                 running->busy_poll * 1e6);
+        next->busy_poll = running->busy_poll;
+    }
+}
+
+static double
+mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * run_loop(px, flags): the event loop (event_base_loop's flags and
+ * result).  With busy_poll, after any client or link activity the loop
+ * polls without sleeping (epoll_wait with a zero timeout) for that long,
+ * so the next byte is handled without the wake-up a sleeping thread needs
+ * (HAProxy's busy-polling, but only after activity: an idle proxy still
+ * sleeps).  It buys latency with CPU: see README "busy_poll".
+ */
+static int
+run_loop(struct proxy *px, int flags)
+{
+    const double spin = px->cfg->busy_poll;
+    double last;
+
+    if (spin <= 0) {
+        return event_base_loop(px->base, flags);
+    }
+    log_info("event=busy-poll window_us=%.0f note=\"polls without "
+             "sleeping for this long after activity\"", spin * 1e6);
+    last = mono_now();
+    for (;;) {
+        unsigned long before = session_io_count;
+        bool polling = mono_now() - last < spin;
+        int r = event_base_loop(px->base, flags | (polling ? EVLOOP_NONBLOCK
+                                                           : EVLOOP_ONCE));
+
+        if (r != 0) {
+            return r;
+        }
+        if (event_base_got_exit(px->base) || event_base_got_break(px->base)) {
+            return 0;
+        }
+        if (session_io_count != before) {
+            last = mono_now();
+        }
     }
 }
 
@@ -1191,7 +1245,7 @@ worker_main(void *arg)
 {
     struct proxy *px = arg;
 
-    event_base_loop(px->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    (void)run_loop(px, EVLOOP_NO_EXIT_ON_EMPTY);
     pthread_mutex_lock(&px->mu);
     px->exited = true;
     pthread_cond_broadcast(&px->cv);
@@ -1709,7 +1763,7 @@ main(int argc, char **argv)
     if (write_pid_file(px.cfg) < 0 || drop_privileges(px.cfg) < 0) {
         goto out;
     }
-    rc = event_base_dispatch(px.base) < 0 ? 1 : 0;
+    rc = run_loop(&px, 0) < 0 ? 1 : 0;
     log_info("event=exit code=%d", rc);
     remove_pid_file(px.cfg);
 out:

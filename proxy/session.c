@@ -98,6 +98,8 @@ struct session {
 
 static void client_cb(evutil_socket_t fd, short what, void *arg);
 static double elapsed(const struct timeval *from, const struct timeval *to);
+
+_Thread_local unsigned long session_io_count;
 static void link_io(struct link *link, short what, void *arg);
 static void update_interest(struct session *s);
 
@@ -840,6 +842,7 @@ update_interest(struct session *s)
 static void
 client_cb(evutil_socket_t fd, short what, void *arg)
 {
+    session_io_count++;
     struct session *s = arg;
     bool had_room = s->u2c.len < s->h->sc->buffer_limit;
 
@@ -867,6 +870,7 @@ client_cb(evutil_socket_t fd, short what, void *arg)
 static void
 link_io(struct link *link, short what, void *arg)
 {
+    session_io_count++;
     struct session *s = arg;
 
     (void)link;

@@ -71,6 +71,10 @@ void session_close(struct session *s, const char *reason);
 /* session_close_all(h, reason): closes every live session of h. */
 void session_close_all(struct session_host *h, const char *reason);
 
+/* Client and link callbacks run by this thread so far (busy_poll watches
+ * it to tell activity from an idle loop). */
+extern _Thread_local unsigned long session_io_count;
+
 /* session_host_clear(h): after session_close_all, frees what h holds. */
 void session_host_clear(struct session_host *h);
 

@@ -2,7 +2,7 @@
 # 70-lifecycle: systemd notifications (READY, STATUS, WATCHDOG, STOPPING)
 # on a test NOTIFY_SOCKET, and the drain on SIGTERM: no new clients, live
 # ones finish (a BLPOP gets its value), then exit 0; shutdown_timeout
-# closes what remains.
+# closes what remains; busy_poll; refusing root.
 . "$(dirname "$0")/lib.sh"
 
 start_redis_tls main
@@ -68,6 +68,25 @@ fi
 exec 5<&-
 [[ $pong == $'+PONG\r' ]] && ok "it had been served before" ||
     fail "it had been served before" "got [$pong]"
+
+# busy_poll: serves, polls only after activity (an idle proxy sleeps), and
+# stops like any other.
+sed 's/^\[global\]$/[global]\nbusy_poll = 200us/' "$W/rs.ini" >"$W/rs4.ini"
+start_redsleeve rs4 "$W/rs4.ini"
+check "busy_poll is logged at start" grep -q 'event=busy-poll window_us=200' "$W/rs4.log"
+out=$(timeout 60 redis-benchmark -h 127.0.0.1 -p "$RS_PORT_main" -c 1 -n 2000 \
+    -t set,get --csv 2>/dev/null || true)
+check "with busy_poll, a latency-bound client is served (SET and GET)" \
+    test "$(grep -c '^"\(SET\|GET\)"' <<<"$out")" = 2
+ticks() { awk '{print $14 + $15}' "/proc/$RS_PID/stat"; }
+t0=$(ticks)
+sleep 1
+t1=$(ticks)
+check "... and when idle it sleeps ($((t1 - t0)) ticks of CPU in 1 s)" \
+    test $((t1 - t0)) -le 5
+kill -TERM "$RS_PID"
+check "... and it stops on SIGTERM" wait_until 10 gone
+check "... cleanly" grep -q 'event=exit code=0' "$W/rs4.log"
 
 # Root without [global] user: refused unless told (allow_root).
 if [[ $(id -u) == 0 ]]; then

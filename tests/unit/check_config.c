@@ -69,7 +69,7 @@ teardown(void)
 START_TEST(role_and_dns_refresh)
 {
     struct config *cfg = load_text(
-        "[global]\nallow_root = yes\nworkers = 3\n"
+        "[global]\nallow_root = yes\nworkers = 3\nbusy_poll = 50us\n"
         "[a]\nlisten = 6379\nupstream = c.example:6379\nrole = primary\n"
         "dns_refresh = 500ms\n"
         "[b]\nlisten = 6380\nupstream = c.example:6379\nrole = replica\n"
@@ -78,6 +78,7 @@ START_TEST(role_and_dns_refresh)
     ck_assert_msg(cfg != NULL, "%s", err);
     ck_assert(cfg->allow_root);
     ck_assert_int_eq(cfg->workers, 3);
+    ck_assert_double_eq_tol(cfg->busy_poll, 50e-6, 1e-12);
     ck_assert_int_eq(cfg->services->role, ROLE_PRIMARY);
     ck_assert_double_eq_tol(cfg->services->dns_refresh, 0.5, 1e-9);
     ck_assert_int_eq(cfg->services->next->role, ROLE_REPLICA);
@@ -249,6 +250,7 @@ START_TEST(defaults_apply)
     sc = cfg->services;
     ck_assert_int_eq(cfg->log_level, LOG_LEVEL_INFO);
     ck_assert_int_eq(cfg->workers, 1);
+    ck_assert_double_eq_tol(cfg->busy_poll, 0, 1e-12);     /* off */
     ck_assert_str_eq(cfg->resolv_conf, "/etc/resolv.conf");
     ck_assert_str_eq(sc->listen_host, "127.0.0.1");
     ck_assert_int_eq(sc->listen_port, 6379);
@@ -406,6 +408,8 @@ static const struct {
                              "expected a duration"},
     {"workers-bogus.ini", "workers-bogus.ini:2: workers: expected auto or a "
                           "whole number from 1 to 64"},
+    {"busypoll-bogus.ini", "busypoll-bogus.ini:2: busy_poll: expected a "
+                           "duration from 0 (off) to 10ms, got \"20ms\""},
 };
 
 START_TEST(bad_file_is_named)
@@ -461,6 +465,8 @@ START_TEST(durations)
     ck_assert_double_eq_tol(d, 5, 1e-9);
     ck_assert_int_eq(config_parse_duration("2m", &d), 0);
     ck_assert_double_eq_tol(d, 120, 1e-9);
+    ck_assert_int_eq(config_parse_duration("100us", &d), 0);
+    ck_assert_double_eq_tol(d, 100e-6, 1e-12);
     ck_assert_int_eq(config_parse_duration("1h", &d), 0);
     ck_assert_double_eq_tol(d, 3600, 1e-9);
     ck_assert_int_eq(config_parse_duration("0", &d), 0);
