@@ -31,6 +31,11 @@
 #include <unistd.h>
 
 #define GLOBAL_SECTION "global"
+
+const char *const config_global_keys[CONFIG_NGLOBAL] = {
+    "log_level", "resolv_conf", "shutdown_timeout", "admin_listen", "user",
+    "group", "pid_file", "log_file", "allow_root", "workers", "busy_poll",
+};
 #define READ_LINE_MAX 4096          /* our reader's own line buffer */
 #define SECRET_MAX 1024             /* longest password accepted */
 #define MAX_SECTIONS 256            /* sections remembered for duplicates */
@@ -664,10 +669,14 @@ global_key(struct parse_state *ps, const char *name, const char *value)
             cfg->admin_listen_line = ps->lineno;
         }
     } else {
-        perr(ps, ps->lineno, "%s: unknown key in [global] (known: "
-             "log_level, resolv_conf, shutdown_timeout, admin_listen, user, "
-             "group, pid_file, log_file, allow_root, workers, busy_poll)",
-             name);
+        char known[256] = "";
+
+        for (int i = 0; i < CONFIG_NGLOBAL; i++) {
+            snprintf(known + strlen(known), sizeof(known) - strlen(known),
+                     "%s%s", i ? ", " : "", config_global_keys[i]);
+        }
+        perr(ps, ps->lineno, "%s: unknown key in [global] (known: %s)", name,
+             known);
     }
     return 1;
 }
@@ -1206,12 +1215,12 @@ config_load(const char *path, char *err, size_t errlen)
 static bool
 is_global_key(const char *k)
 {
-    return strcmp(k, "log_level") == 0 || strcmp(k, "resolv_conf") == 0 ||
-           strcmp(k, "shutdown_timeout") == 0 ||
-           strcmp(k, "admin_listen") == 0 || strcmp(k, "user") == 0 ||
-           strcmp(k, "group") == 0 || strcmp(k, "pid_file") == 0 ||
-           strcmp(k, "log_file") == 0 || strcmp(k, "allow_root") == 0 ||
-           strcmp(k, "workers") == 0;
+    for (int i = 0; i < CONFIG_NGLOBAL; i++) {
+        if (strcmp(k, config_global_keys[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 bool

@@ -113,6 +113,10 @@ struct service_config {
     struct service_config *next;    /* owned: next section in file order */
 };
 
+/* The [global] keys, in the order --help lists them. */
+#define CONFIG_NGLOBAL 11
+extern const char *const config_global_keys[CONFIG_NGLOBAL];
+
 struct config {
     char *file;                     /* owned: path it was read from */
     enum log_level log_level;       /* [global] log_level */

@@ -125,20 +125,15 @@ version(void)
            LIBEVENT_VERSION);
 }
 
-static const char *const global_keys[] = {
-    "log_level", "resolv_conf", "shutdown_timeout", "admin_listen", "user",
-    "group", "pid_file", "log_file", "allow_root", "workers", "busy_poll",
-};
-#define NGLOBAL ((int)(sizeof(global_keys) / sizeof(global_keys[0])))
-#define NKEYS (NGLOBAL + SK_COUNT)
+#define NKEYS (CONFIG_NGLOBAL + SK_COUNT)
 #define KEY_OPT_BASE 1000       /* getopt values of the key flags */
 
 /* key_name(i): every config key, [global] ones first. */
 static const char *
 key_name(int i)
 {
-    return i < NGLOBAL ? global_keys[i]
-                       : config_key_name((enum service_key)(i - NGLOBAL));
+    return i < CONFIG_NGLOBAL ? config_global_keys[i]
+                       : config_key_name((enum service_key)(i - CONFIG_NGLOBAL));
 }
 
 /*
