@@ -132,8 +132,9 @@ version(void)
 static const char *
 key_name(int i)
 {
-    return i < CONFIG_NGLOBAL ? config_global_keys[i]
-                       : config_key_name((enum service_key)(i - CONFIG_NGLOBAL));
+    return i < CONFIG_NGLOBAL
+               ? config_global_keys[i]
+               : config_key_name((enum service_key)(i - CONFIG_NGLOBAL));
 }
 
 /*
