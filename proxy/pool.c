@@ -260,9 +260,10 @@ fill_ready(struct link *link, const char *error, void *arg)
         return;
     }
     pool_note_ok(p);
-    log_debug("event=link-ready service=%s upstream=%s tls=%s resumed=%d "
-              "for=pool", p->sc->name, link_peer(link),
-              link_tls_version(link), link_resumed(link) ? 1 : 0);
+    log_debug("event=link-ready service=%s upstream=%s tls=%s cipher=%s "
+              "resumed=%d for=pool", p->sc->name, link_peer(link),
+              link_tls_version(link), link_tls_cipher(link),
+              link_resumed(link) ? 1 : 0);
     link_set_io(link, pooled_io, pl);
     link_watch(link, true, false);
     set_state(pl, PL_IDLE);

@@ -118,6 +118,9 @@ fail(struct resp_scanner *s, size_t at, size_t *used)
  * element_done(s): one element ended; closes finished aggregates.
  * Returns true when a whole top-level frame ended.
  */
+_Static_assert(RESP_MAX_DEPTH <= 32, "attr_levels is a 32-bit mask");
+_Static_assert(RESP_MAX_ELEMENTS <= UINT32_MAX, "remaining[] is 32-bit");
+
 static bool
 element_done(struct resp_scanner *s)
 {
@@ -133,7 +136,7 @@ element_done(struct resp_scanner *s)
             return false;
         }
         s->depth--;
-        if (s->is_attr[d]) {
+        if (s->attr_levels & (1u << d)) {
             /* An attribute annotates the element that follows it, which
              * takes its place in the parent: nothing to count yet. */
             if (s->depth == 0) {
@@ -226,8 +229,12 @@ header_done(struct resp_scanner *s, bool *frame_end)
         *frame_end = element_done(s);
         return 0;
     }
-    s->remaining[s->depth] = n;
-    s->is_attr[s->depth] = (s->type == '|');
+    s->remaining[s->depth] = (uint32_t)n;
+    if (s->type == '|') {
+        s->attr_levels |= 1u << s->depth;
+    } else {
+        s->attr_levels &= ~(1u << s->depth);
+    }
     s->depth++;
     if (s->depth == 1) {
         s->elem_index = 0;

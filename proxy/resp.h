@@ -55,8 +55,9 @@ struct resp_scanner {
     int64_t bulk_left;          /* bulk bytes still to come */
     int crlf;                   /* bytes of a line end seen */
     int depth;                  /* open aggregates */
-    int64_t remaining[RESP_MAX_DEPTH];  /* elements still owed per level */
-    bool is_attr[RESP_MAX_DEPTH];       /* level is a '|' attribute */
+    uint32_t remaining[RESP_MAX_DEPTH]; /* elements still owed per level
+                                           (<= RESP_MAX_ELEMENTS) */
+    uint32_t attr_levels;       /* bit d: level d is a '|' attribute */
     int64_t elem_index;         /* index of the element within top level */
     size_t copied;              /* bytes copied into the current capture */
     size_t inline_len;          /* bytes of the current inline command */

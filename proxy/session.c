@@ -955,9 +955,9 @@ link_ready(struct link *link, const char *error, void *arg)
         return;
     }
     pool_note_ok(s->h->pool);
-    log_debug("event=ready s=%016" PRIx64 " upstream=%s tls=%s resumed=%d",
-              s->id, link_peer(link), link_tls_version(link),
-              link_resumed(link) ? 1 : 0);
+    log_debug("event=ready s=%016" PRIx64 " upstream=%s tls=%s cipher=%s "
+              "resumed=%d", s->id, link_peer(link), link_tls_version(link),
+              link_tls_cipher(link), link_resumed(link) ? 1 : 0);
     s->state = SESSION_RELAYING;
     link_set_io(link, link_io, s);
     if (s->c2u.len > 0 && flush_c2u(s) < 0) {

@@ -18,6 +18,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * OpenSSL's three TLS 1.3 suites with AES-128-GCM first (as Go, BoringSSL
+ * and the browsers order them), not AES-256-GCM: the SHA-256 key schedule
+ * and transcript make each connection 0.5 to 1 KiB smaller (2000 idle
+ * links: 17.1-17.2 against 17.7-18.2 KiB per client).  The server may
+ * still choose; `ciphersuites` overrides.
+ */
+#define TLS_DEFAULT_SUITES                                                  \
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"                        \
+    "TLS_CHACHA20_POLY1305_SHA256"
+
 static int verify_info_index = -1;  /* SSL ex_data slot for the info */
 static int cache_index = -1;        /* SSL_CTX ex_data slot for the cache */
 
@@ -351,6 +362,12 @@ tls_ctx_new(const struct service_config *sc, char *err, size_t errlen,
         SSL_CTX_set_ciphersuites(ctx, sc->ciphersuites) != 1) {
         snprintf(err, errlen, "no usable TLS 1.3 ciphersuite in \"%s\"",
                  sc->ciphersuites);
+        *bad_key = SK_CIPHERSUITES;
+        goto fail;
+    }
+    if (sc->ciphersuites == NULL &&
+        SSL_CTX_set_ciphersuites(ctx, TLS_DEFAULT_SUITES) != 1) {
+        snprintf(err, errlen, "cannot set the TLS 1.3 ciphersuites");
         *bad_key = SK_CIPHERSUITES;
         goto fail;
     }

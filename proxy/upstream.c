@@ -877,6 +877,14 @@ link_tls_version(const struct link *l)
     return l->ssl ? SSL_get_version(l->ssl) : "none";
 }
 
+const char *
+link_tls_cipher(const struct link *l)
+{
+    const char *c = l->ssl ? SSL_get_cipher_name(l->ssl) : NULL;
+
+    return c != NULL ? c : "none";
+}
+
 /* Links whose buffers went back since the last malloc_trim, all loops. */
 static atomic_uint released;
 

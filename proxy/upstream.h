@@ -136,4 +136,7 @@ bool link_resumed(const struct link *link);
 /* link_tls_version(link): e.g. "TLSv1.3", once ready. */
 const char *link_tls_version(const struct link *link);
 
+/* link_tls_cipher(link): e.g. "TLS_AES_128_GCM_SHA256", once ready. */
+const char *link_tls_cipher(const struct link *link);
+
 #endif

@@ -63,6 +63,8 @@ check_eq "injected password: default user" default \
 check_eq "injected ACL user" app "$(rcli "$RS_PORT_acl" ACL WHOAMI)"
 check "tls_min_version = 1.3 negotiates TLS 1.3" \
     grep -q "tls=TLSv1.3" "$LOG"
+check "... with AES-128-GCM, the first of the default ciphersuites" \
+    grep -q "tls=TLSv1.3 cipher=TLS_AES_128_GCM_SHA256" "$LOG"
 check "later links resume the TLS session (no full handshake)" \
     grep -q "resumed=1" "$LOG"
 
