@@ -42,25 +42,20 @@ if [[ -n ${BASELINE_BIN:-} ]]; then
     \"\$BENCH_WORK/redsleeve.ini\" >\"\$BENCH_WORK/baseline.ini\"
 exec '$BASELINE_BIN' -c \"\$BENCH_WORK/baseline.ini\""
 fi
-# WORKERS=N adds redsleeve with `workers = N` (same config otherwise) as
-# a second target, to see in one run whether more loops help here.
-if [[ -n ${WORKERS:-} ]]; then
-  export EXTRA2_PROXY_PORT=${EXTRA2_PROXY_PORT:-6398}
-  export EXTRA2_PROXY_NAME=redsleeve-w$WORKERS
-  export EXTRA2_PROXY_CMD="sed 's/^listen = .*/listen = 127.0.0.1:'\$EXTRA2_PROXY_PORT'/; s/^\\[global\\]\$/[global]\\nworkers = $WORKERS/' \
-    \"\$BENCH_WORK/redsleeve.ini\" >\"\$BENCH_WORK/workers.ini\"
-exec '$ROOT/redsleeve' -c \"\$BENCH_WORK/workers.ini\""
-fi
-# BUSY_POLL=D (say 100us) adds redsleeve with `busy_poll = D` (same
-# config otherwise) as a third target: the latency it buys, the CPU it
-# costs, beside the default in one run.
-if [[ -n ${BUSY_POLL:-} ]]; then
-  export EXTRA3_PROXY_PORT=${EXTRA3_PROXY_PORT:-6397}
-  export EXTRA3_PROXY_NAME=redsleeve-bp$BUSY_POLL
-  export EXTRA3_PROXY_CMD="sed 's/^listen = .*/listen = 127.0.0.1:'\$EXTRA3_PROXY_PORT'/; s/^\\[global\\]\$/[global]\\nbusy_poll = $BUSY_POLL/' \
-    \"\$BENCH_WORK/redsleeve.ini\" >\"\$BENCH_WORK/busypoll.ini\"
-exec '$ROOT/redsleeve' -c \"\$BENCH_WORK/busypoll.ini\""
-fi
+# variant X NAME LINE: redsleeve again with LINE added to [global] (same
+# config otherwise) as extra target X (2 or 3, on port 6398 or 6397).
+variant() {
+  local x=$1 name=$2 line=$3
+  export "EXTRA${x}_PROXY_PORT=$((6400 - x))" "EXTRA${x}_PROXY_NAME=$name"
+  export "EXTRA${x}_PROXY_CMD=sed 's/^listen = .*/listen = 127.0.0.1:'\$EXTRA${x}_PROXY_PORT'/; s/^\\[global\\]\$/[global]\\n$line/' \
+    \"\$BENCH_WORK/redsleeve.ini\" >\"\$BENCH_WORK/$name.ini\"
+exec '$ROOT/redsleeve' -c \"\$BENCH_WORK/$name.ini\""
+}
+# WORKERS=N: redsleeve with `workers = N`, to see in one run whether more
+# loops help here.  BUSY_POLL=D (say 100us): with `busy_poll = D`, the
+# latency it buys and the CPU it costs beside the default.
+[[ -z ${WORKERS:-} ]] || variant 2 "redsleeve-w$WORKERS" "workers = $WORKERS"
+[[ -z ${BUSY_POLL:-} ]] || variant 3 "redsleeve-bp$BUSY_POLL" "busy_poll = $BUSY_POLL"
 # The command, for docs/performance.md.
 knobs=""
 for k in REPS CASES WORKERS BUSY_POLL WITH_SOCAT N_AB N_C N_D IDLE_CONNS; do

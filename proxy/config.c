@@ -557,6 +557,27 @@ set_service_key(struct parse_state *ps, struct service_config *sc,
     return -1;
 }
 
+/* A [global] duration, set once, from 0 to max seconds (range says so in
+ * words for the error). */
+static void
+global_duration(struct parse_state *ps, int seen, const char *name,
+                const char *value, double max, const char *range, double *out)
+{
+    double d;
+
+    if (ps->global_seen[seen]) {
+        perr(ps, ps->lineno, "%s: set twice in [global]", name);
+        return;
+    }
+    ps->global_seen[seen] = true;
+    if (config_parse_duration(value, &d) < 0 || d > max) {
+        perr(ps, ps->lineno, "%s: expected a duration from %s, got \"%s\"",
+             name, range, value);
+    } else {
+        *out = d;
+    }
+}
+
 static int
 global_key(struct parse_state *ps, const char *name, const char *value)
 {
@@ -581,19 +602,8 @@ global_key(struct parse_state *ps, const char *name, const char *value)
         free(cfg->resolv_conf);
         cfg->resolv_conf = strdup(value);
     } else if (strcmp(name, "shutdown_timeout") == 0) {
-        double d;
-
-        if (ps->global_seen[2]) {
-            perr(ps, ps->lineno, "shutdown_timeout: set twice in [global]");
-            return 1;
-        }
-        ps->global_seen[2] = true;
-        if (config_parse_duration(value, &d) < 0 || d > 86400) {
-            perr(ps, ps->lineno, "shutdown_timeout: expected a duration "
-                 "from 0 to 24h, got \"%s\"", value);
-        } else {
-            cfg->shutdown_timeout = d;
-        }
+        global_duration(ps, 2, name, value, 86400, "0 to 24h",
+                        &cfg->shutdown_timeout);
     } else if (strcmp(name, "user") == 0 || strcmp(name, "group") == 0 ||
                strcmp(name, "pid_file") == 0 ||
                strcmp(name, "log_file") == 0) {
@@ -626,19 +636,8 @@ global_key(struct parse_state *ps, const char *name, const char *value)
             cfg->workers = (int)n;
         }
     } else if (strcmp(name, "busy_poll") == 0) {
-        double d;
-
-        if (ps->global_seen[6]) {
-            perr(ps, ps->lineno, "busy_poll: set twice in [global]");
-            return 1;
-        }
-        ps->global_seen[6] = true;
-        if (config_parse_duration(value, &d) < 0 || d > 0.01) {
-            perr(ps, ps->lineno, "busy_poll: expected a duration from 0 "
-                 "(off) to 10ms, got \"%s\"", value);
-        } else {
-            cfg->busy_poll = d;
-        }
+        global_duration(ps, 6, name, value, 0.01, "0 (off) to 10ms",
+                        &cfg->busy_poll);
     } else if (strcmp(name, "allow_root") == 0) {
         if (ps->global_seen[4]) {
             perr(ps, ps->lineno, "allow_root: set twice in [global]");

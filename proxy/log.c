@@ -124,3 +124,12 @@ log_escape(const char *in, size_t inlen, char *out, size_t outlen)
     out[o] = '\0';
     return out;
 }
+
+double
+mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -46,6 +46,9 @@ const char *log_level_name(enum log_level level);
  */
 char *log_escape(const char *in, size_t inlen, char *out, size_t outlen);
 
+/* mono_now(): CLOCK_MONOTONIC in seconds (durations, deadlines). */
+double mono_now(void);
+
 #define log_error(...) \
     do { if (log_enabled(LOG_LEVEL_ERROR)) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__); } while (0)
 #define log_warn(...) \

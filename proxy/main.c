@@ -542,15 +542,6 @@ keep_restart_only(struct config *running, struct config *next)
     }
 }
 
-static double
-mono_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /*
  * run_loop(px, flags): the event loop (event_base_loop's flags and
  * result).  With busy_poll, after any client or link activity the loop

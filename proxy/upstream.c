@@ -105,15 +105,6 @@ static void link_event_cb(evutil_socket_t fd, short what, void *arg);
 static void link_timer_cb(evutil_socket_t fd, short what, void *arg);
 static void try_connect(struct link *l);
 
-static double
-mono_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Adds one observation (seconds since start) to h. */
 static void
 observe(struct link_hist *h, double start)
