@@ -100,6 +100,9 @@ seats_get(const char *name, unsigned max)
     return st;
 }
 
+/* A service counting against st is gone (already off all_services): the
+ * newest one left sets max_clients again, so a reload that built a
+ * service and then failed leaves the running limit as it was. */
 static void
 seats_put(struct seats *st)
 {
@@ -113,6 +116,13 @@ seats_put(struct seats *st)
         *pp = st->next;
         free(st->name);
         free(st);
+    } else {
+        for (struct service *s = all_services; s != NULL; s = s->snext) {
+            if (s->seats == st) {   /* newest first */
+                atomic_store(&st->max, (unsigned)s->sc->max_clients);
+                break;
+            }
+        }
     }
     pthread_mutex_unlock(&seats_mu);
 }
@@ -203,6 +213,14 @@ accept_client(int fd, const struct sockaddr *addr, int addrlen, void *arg)
 
     if (!seat_take(svc->seats)) {
         /* Another worker took the last seat since this listener looked. */
+        if (svc->parked_fd >= 0) {
+            /* The listener pauses after one: not expected; never leak. */
+            log_warn("event=accept-dropped service=%s reason=\"no seat "
+                     "(max_clients) and one client already waiting\"",
+                     svc->sc->name);
+            close(fd);
+            return;
+        }
         svc->parked_fd = fd;
         memcpy(&svc->parked_addr, addr, (size_t)addrlen);
         svc->parked_addrlen = addrlen;

@@ -30,7 +30,8 @@ idle_links() { metric 'redsleeve_links{service="main",state="idle"}'; }
 pool_full() { test "$(idle_links)" = $((3 * NWORKERS)); }
 
 check "the pool fills" wait_until 5 pool_full
-check "ready while the upstream is up" grep -q '^HTTP/1.[01] 200' <<<"$(http /readyz)"
+ready() { grep -q '^HTTP/1.[01] 200' <<<"$(http /readyz)"; }
+check "ready while the upstream is up" wait_until 5 ready
 
 # --- Server-side closes: CLIENT KILL every normal client.
 exec 5<>/dev/tcp/127.0.0.1/"$P"
@@ -77,7 +78,6 @@ t0=$(date +%s.%N)
 works() { test "$(rcli "$P" PING 2>/dev/null)" = PONG; }
 check "traffic resumes without restarting redsleeve" wait_until 10 works
 echo "resumed after $(awk -v s="$t0" -v e="$(date +%s.%N)" 'BEGIN {printf "%.2f", e - s}') s"
-ready() { grep -q '^HTTP/1.[01] 200' <<<"$(http /readyz)"; }
 check "/readyz is 200 again" wait_until 10 ready
 check "redsleeve_upstream_up is 1 again" \
     test "$(metric 'redsleeve_upstream_up{service="main"}')" = 1

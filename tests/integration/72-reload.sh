@@ -76,7 +76,7 @@ BENCH=$!
 sleep 0.3
 conf "$RB" '' '[extra]' 'listen = 127.0.0.1:0' "upstream = 127.0.0.1:$RB" \
     'verify_host = redis.test' "ca_file = $PKI/ca.crt" \
-    "auth_password_file = $W/pw" >"$W/rs.ini"
+    "auth_password_file = $W/pw" 'max_clients = 1' >"$W/rs.ini"
 : >"$NLOG"
 check "reload with a good config is applied" \
     hup_and_wait 'event=reload result=ok'
@@ -110,11 +110,21 @@ check "reload with an unknown key is refused" \
     hup_and_wait 'event=reload result=failed action='
 check "... naming file, line and key" \
     grep -q "error=\"$W/rs.ini:[0-9]*: bogus_key: unknown key" "$LOG"
-sed "s|ca_file = $PKI/ca.crt|ca_file = $W/missing.crt|" "$W/good.ini" >"$W/rs.ini"
+sed -e "s|ca_file = $PKI/ca.crt|ca_file = $W/missing.crt|" \
+    -e 's/^max_clients = 1$/max_clients = 5/' "$W/good.ini" >"$W/rs.ini"
 check "reload with a missing CA file is refused" \
     hup_and_wait 'event=reload result=failed action='
 check "... naming the ca_file line and the cause" \
     grep -q "error=\"$W/rs.ini:[0-9]*: ca_file: .*missing.crt" "$LOG"
+# The refused config also raised [extra]'s max_clients from 1 to 5: the
+# running limit stays 1 (a second client waits while one is connected).
+exec 6<>/dev/tcp/127.0.0.1/"$EX"
+printf 'PING\r\n' >&6
+read -r -t 5 held <&6 || true
+second=$(timeout 1 redis-cli -h 127.0.0.1 -p "$EX" PING 2>&1 || true)
+exec 6<&-
+check "... and max_clients stays at the running 1 (second client waited: [$second])" \
+    test "${held%$'\r'}" = +PONG -a -z "$second"
 sed "s|^listen = 127.0.0.1:0|listen = 127.0.0.1:$RA|" "$W/good.ini" >"$W/rs.ini"
 check "reload with an address in use is refused" \
     hup_and_wait 'event=reload result=failed action='
