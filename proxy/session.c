@@ -417,8 +417,9 @@ session_host_clear(struct session_host *h)
  * our FIN to the client once its pending bytes are out, and reads (and
  * drops) whatever the client still sends until its FIN or a short time,
  * so that closing never turns into a reset that could eat the last reply.
+ * Returns 0, or -1 when it closed the session (s is gone).
  */
-static void
+static int
 linger(struct session *s, const char *reason)
 {
     if (s->reason == NULL) {
@@ -436,10 +437,11 @@ linger(struct session *s, const char *reason)
         shutdown(s->cfd, SHUT_WR);
         if (s->client_eof) {
             session_close(s, s->reason);
-            return;
+            return -1;
         }
     }
     update_interest(s);
+    return 0;
 }
 
 /* ------------------------------------------------------------ directions */
@@ -763,13 +765,11 @@ settle(struct session *s)
         track_owed(&s->tr) == 0 && resp_at_boundary(&s->rp)) {
         /* Every reply owed was relayed: close now, never send more. */
         s->unrecyclable = "stale";
-        linger(s, "failover");
-        return s->state == SESSION_LINGERING ? 0 : -1;
+        return linger(s, "failover");
     }
     if (s->state == SESSION_RELAYING && s->up_eof && s->u2c.len == 0) {
-        linger(s, s->up_broken ? "upstream-error"
-                  : s->client_eof ? "client-eof" : "upstream-eof");
-        return s->state == SESSION_LINGERING ? 0 : -1;
+        return linger(s, s->up_broken ? "upstream-error"
+                         : s->client_eof ? "client-eof" : "upstream-eof");
     }
     if (s->state == SESSION_RELAYING && s->up_eof) {
         /* Stop the server side now; deliver what it said first. */
@@ -842,10 +842,10 @@ update_interest(struct session *s)
 static void
 client_cb(evutil_socket_t fd, short what, void *arg)
 {
-    session_io_count++;
     struct session *s = arg;
     bool had_room = s->u2c.len < s->h->sc->buffer_limit;
 
+    session_io_count++;
     (void)fd;
     if ((what & EV_WRITE) && client_flush(s) < 0) {
         return;
@@ -870,9 +870,9 @@ client_cb(evutil_socket_t fd, short what, void *arg)
 static void
 link_io(struct link *link, short what, void *arg)
 {
-    session_io_count++;
     struct session *s = arg;
 
+    session_io_count++;
     (void)link;
     (void)what;
     if (s->c2u.len > 0 && flush_c2u(s) < 0) {
@@ -933,7 +933,7 @@ refuse(struct session *s, const char *why)
     if (to_client(s, line, (size_t)n) < 0) {
         return;
     }
-    linger(s, "upstream-unreachable");
+    (void)linger(s, "upstream-unreachable");
 }
 
 static void

@@ -1,0 +1,3 @@
+build-tsan2/proxy/auth.o: proxy/auth.c proxy/auth.h proxy/log.h
+proxy/auth.h:
+proxy/log.h:

@@ -1,0 +1,2 @@
+build-tsan2/proxy/resp.o: proxy/resp.c proxy/resp.h
+proxy/resp.h:
