@@ -1,5 +1,0 @@
-build-static/proxy/listener.o: proxy/listener.c proxy/listener.h \
- proxy/config.h proxy/log.h
-proxy/listener.h:
-proxy/config.h:
-proxy/log.h:

@@ -1,7 +1,0 @@
-build-static/proxy/main.o: proxy/main.c proxy/admin.h proxy/config.h \
- proxy/log.h proxy/sd.h proxy/service.h
-proxy/admin.h:
-proxy/config.h:
-proxy/log.h:
-proxy/sd.h:
-proxy/service.h:

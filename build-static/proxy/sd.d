@@ -1,3 +1,0 @@
-build-static/proxy/sd.o: proxy/sd.c proxy/sd.h proxy/log.h
-proxy/sd.h:
-proxy/log.h:

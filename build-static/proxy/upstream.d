@@ -1,7 +1,0 @@
-build-static/proxy/upstream.o: proxy/upstream.c proxy/upstream.h \
- proxy/auth.h proxy/log.h proxy/config.h proxy/tls.h
-proxy/upstream.h:
-proxy/auth.h:
-proxy/log.h:
-proxy/config.h:
-proxy/tls.h:

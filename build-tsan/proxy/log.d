@@ -1,2 +1,0 @@
-build-tsan/proxy/log.o: proxy/log.c proxy/log.h
-proxy/log.h:

@@ -1,2 +1,0 @@
-build-tsan/proxy/resp.o: proxy/resp.c proxy/resp.h
-proxy/resp.h:

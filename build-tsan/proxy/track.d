@@ -1,3 +1,0 @@
-build-tsan/proxy/track.o: proxy/track.c proxy/track.h proxy/resp.h
-proxy/track.h:
-proxy/resp.h:

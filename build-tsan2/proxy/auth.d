@@ -1,3 +1,0 @@
-build-tsan2/proxy/auth.o: proxy/auth.c proxy/auth.h proxy/log.h
-proxy/auth.h:
-proxy/log.h:

@@ -1,2 +1,0 @@
-build-tsan2/proxy/log.o: proxy/log.c proxy/log.h
-proxy/log.h:
