@@ -26,7 +26,7 @@
 #define POOL_TICK_MS 250            /* resolution of every pool deadline */
 #define BACKOFF_MIN 0.1             /* seconds after the first failure */
 #define BACKOFF_MAX 30.0            /* cap of the exponential back-off */
-#define POOL_ERROR_MAX 320
+#define POOL_ERROR_MAX UPSTREAM_NOTE_MAX
 #define POOL_CMD_MAX 1200           /* RESET + AUTH, or PING */
 
 enum pl_state {
@@ -71,8 +71,6 @@ struct pool {
     int naddrs;                     /* entries in addrs, once known */
     bool have_addrs;                /* a refresh has succeeded */
     struct pool_stats stats;        /* counters */
-    char last_error[POOL_ERROR_MAX];    /* last failure logged */
-    unsigned long error_repeats;    /* failures since it was logged */
 };
 
 static void pooled_io(struct link *link, short what, void *arg);
@@ -94,6 +92,9 @@ void
 pool_note_failure(struct pool *p, const char *reason)
 {
     enum pool_fail_kind k = POOL_FAIL_OTHER;
+    struct upstream_note *n = p->lp->note;
+    char before[UPSTREAM_NOTE_MAX];
+    unsigned long repeats;
 
     if (strncmp(reason, "dns:", 4) == 0) {
         k = POOL_FAIL_DNS;
@@ -109,35 +110,48 @@ pool_note_failure(struct pool *p, const char *reason)
     }
     p->stats.failures[k]++;
     p->stats.upstream_up = false;
-    if (strcmp(p->last_error, reason) == 0) {
-        p->error_repeats++;
+    pthread_mutex_lock(&n->mu);
+    if (strcmp(n->last_error, reason) == 0) {
+        n->repeats++;
+        pthread_mutex_unlock(&n->mu);
         return;
     }
-    if (p->error_repeats > 0) {
+    snprintf(before, sizeof(before), "%s", n->last_error);
+    repeats = n->repeats;
+    snprintf(n->last_error, sizeof(n->last_error), "%s", reason);
+    n->repeats = 0;
+    pthread_mutex_unlock(&n->mu);
+    if (repeats > 0) {
         log_warn("event=upstream-error service=%s upstream=%s repeated=%lu "
-                 "reason=\"%s\"", p->sc->name, p->sc->upstream,
-                 p->error_repeats, p->last_error);
+                 "reason=\"%s\"", p->sc->name, p->sc->upstream, repeats,
+                 before);
     }
     log_warn("event=upstream-error service=%s upstream=%s reason=\"%s\"",
              p->sc->name, p->sc->upstream, reason);
-    snprintf(p->last_error, sizeof(p->last_error), "%s", reason);
-    p->error_repeats = 0;
 }
 
 void
 pool_note_ok(struct pool *p)
 {
+    struct upstream_note *n = p->lp->note;
+    char after[UPSTREAM_NOTE_MAX];
+    unsigned long repeats;
+
     p->stats.upstream_up = true;
     p->fail_streak = 0;
     p->next_fill = 0;
-    if (p->last_error[0] == '\0') {
+    pthread_mutex_lock(&n->mu);
+    if (n->last_error[0] == '\0') {
+        pthread_mutex_unlock(&n->mu);
         return;
     }
+    snprintf(after, sizeof(after), "%s", n->last_error);
+    repeats = n->repeats;
+    n->last_error[0] = '\0';
+    n->repeats = 0;
+    pthread_mutex_unlock(&n->mu);
     log_info("event=upstream-ok service=%s upstream=%s after=\"%s\" "
-             "repeated=%lu", p->sc->name, p->sc->upstream, p->last_error,
-             p->error_repeats);
-    p->last_error[0] = '\0';
-    p->error_repeats = 0;
+             "repeated=%lu", p->sc->name, p->sc->upstream, after, repeats);
 }
 
 /* ------------------------------------------------------------ list */

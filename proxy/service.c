@@ -67,6 +67,7 @@ struct seats {
     atomic_uint used;           /* clients now */
     atomic_uint max;            /* max_clients of the newest service */
     atomic_uint parked;         /* accepted clients waiting for a seat */
+    struct upstream_note note;  /* the upstream failure last logged */
 };
 
 static pthread_mutex_t seats_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -88,6 +89,7 @@ seats_get(const char *name, unsigned max)
             free(st);
             st = NULL;
         } else {
+            pthread_mutex_init(&st->note.mu, NULL);
             st->next = seats_list;
             seats_list = st;
         }
@@ -114,6 +116,7 @@ seats_put(struct seats *st)
             pp = &(*pp)->next;
         }
         *pp = st->next;
+        pthread_mutex_destroy(&st->note.mu);
         free(st->name);
         free(st);
     } else {
@@ -327,15 +330,20 @@ service_new(const struct service_config *sc, const struct service_env *env,
     svc->lp.base = env->base;
     svc->lp.dns = env->dns;
     svc->lp.stats = &svc->lstats;
-    svc->pool = pool_new(&svc->lp);
+    svc->seats = seats_get(sc->name, (unsigned)sc->max_clients);
+    svc->pool = svc->seats != NULL ? pool_new(&svc->lp) : NULL;
     if (svc->pool == NULL) {
         snprintf(err, errlen, "out of memory");
         *bad_key = SK_UPSTREAM;
+        if (svc->seats != NULL) {
+            seats_put(svc->seats);
+        }
         auth_cmd_clear(&svc->auth);
         SSL_CTX_free(svc->ctx);
         free(svc);
         return NULL;
     }
+    svc->lp.note = &svc->seats->note;
     svc->host.pool = svc->pool;
     svc->host.sc = sc;
     svc->host.lp = &svc->lp;
@@ -346,16 +354,6 @@ service_new(const struct service_config *sc, const struct service_env *env,
     svc->host.closed_cb = session_closed;
     svc->host.stale_cb = stale_seen;
     svc->host.closed_arg = svc;
-    svc->seats = seats_get(sc->name, (unsigned)sc->max_clients);
-    if (svc->seats == NULL) {
-        snprintf(err, errlen, "out of memory");
-        *bad_key = SK_UPSTREAM;
-        pool_free(svc->pool);
-        auth_cmd_clear(&svc->auth);
-        SSL_CTX_free(svc->ctx);
-        free(svc);
-        return NULL;
-    }
     svc->parked_fd = -1;
     event_assign(&svc->ev_seat, env->base, -1, 0, seat_cb, svc);
     pthread_mutex_lock(&seats_mu);

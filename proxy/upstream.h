@@ -12,6 +12,7 @@
 #define REDSLEEVE_UPSTREAM_H
 
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,6 +45,18 @@ struct link_stats {
 /* link_hist_bounds[i]: upper bound in seconds of bucket i. */
 extern const double link_hist_bounds[LINK_HIST_BUCKETS];
 
+/*
+ * The upstream's last failure as logged, shared by every service of one
+ * name (every worker's, and a retired one's), so that a cause is logged
+ * once per process, not once per worker.
+ */
+#define UPSTREAM_NOTE_MAX 320
+struct upstream_note {
+    pthread_mutex_t mu;                 /* guards the rest */
+    char last_error[UPSTREAM_NOTE_MAX]; /* "" = the last link worked */
+    unsigned long repeats;              /* failures since it was logged */
+};
+
 /* What every link of a service shares; owned by the service. */
 struct link_params {
     const struct service_config *sc;    /* ref: config of the service */
@@ -52,6 +65,7 @@ struct link_params {
     struct event_base *base;            /* ref: the event loop */
     struct evdns_base *dns;             /* ref: the resolver */
     struct link_stats *stats;           /* ref: the service's counters */
+    struct upstream_note *note;         /* ref: shared, see above */
 };
 
 /*
