@@ -557,6 +557,19 @@ set_service_key(struct parse_state *ps, struct service_config *sc,
     return -1;
 }
 
+/* The [global] key with slot `seen` in global_seen: false (and the
+ * error recorded) when it was set before. */
+static bool
+first_time(struct parse_state *ps, int seen, const char *name)
+{
+    if (ps->global_seen[seen]) {
+        perr(ps, ps->lineno, "%s: set twice in [global]", name);
+        return false;
+    }
+    ps->global_seen[seen] = true;
+    return true;
+}
+
 /* A [global] duration, set once, from 0 to max seconds (range says so in
  * words for the error). */
 static void
@@ -565,11 +578,9 @@ global_duration(struct parse_state *ps, int seen, const char *name,
 {
     double d;
 
-    if (ps->global_seen[seen]) {
-        perr(ps, ps->lineno, "%s: set twice in [global]", name);
+    if (!first_time(ps, seen, name)) {
         return;
     }
-    ps->global_seen[seen] = true;
     if (config_parse_duration(value, &d) < 0 || d > max) {
         perr(ps, ps->lineno, "%s: expected a duration from %s, got \"%s\"",
              name, range, value);
@@ -584,21 +595,17 @@ global_key(struct parse_state *ps, const char *name, const char *value)
     struct config *cfg = ps->cfg;
 
     if (strcmp(name, "log_level") == 0) {
-        if (ps->global_seen[0]) {
-            perr(ps, ps->lineno, "log_level: set twice in [global]");
+        if (!first_time(ps, 0, name)) {
             return 1;
         }
-        ps->global_seen[0] = true;
         if (log_level_parse(value, &cfg->log_level) < 0) {
             perr(ps, ps->lineno, "log_level: expected error, warn, info or "
                  "debug, got \"%s\"", value);
         }
     } else if (strcmp(name, "resolv_conf") == 0) {
-        if (ps->global_seen[1]) {
-            perr(ps, ps->lineno, "resolv_conf: set twice in [global]");
+        if (!first_time(ps, 1, name)) {
             return 1;
         }
-        ps->global_seen[1] = true;
         free(cfg->resolv_conf);
         cfg->resolv_conf = strdup(value);
     } else if (strcmp(name, "shutdown_timeout") == 0) {
@@ -619,11 +626,9 @@ global_key(struct parse_state *ps, const char *name, const char *value)
     } else if (strcmp(name, "workers") == 0) {
         long n = 0;
 
-        if (ps->global_seen[5]) {
-            perr(ps, ps->lineno, "workers: set twice in [global]");
+        if (!first_time(ps, 5, name)) {
             return 1;
         }
-        ps->global_seen[5] = true;
         if (strcmp(value, "auto") == 0) {
             n = sysconf(_SC_NPROCESSORS_ONLN);
             cfg->workers = n < 1 ? 1 : n > CONFIG_WORKERS_MAX
@@ -639,11 +644,9 @@ global_key(struct parse_state *ps, const char *name, const char *value)
         global_duration(ps, 6, name, value, 0.01, "0 (off) to 10ms",
                         &cfg->busy_poll);
     } else if (strcmp(name, "allow_root") == 0) {
-        if (ps->global_seen[4]) {
-            perr(ps, ps->lineno, "allow_root: set twice in [global]");
+        if (!first_time(ps, 4, name)) {
             return 1;
         }
-        ps->global_seen[4] = true;
         if (parse_bool(value, &cfg->allow_root) < 0) {
             perr(ps, ps->lineno, "allow_root: expected yes or no, got "
                  "\"%s\"", value);
@@ -653,11 +656,9 @@ global_key(struct parse_state *ps, const char *name, const char *value)
         int port;
         unsigned char a4[4];
 
-        if (ps->global_seen[3]) {
-            perr(ps, ps->lineno, "admin_listen: set twice in [global]");
+        if (!first_time(ps, 3, name)) {
             return 1;
         }
-        ps->global_seen[3] = true;
         if (config_split_hostport(value, host, sizeof(host), &port) < 0 ||
             inet_pton(AF_INET, host[0] ? host : "127.0.0.1", a4) != 1) {
             perr(ps, ps->lineno, "admin_listen: expected IPv4-address:port "
