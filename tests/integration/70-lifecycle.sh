@@ -44,7 +44,6 @@ rcli_tls "$RP" LPUSH q:drain done >/dev/null
 wait "$blpop" || true
 check "the draining proxy delivered its reply" \
     test "$(cat "$W/blpop.out")" = $'q:drain\ndone'
-gone() { ! kill -0 "$RS_PID" 2>/dev/null; }
 check "then it exits once the last client left" wait_until 10 gone
 check "... cleanly (drained, code 0)" \
     grep -q 'phase=close reason=drained' "$W/rs.log"

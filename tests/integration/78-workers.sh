@@ -98,7 +98,6 @@ rcli_tls "$RB" LPUSH q:w done >/dev/null
 wait "$blpop" || true
 check "the BLPOP client got its value while both workers drained" \
     test "$(cat "$W/blpop.out")" = $'q:w\ndone'
-gone() { ! kill -0 "$RS_PID" 2>/dev/null; }
 check "then the process exits" wait_until 10 gone
 check "... with code 0" grep -q 'event=exit code=0' "$LOG"
 check "both workers drained" \

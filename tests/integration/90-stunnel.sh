@@ -66,7 +66,6 @@ check "stunnel server mode is refused, with the line" \
     grep -q 'server.conf:2: client: "no": redsleeve only runs stunnel' <<<"$out"
 
 kill -TERM "$RS_PID"
-gone() { ! kill -0 "$RS_PID" 2>/dev/null; }
 wait_until 10 gone
 check "pid file removed at exit" test ! -e "$W/stunnel.pid"
 

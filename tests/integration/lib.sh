@@ -280,3 +280,4 @@ run_redsleeve() {  # run_redsleeve NAME LISTENERS ARGS...
 }
 
 expect_log() { grep -Eq -- "$2" "$1"; }
+gone() { ! kill -0 "$RS_PID" 2>/dev/null; }   # the last redsleeve has exited
