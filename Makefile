@@ -52,8 +52,9 @@ UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 TOOLS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 PROG    := $(BUILD)/redsleeve
 
-.PHONY: all test test-unit test-integration check-asan demo deps clean \
-        install tools fuzz fuzz-resp fuzz-config soak soak-asan bench bench-report test-workers static image test-image
+.PHONY: all test test-unit test-integration check-asan check-tsan demo deps clean \
+        install tools fuzz fuzz-resp fuzz-inline fuzz-config soak soak-asan bench bench-report test-workers static image test-image \
+        deb test-deb test-pod
 
 all: ./redsleeve
 
@@ -116,6 +117,14 @@ check-asan: deps
 	    $(MAKE) --no-print-directory SANITIZE=address,undefined \
 	    test-unit test-integration
 
+# ThreadSanitizer: the unit tests and every integration test with two
+# workers (where threads meet: the mailbox, the shared seats, reloads
+# committed in every loop).  Any report fails the run.
+check-tsan: deps
+	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	    $(MAKE) --no-print-directory SANITIZE=thread BUILD=build-tsan \
+	    test-unit test-workers
+
 demo: deps ./redsleeve
 	@bash scripts/demo.sh
 
@@ -130,13 +139,24 @@ build/fuzz/fuzz_resp: tests/fuzz/fuzz_resp.c proxy/resp.c proxy/resp.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_resp.c proxy/resp.c
 
-build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c proxy/config.c proxy/config.h \
-	    proxy/log.c proxy/log.h
+# The inline tokenizer against the reference shaped like sdssplitargs().
+build/fuzz/fuzz_inline: tests/fuzz/fuzz_inline.c tests/fuzz/ref_split.h \
+	    proxy/resp.c proxy/resp.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_inline.c proxy/resp.c
+
+CONFIG_SRCS := $(wildcard proxy/config*.c) proxy/stunnel.c proxy/log.c
+build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_SRCS) proxy/config.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_config.c \
-	    proxy/config.c proxy/log.c $(shell pkg-config --libs openssl inih)
+	    $(CONFIG_SRCS) $(shell pkg-config --libs openssl inih libevent)
 
-fuzz: fuzz-resp fuzz-config
+fuzz: fuzz-resp fuzz-inline fuzz-config
+
+fuzz-inline: build/fuzz/fuzz_inline
+	@mkdir -p build/fuzz/corpus-inline
+	build/fuzz/fuzz_inline -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -max_len=256 build/fuzz/corpus-inline tests/fuzz/corpus/inline
 
 fuzz-resp: build/fuzz/fuzz_resp
 	@mkdir -p build/fuzz/corpus-resp
@@ -200,8 +220,23 @@ image: static
 test-image: image tools
 	@REDSLEEVE=$(PROG) TOOLS=$(BUILD)/tools bash tests/image/run.sh
 
+# deploy/kubernetes/redsleeve-sidecar.yaml run with `podman kube play`
+# against a TLS redis-server on loopback (the image from `make image`).
+test-pod: image tools
+	@REDSLEEVE=$(PROG) TOOLS=$(BUILD)/tools bash tests/image/pod.sh
+
+# The Debian package (debhelper), built from a copy of the tree in
+# build-deb/ and checked with lintian; see debian/README.source.
+deb:
+	@sh scripts/deb.sh
+
+# Builds the package, installs it with apt-get, removes and purges it
+# (root; changes the machine, leaves it as found).
+test-deb:
+	@bash tests/package/run.sh
+
 clean:
-	rm -rf build build-san build-static redsleeve
+	rm -rf build build-san build-tsan build-static build-deb redsleeve
 
 FORCE:
 

@@ -29,8 +29,6 @@ upstream = \$BENCH_TLS_HOST:\$BENCH_TLS_PORT
 verify_host = \$BENCH_SNI
 ca_file = \$BENCH_CA_FILE
 max_clients = 10000
-pool_min_idle = 4
-pool_max_idle = 64
 INI
 exec '$ROOT/redsleeve' -c \"\$BENCH_WORK/redsleeve.ini\""
 # BASELINE_BIN=path/to/older/redsleeve adds it as a second target, with

@@ -135,9 +135,26 @@ accept_error_cb(struct evconnlistener *evl, void *arg)
               strerror(e));
 }
 
-static int
-bind_unix(const char *path, char *err, size_t errlen)
+/* Something accepts connections on the unix socket at path. */
+static bool
+unix_is_live(const struct sockaddr_un *sun)
 {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool live;
+
+    if (fd < 0) {
+        return false;
+    }
+    live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0 ||
+           (errno != ECONNREFUSED && errno != ENOENT);
+    close(fd);
+    return live;
+}
+
+static int
+bind_unix(const struct service_config *sc, char *err, size_t errlen)
+{
+    const char *path = sc->listen_unix;
     struct sockaddr_un sun;
     struct stat st;
     int fd;
@@ -145,11 +162,17 @@ bind_unix(const char *path, char *err, size_t errlen)
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-    /* A stale socket from a previous run is replaced; any other file is
+    /* A stale socket from a previous run (nobody answers on it) is
+     * replaced; a live one is another process's, and any other file is
      * left alone. */
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             snprintf(err, errlen, "%s exists and is not a socket", path);
+            return -1;
+        }
+        if (unix_is_live(&sun)) {
+            snprintf(err, errlen, "cannot listen on unix:%s: a running "
+                     "process already listens there", path);
             return -1;
         }
         unlink(path);
@@ -159,21 +182,42 @@ bind_unix(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "socket: %s", strerror(errno));
         return -1;
     }
-    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-        listen(fd, LISTEN_BACKLOG) < 0) {
+    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
         snprintf(err, errlen, "cannot listen on unix:%s: %s", path,
                  strerror(errno));
         close(fd);
         return -1;
     }
+    /* Owner and mode before listen(): no client connects before then. */
+    if ((sc->listen_uid >= 0 || sc->listen_gid >= 0) &&
+        chown(path, (uid_t)sc->listen_uid, (gid_t)sc->listen_gid) < 0) {
+        snprintf(err, errlen, "listen_owner: cannot chown unix:%s to %s: %s",
+                 path, sc->listen_owner, strerror(errno));
+        goto fail;
+    }
+    if (sc->listen_mode >= 0 && chmod(path, (mode_t)sc->listen_mode) < 0) {
+        snprintf(err, errlen, "listen_mode: cannot chmod unix:%s to %04o: "
+                 "%s", path, (unsigned)sc->listen_mode, strerror(errno));
+        goto fail;
+    }
+    if (listen(fd, LISTEN_BACKLOG) < 0) {
+        snprintf(err, errlen, "cannot listen on unix:%s: %s", path,
+                 strerror(errno));
+        goto fail;
+    }
     return fd;
+fail:
+    unlink(path);
+    close(fd);
+    return -1;
 }
 
 /* A socket listening on path, for one listener (its to close): the
  * bound one's dup when another listener has it already. */
 static int
-unix_open(const char *path, char *err, size_t errlen)
+unix_open(const struct service_config *sc, char *err, size_t errlen)
 {
+    const char *path = sc->listen_unix;
     struct unix_sock *u;
     int fd = -1;
 
@@ -187,7 +231,7 @@ unix_open(const char *path, char *err, size_t errlen)
             snprintf(err, errlen, "out of memory");
             goto out;
         }
-        u->fd = bind_unix(path, err, errlen);
+        u->fd = bind_unix(sc, err, errlen);
         if (u->fd < 0) {
             free(u->path);
             free(u);
@@ -229,8 +273,8 @@ unix_close(const char *path)
 }
 
 static int
-bind_tcp(const struct service_config *sc, char *bound, size_t boundlen,
-         char *err, size_t errlen, bool probe)
+bind_tcp(const struct service_config *sc, int port, char *bound,
+         size_t boundlen, char *err, size_t errlen, bool probe)
 {
     struct sockaddr_storage ss;
     int sslen = (int)sizeof(ss);
@@ -241,13 +285,13 @@ bind_tcp(const struct service_config *sc, char *bound, size_t boundlen,
     int one = 1;
 
     snprintf(spec, sizeof(spec), strchr(host, ':') ? "[%s]:%d" : "%s:%d",
-             host, sc->listen_port);
+             host, port);
     memset(&ss, 0, sizeof(ss));
     if (strchr(host, ':') != NULL) {
         struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
         s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)sc->listen_port);
+        s6->sin6_port = htons((uint16_t)port);
         sslen = (int)sizeof(*s6);
         if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1) {
             snprintf(err, errlen, "bad listen address %s", spec);
@@ -257,7 +301,7 @@ bind_tcp(const struct service_config *sc, char *bound, size_t boundlen,
         struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 
         s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)sc->listen_port);
+        s4->sin_port = htons((uint16_t)port);
         sslen = (int)sizeof(*s4);
         if (inet_pton(AF_INET, host, &s4->sin_addr) != 1) {
             snprintf(err, errlen, "bad listen address %s", spec);
@@ -283,7 +327,6 @@ bind_tcp(const struct service_config *sc, char *bound, size_t boundlen,
     sslen = (int)sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, (socklen_t *)&sslen) == 0) {
         char h[INET6_ADDRSTRLEN];
-        int port;
 
         if (ss.ss_family == AF_INET6) {
             struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
@@ -304,7 +347,8 @@ bind_tcp(const struct service_config *sc, char *bound, size_t boundlen,
 
 struct listener *
 listener_new(struct event_base *base, const struct service_config *sc,
-             listener_accept_cb cb, void *arg, char *err, size_t errlen)
+             int port, listener_accept_cb cb, void *arg, char *err,
+             size_t errlen)
 {
     struct listener *l = calloc(1, sizeof(*l));
     int fd;
@@ -316,7 +360,7 @@ listener_new(struct event_base *base, const struct service_config *sc,
     l->cb = cb;
     l->arg = arg;
     if (sc->listen_unix != NULL) {
-        fd = unix_open(sc->listen_unix, err, errlen);
+        fd = unix_open(sc, err, errlen);
         snprintf(l->addr, sizeof(l->addr), "unix:%s", sc->listen_unix);
         if (fd >= 0 && (l->unix_path = strdup(sc->listen_unix)) == NULL) {
             close(fd);
@@ -325,7 +369,8 @@ listener_new(struct event_base *base, const struct service_config *sc,
             fd = -1;
         }
     } else {
-        fd = bind_tcp(sc, l->addr, sizeof(l->addr), err, errlen, false);
+        fd = bind_tcp(sc, port > 0 ? port : sc->listen_port, l->addr,
+                      sizeof(l->addr), err, errlen, false);
     }
     if (fd < 0) {
         free(l);
@@ -395,7 +440,8 @@ listener_probe(const struct service_config *sc, char *err, size_t errlen)
     if (sc->listen_unix != NULL || sc->listen_port == 0) {
         return 0;
     }
-    fd = bind_tcp(sc, bound, sizeof(bound), err, errlen, true);
+    fd = bind_tcp(sc, sc->listen_port, bound, sizeof(bound), err, errlen,
+                  true);
     if (fd < 0) {
         return -1;
     }

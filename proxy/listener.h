@@ -23,12 +23,13 @@ typedef void (*listener_accept_cb)(int fd, const struct sockaddr *addr,
                                    int addrlen, void *arg);
 
 /*
- * listener_new(base, sc, cb, arg, err, errlen): binds sc->listen and starts
- * accepting.  Returns the listener (caller owns; listener_free), or NULL
+ * listener_new(base, sc, port, cb, arg, err, errlen): binds sc->listen
+ * (on port instead of sc's when port > 0: the workers after the first
+ * take the port a "port 0" listen was given) and starts accepting.  Returns the listener (caller owns; listener_free), or NULL
  * with the reason in err.
  */
 struct listener *listener_new(struct event_base *base,
-                              const struct service_config *sc,
+                              const struct service_config *sc, int port,
                               listener_accept_cb cb, void *arg, char *err,
                               size_t errlen);
 

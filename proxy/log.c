@@ -6,6 +6,7 @@
  */
 #include "log.h"
 
+#include <event2/event.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -132,4 +133,16 @@ mono_now(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+log_libevent_cb(int severity, const char *msg)
+{
+    if (severity >= EVENT_LOG_ERR) {
+        log_error("event=libevent msg=\"%s\"", msg);
+    } else if (severity == EVENT_LOG_WARN) {
+        log_warn("event=libevent msg=\"%s\"", msg);
+    } else {
+        log_debug("event=libevent msg=\"%s\"", msg);
+    }
 }

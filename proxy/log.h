@@ -46,6 +46,10 @@ const char *log_level_name(enum log_level level);
  */
 char *log_escape(const char *in, size_t inlen, char *out, size_t outlen);
 
+/* log_libevent_cb: libevent's own messages (event_set_log_callback), at
+ * the level libevent gives them. */
+void log_libevent_cb(int severity, const char *msg);
+
 /* mono_now(): CLOCK_MONOTONIC in seconds (durations, deadlines). */
 double mono_now(void);
 

@@ -10,7 +10,22 @@
  */
 #include "resp.h"
 
+#include <limits.h>
 #include <string.h>
+
+#define RESP_MAX_ARGS INT_MAX       /* Redis: "invalid multibulk length" */
+
+enum {
+    IN_SKIP = 0,        /* between arguments */
+    IN_WORD,            /* in an unquoted argument */
+    IN_DQ,              /* in double quotes */
+    IN_DQ_ESC,          /* after a backslash in double quotes */
+    IN_DQ_X,            /* after \x */
+    IN_DQ_XH,           /* after \x and one hex digit (inline_hex) */
+    IN_SQ,              /* in single quotes */
+    IN_SQ_ESC,          /* after a backslash in single quotes */
+    IN_AFTER_Q          /* after a closing quote */
+};
 
 enum {
     S_TYPE = 0,     /* a type byte starts the next element */
@@ -61,15 +76,19 @@ is_aggregate_type(char t)
     return t == '*' || t == '~' || t == '>' || t == '%' || t == '|';
 }
 
-/* Appends n bytes lowercased to a capture buffer of RESP_NAME_MAX. */
+/* Appends n bytes (lowercased) to a capture buffer of cap bytes; *odd
+ * is set when bytes do not fit or one is a NUL (odd may be NULL). */
 static void
 capture(char *dst, size_t cap, size_t *copied, const char *src, size_t n,
-        bool lower)
+        bool lower, bool *odd)
 {
     size_t room = *copied + 1 < cap ? cap - 1 - *copied : 0;
 
     if (n > room) {
         n = room;
+        if (odd != NULL) {
+            *odd = true;
+        }
     }
     for (size_t i = 0; i < n; i++) {
         char c = src[i];
@@ -77,29 +96,41 @@ capture(char *dst, size_t cap, size_t *copied, const char *src, size_t n,
         if (lower && c >= 'A' && c <= 'Z') {
             c = (char)(c - 'A' + 'a');
         }
+        if (c == '\0' && odd != NULL) {
+            *odd = true;
+        }
         dst[*copied + i] = c;
     }
     *copied += n;
     dst[*copied] = '\0';
 }
 
-/* Where the bytes of the current element go, if anywhere. */
+/* Where the bytes of the current element go, if anywhere; *odd is the
+ * flag that notes a name that cannot match exactly. */
 static char *
-capture_target(struct resp_scanner *s, size_t *cap, bool *lower)
+capture_target(struct resp_scanner *s, size_t *cap, bool *lower, bool **odd)
 {
     *lower = false;
+    *odd = NULL;
     if (s->mode == RESP_REQUESTS) {
         if (s->depth != 1 || s->elem_index > 1) {
             return NULL;
         }
         *lower = true;
         *cap = RESP_NAME_MAX;
-        return s->elem_index == 0 ? s->frame.name : s->frame.arg1;
+        if (s->elem_index == 0) {
+            *odd = &s->frame.name_odd;
+            return s->frame.name;
+        }
+        *odd = &s->frame.arg1_odd;
+        return s->frame.arg1;
     }
     /* Replies: the head of a top-level line, or the first element of a
-     * top-level push (the push kind: "invalidate", "message", ...). */
-    if (s->depth == 0 || (s->depth == 1 && s->frame.type == '>' &&
-                          s->elem_index == 0)) {
+     * top-level push or array (the push kind: "invalidate", "message";
+     * ROLE's "master"). */
+    if (s->depth == 0 ||
+        (s->depth == 1 && (s->frame.type == '>' || s->frame.type == '*') &&
+         s->elem_index == 0)) {
         *cap = RESP_HEAD_MAX;
         return s->frame.head;
     }
@@ -203,6 +234,10 @@ header_done(struct resp_scanner *s, bool *frame_end)
     if (s->ndigits == 0 || (s->neg && n != -1)) {
         return -1;
     }
+    if (s->mode == RESP_REQUESTS &&
+        ((s->neg && is_bulk_type(s->type)) || n > RESP_MAX_ARGS)) {
+        return -1;      /* Redis: "invalid bulk/multibulk length" */
+    }
     if (s->depth == 0) {
         s->frame.nelems = n;
     }
@@ -250,41 +285,208 @@ frame_reset(struct resp_scanner *s)
     s->elem_index = 0;
     s->inline_len = 0;
     s->inline_word = 0;
-    s->inline_in_word = false;
+    s->inline_state = IN_SKIP;
 }
 
-/* Scans an inline command up to its LF.  Returns bytes used, or -1. */
+/*
+ * The inline tokenizer: sdssplitargs() (Redis' sds.c) as a state machine
+ * over one byte at a time, so that a line split across reads is read as
+ * Redis reads it whole.  Redis takes the line up to the first LF (minus a
+ * CR right before it) and splits it: blanks (isspace: also \v and \f)
+ * between arguments; inside an unquoted argument only space, tab, CR and
+ * LF end it, and a quote opens quoting; in "double quotes" the escapes
+ * \xHH \n \r \t \b \a and \<any>; in 'single quotes' only \'; a closing
+ * quote must be followed by a blank or the end.  An unterminated quote is
+ * Redis' "unbalanced quotes" protocol error, and a NUL makes Redis wait
+ * (its strchr() stops there): both are errors here.
+ */
+
+static bool
+is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
+           c == '\r';
+}
+
+static int
+hex_value(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* One byte of the current inline argument. */
+static void
+inline_put(struct resp_scanner *s, char c)
+{
+    if (s->inline_word == 1) {
+        capture(s->frame.name, RESP_NAME_MAX, &s->copied, &c, 1, true,
+                &s->frame.name_odd);
+    } else if (s->inline_word == 2) {
+        capture(s->frame.arg1, RESP_NAME_MAX, &s->copied, &c, 1, true,
+                &s->frame.arg1_odd);
+    }
+}
+
+/* Feeds one byte of the line (never the LF).  -1 on a protocol error. */
+static int
+inline_byte(struct resp_scanner *s, char c)
+{
+    int h;
+
+    if (c == '\0') {
+        return -1;
+    }
+    for (;;) {
+        switch (s->inline_state) {
+        case IN_SKIP:
+            if (is_space(c)) {
+                return 0;
+            }
+            s->inline_word++;
+            s->copied = 0;
+            s->inline_state = IN_WORD;
+            continue;           /* the byte starts the argument */
+        case IN_WORD:
+            if (c == ' ' || c == '\t' || c == '\r') {
+                s->inline_state = IN_SKIP;
+            } else if (c == '"') {
+                s->inline_state = IN_DQ;
+            } else if (c == '\'') {
+                s->inline_state = IN_SQ;
+            } else {
+                inline_put(s, c);
+            }
+            return 0;
+        case IN_DQ:
+            if (c == '\\') {
+                s->inline_state = IN_DQ_ESC;
+            } else if (c == '"') {
+                s->inline_state = IN_AFTER_Q;
+            } else {
+                inline_put(s, c);
+            }
+            return 0;
+        case IN_DQ_ESC:
+            s->inline_state = IN_DQ;
+            switch (c) {
+            case 'x':
+                s->inline_state = IN_DQ_X;
+                return 0;
+            case 'n':
+                c = '\n';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case 'b':
+                c = '\b';
+                break;
+            case 'a':
+                c = '\a';
+                break;
+            default:
+                break;
+            }
+            inline_put(s, c);
+            return 0;
+        case IN_DQ_X:
+            if (hex_value(c) >= 0) {
+                s->inline_hex = (unsigned char)c;
+                s->inline_state = IN_DQ_XH;
+                return 0;
+            }
+            inline_put(s, 'x');     /* "\x" without two digits: an 'x' */
+            s->inline_state = IN_DQ;
+            continue;
+        case IN_DQ_XH:
+            if ((h = hex_value(c)) >= 0) {
+                inline_put(s, (char)(hex_value((char)s->inline_hex) * 16 +
+                                     h));
+                s->inline_state = IN_DQ;
+                return 0;
+            }
+            inline_put(s, 'x');
+            inline_put(s, (char)s->inline_hex);
+            s->inline_state = IN_DQ;
+            continue;
+        case IN_SQ:
+            if (c == '\\') {
+                s->inline_state = IN_SQ_ESC;
+            } else if (c == '\'') {
+                s->inline_state = IN_AFTER_Q;
+            } else {
+                inline_put(s, c);
+            }
+            return 0;
+        case IN_SQ_ESC:
+            s->inline_state = IN_SQ;
+            if (c == '\'') {
+                inline_put(s, '\'');
+                return 0;
+            }
+            inline_put(s, '\\');
+            continue;
+        case IN_AFTER_Q:
+            if (!is_space(c)) {
+                return -1;      /* Redis: a quote must end the argument */
+            }
+            s->inline_state = IN_SKIP;
+            return 0;
+        default:
+            return -1;
+        }
+    }
+}
+
+/*
+ * Scans an inline command up to its LF.  Returns bytes used, or -1 with
+ * *bad the offset of the byte that made it an error (the same whichever
+ * way the bytes were split).
+ */
 static long
-scan_inline(struct resp_scanner *s, const char *p, size_t n, bool *done)
+scan_inline(struct resp_scanner *s, const char *p, size_t n, bool *done,
+            size_t *bad)
 {
     const char *lf = memchr(p, '\n', n);
     size_t take = lf ? (size_t)(lf - p) + 1 : n;
+    size_t line = lf ? take - 1 : take;
+
+    size_t room = RESP_INLINE_MAX - s->inline_len;
 
     *done = lf != NULL;
-    if (s->inline_len + take > RESP_INLINE_MAX) {
-        return -1;
+    for (size_t i = 0; i < line && i < room; i++) {
+        if (inline_byte(s, p[i]) < 0) {
+            *bad = i;
+            return -1;
+        }
     }
-    for (size_t i = 0; i < take; i++) {
-        char c = p[i];
-        bool blank = c == ' ' || c == '\t' || c == '\r' || c == '\n';
-
-        if (blank) {
-            s->inline_in_word = false;
-            continue;
-        }
-        if (!s->inline_in_word) {
-            s->inline_in_word = true;
-            s->inline_word++;
-            s->copied = 0;
-        }
-        if (s->inline_word == 1) {
-            capture(s->frame.name, RESP_NAME_MAX, &s->copied, &c, 1, true);
-        } else if (s->inline_word == 2) {
-            capture(s->frame.arg1, RESP_NAME_MAX, &s->copied, &c, 1, true);
-        }
+    if (take > room) {
+        *bad = room;
+        return -1;
     }
     s->inline_len += take;
     if (*done) {
+        /* The line ends: unquoted states end the argument (a CR right
+         * before the LF was a blank to them); quotes left open are
+         * Redis' "unbalanced quotes". */
+        if (s->inline_state != IN_SKIP && s->inline_state != IN_WORD &&
+            s->inline_state != IN_AFTER_Q) {
+            *bad = line;
+            return -1;
+        }
+        s->inline_state = IN_SKIP;
         s->frame.nelems = s->inline_word;
     }
     return (long)take;
@@ -324,10 +526,11 @@ resp_scan(struct resp_scanner *s, const char *buf, size_t len, size_t *used,
             continue;
 
         case S_INLINE: {
-            long took = scan_inline(s, p, n, &end);
+            size_t bad = 0;
+            long took = scan_inline(s, p, n, &end, &bad);
 
             if (took < 0) {
-                return fail(s, i, used);
+                return fail(s, i + bad, used);
             }
             i += (size_t)took;
             if (end) {
@@ -359,13 +562,14 @@ resp_scan(struct resp_scanner *s, const char *buf, size_t len, size_t *used,
             if (lf != NULL) {
                 return fail(s, i + (size_t)(lf - p), used);  /* LF, no CR */
             }
-            if (s->depth == 0 || s->frame.type == '>') {
+            if (s->depth == 0 || s->frame.type == '>' ||
+                s->frame.type == '*') {
                 size_t cap;
-                bool lower;
-                char *dst = capture_target(s, &cap, &lower);
+                bool lower, *odd;
+                char *dst = capture_target(s, &cap, &lower, &odd);
 
                 if (dst != NULL) {
-                    capture(dst, cap, &s->copied, p, take, lower);
+                    capture(dst, cap, &s->copied, p, take, lower, odd);
                 }
             }
             i += take;
@@ -392,6 +596,10 @@ resp_scan(struct resp_scanner *s, const char *buf, size_t len, size_t *used,
             } else if (*p == '-' && s->ndigits == 0 && !s->neg) {
                 s->neg = true;
             } else if (*p >= '0' && *p <= '9' && s->ndigits < 18) {
+                if (s->mode == RESP_REQUESTS && s->ndigits > 0 &&
+                    s->num == 0) {
+                    return fail(s, i, used);    /* Redis: no "01", "-0" */
+                }
                 s->num = s->num * 10 + (*p - '0');
                 s->ndigits++;
             } else {
@@ -403,11 +611,11 @@ resp_scan(struct resp_scanner *s, const char *buf, size_t len, size_t *used,
         case S_BULK: {
             size_t take = (int64_t)n < s->bulk_left ? n : (size_t)s->bulk_left;
             size_t cap;
-            bool lower;
-            char *dst = capture_target(s, &cap, &lower);
+            bool lower, *odd;
+            char *dst = capture_target(s, &cap, &lower, &odd);
 
             if (dst != NULL) {
-                capture(dst, cap, &s->copied, p, take, lower);
+                capture(dst, cap, &s->copied, p, take, lower, odd);
             }
             s->bulk_left -= (int64_t)take;
             i += take;

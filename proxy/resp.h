@@ -3,7 +3,13 @@
  *
  * resp.c frames a byte stream into top-level frames without copying or
  * allocating: requests (arrays of bulk strings, or inline commands) and
- * replies (every RESP2 and RESP3 type, with pushes and attributes).  Bytes
+ * replies (every RESP2 and RESP3 type, with pushes and attributes).
+ * Requests are read the way Redis reads them: an array of bulk strings
+ * whose numbers Redis would accept (no sign, no leading zero), or an
+ * inline line split into arguments exactly as sdssplitargs() splits it
+ * (quotes, escapes, \v and \f); whatever Redis would refuse or read
+ * otherwise is an error here, so the tracker never counts a command that
+ * the server sees differently.  Bytes
  * may arrive split anywhere; the scanner keeps only a few integers between
  * calls.  It never reads past the length it is given, and malformed input
  * puts it in a sticky error state.  Pure: no I/O, no libevent, no logging.
@@ -40,6 +46,9 @@ struct resp_frame {
     int64_t nelems;             /* aggregate count (-1 = null), argc */
     char name[RESP_NAME_MAX];   /* requests: argv[0] lowercased, truncated */
     char arg1[RESP_NAME_MAX];   /* requests: argv[1] lowercased, truncated */
+    bool name_odd;              /* requests: argv[0] was cut short or held a
+                                   NUL: name matches no command exactly */
+    bool arg1_odd;              /* the same for argv[1] */
     char head[RESP_HEAD_MAX];   /* '+'/'-' replies: start of the line;
                                    '>' pushes: start of the first element */
 };
@@ -61,8 +70,9 @@ struct resp_scanner {
     int64_t elem_index;         /* index of the element within top level */
     size_t copied;              /* bytes copied into the current capture */
     size_t inline_len;          /* bytes of the current inline command */
-    int inline_word;            /* words seen in it */
-    bool inline_in_word;        /* inside a word */
+    int inline_word;            /* words (arguments) seen in it */
+    int inline_state;           /* where the tokenizer is (resp.c) */
+    unsigned char inline_hex;   /* first digit of a "\xHH" escape */
     struct resp_frame frame;    /* the frame being scanned */
 };
 

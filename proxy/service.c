@@ -7,8 +7,6 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +17,8 @@
 #include "listener.h"
 #include "pool.h"
 #include "session.h"
+#include "shared.h"
+#include "stats.h"
 #include "tls.h"
 #include "upstream.h"
 
@@ -32,16 +32,14 @@ struct service {
     struct pool *pool;                  /* owned: warm links */
     struct link_stats lstats;           /* latencies, TLS failures */
     unsigned char digest[CONFIG_DIGEST_LEN];    /* of sc and its files */
-    struct service_config *owned_sc;    /* owned: sc once reload retired
-                                           the service (else NULL) */
     struct client_budget *budget;       /* ref: descriptors, shared */
     struct service *bprev, *bnext;      /* ref: budget->services list */
-    struct seats *seats;                /* ref (counted): max_clients */
-    struct service *sprev, *snext;      /* ref: all_services list */
+    struct shared_member member;        /* seats, notices (shared.c) */
     struct event ev_seat;               /* a seat may have come free, or
-                                           a stale notice came */
-    char stale_peer[64];                /* notice from another worker */
-    char stale_why[64];                 /* (both under seats_mu) */
+                                           a notice came */
+    struct link *probe;                 /* owned: service_probe's link */
+    service_probe_cb probe_cb;          /* who hears how it went */
+    void *probe_arg;                    /* ref: theirs */
     int parked_fd;                      /* owned: accepted, no seat yet */
     struct sockaddr_storage parked_addr;
     int parked_addrlen;
@@ -50,121 +48,22 @@ struct service {
 /*
  * max_clients holds for the whole process: with workers, every worker has
  * a service of that name (and a reload may leave a retired one), and they
- * all count against one `seats`.  A worker's listener pauses while the
- * seats are taken; when one comes free, every service of that name is told
- * (ev_seat), so a worker paused by another's clients resumes.  A listener
- * that accepted just as another worker took the last seat parks that one
- * client (unread, as if still in the backlog) and pauses.  With one
- * worker nothing is ever parked.  The same list carries failover notices:
- * a READONLY seen by one worker closes the idle links to that server in
- * every worker.  all_services, the seats list and the notices are guarded
- * by seats_mu; the counts are atomic.
+ * all count against one set of seats (shared.c).  A worker's listener
+ * pauses while the seats are taken; when one comes free, every service of
+ * that name is woken (ev_seat), so a worker paused by another's clients
+ * resumes.  A listener that accepted just as another worker took the last
+ * seat parks that one client (unread, as if still in the backlog) and
+ * pauses.  With one worker nothing is ever parked.  The same wake-up
+ * carries failover notices: a READONLY seen by one worker closes the idle
+ * links to that server in every worker.
  */
-struct seats {
-    struct seats *next;
-    char *name;                 /* owned: the service name */
-    unsigned refs;              /* services counting against it */
-    atomic_uint used;           /* clients now */
-    atomic_uint max;            /* max_clients of the newest service */
-    atomic_uint parked;         /* accepted clients waiting for a seat */
-    struct upstream_note note;  /* the upstream failure last logged */
-};
 
-static pthread_mutex_t seats_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct seats *seats_list;
-static struct service *all_services;
-
-static struct seats *
-seats_get(const char *name, unsigned max)
-{
-    struct seats *st;
-
-    pthread_mutex_lock(&seats_mu);
-    for (st = seats_list; st != NULL && strcmp(st->name, name) != 0;
-         st = st->next) {
-    }
-    if (st == NULL && (st = calloc(1, sizeof(*st))) != NULL) {
-        st->name = strdup(name);
-        if (st->name == NULL) {
-            free(st);
-            st = NULL;
-        } else {
-            pthread_mutex_init(&st->note.mu, NULL);
-            st->next = seats_list;
-            seats_list = st;
-        }
-    }
-    if (st != NULL) {
-        st->refs++;
-        atomic_store(&st->max, max);
-    }
-    pthread_mutex_unlock(&seats_mu);
-    return st;
-}
-
-/* A service counting against st is gone (already off all_services): the
- * newest one left sets max_clients again, so a reload that built a
- * service and then failed leaves the running limit as it was. */
-static void
-seats_put(struct seats *st)
-{
-    struct seats **pp = &seats_list;
-
-    pthread_mutex_lock(&seats_mu);
-    if (--st->refs == 0) {
-        while (*pp != st) {
-            pp = &(*pp)->next;
-        }
-        *pp = st->next;
-        pthread_mutex_destroy(&st->note.mu);
-        free(st->name);
-        free(st);
-    } else {
-        for (struct service *s = all_services; s != NULL; s = s->snext) {
-            if (s->seats == st) {   /* newest first */
-                atomic_store(&st->max, (unsigned)s->sc->max_clients);
-                break;
-            }
-        }
-    }
-    pthread_mutex_unlock(&seats_mu);
-}
-
+/* The descriptors are spent: clients (two each) and draining links (one
+ * each) fill the budget. */
 static bool
-seat_take(struct seats *st)
+budget_spent(const struct client_budget *b)
 {
-    unsigned u = atomic_load(&st->used);
-
-    while (u < atomic_load(&st->max)) {
-        if (atomic_compare_exchange_weak(&st->used, &u, u + 1)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static bool
-seats_full(struct seats *st)
-{
-    return atomic_load(&st->used) >= atomic_load(&st->max);
-}
-
-/* A seat came free: every service counting against st looks again. */
-static void
-seat_give(struct seats *st)
-{
-    unsigned was = atomic_fetch_sub(&st->used, 1);
-
-    if (was < atomic_load(&st->max) && atomic_load(&st->parked) == 0) {
-        return;     /* nobody can be paused for want of a seat */
-    }
-    pthread_mutex_lock(&seats_mu);
-    for (struct service *s = all_services; s != NULL; s = s->snext) {
-        if (s->seats == st) {
-            event_active(&s->ev_seat, EV_READ, 0);
-        }
-    }
-    pthread_mutex_unlock(&seats_mu);
+    return b->live + (b->draining + 1) / 2 >= b->cap;
 }
 
 /* Accepting pauses at max_clients, or while the shared budget is spent. */
@@ -173,8 +72,9 @@ update_pause(struct service *svc)
 {
     if (svc->listener != NULL) {
         listener_set_paused(svc->listener,
-                            svc->parked_fd >= 0 || seats_full(svc->seats) ||
-                                svc->budget->live >= svc->budget->cap);
+                            svc->parked_fd >= 0 ||
+                                shared_seats_full(&svc->member) ||
+                                budget_spent(svc->budget));
     }
 }
 
@@ -193,12 +93,13 @@ serve(struct service *svc, int fd, const struct sockaddr *addr, int addrlen)
     if (session_new(&svc->host, fd, addr, addrlen) < 0) {
         log_warn("event=accept-failed service=%s reason=\"out of memory\"",
                  svc->sc->name);
-        seat_give(svc->seats);
+        shared_seat_give(&svc->member);
         update_pause(svc);
         return;
     }
     svc->budget->accepted++;
-    if (++svc->budget->live == svc->budget->cap) {
+    svc->budget->live++;
+    if (budget_spent(svc->budget)) {
         log_warn("event=clients-capped clients=%u reason=\"descriptor "
                  "limit: every client needs two\" action=\"accepting "
                  "resumes as clients leave (raise LimitNOFILE / ulimit -n "
@@ -214,7 +115,7 @@ accept_client(int fd, const struct sockaddr *addr, int addrlen, void *arg)
 {
     struct service *svc = arg;
 
-    if (!seat_take(svc->seats)) {
+    if (!shared_seat_take(&svc->member)) {
         /* Another worker took the last seat since this listener looked. */
         if (svc->parked_fd >= 0) {
             /* The listener pauses after one: not expected; never leak. */
@@ -227,7 +128,7 @@ accept_client(int fd, const struct sockaddr *addr, int addrlen, void *arg)
         svc->parked_fd = fd;
         memcpy(&svc->parked_addr, addr, (size_t)addrlen);
         svc->parked_addrlen = addrlen;
-        atomic_fetch_add(&svc->seats->parked, 1);
+        shared_parked(&svc->member, 1);
         update_pause(svc);
         return;
     }
@@ -241,39 +142,30 @@ stale_seen(struct session_host *h, const char *peer, const char *why,
 {
     struct service *svc = arg;
 
-    pool_mark_stale(h->pool, peer, why);
-    pthread_mutex_lock(&seats_mu);
-    for (struct service *s = all_services; s != NULL; s = s->snext) {
-        if (s->seats == svc->seats && s != svc) {
-            snprintf(s->stale_peer, sizeof(s->stale_peer), "%s", peer);
-            snprintf(s->stale_why, sizeof(s->stale_why), "%s", why);
-            event_active(&s->ev_seat, EV_READ, 0);
-        }
-    }
-    pthread_mutex_unlock(&seats_mu);
+    pool_suspect(h->pool, peer, why);
+    shared_notice(&svc->member, peer, why);
 }
 
 static void
 seat_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct service *svc = arg;
-    char peer[sizeof(svc->stale_peer)], why[sizeof(svc->stale_why) + 32];
+    char peer[SHARED_PEER_MAX], why[SHARED_WHY_MAX];
 
     (void)fd;
     (void)what;
-    pthread_mutex_lock(&seats_mu);
-    snprintf(peer, sizeof(peer), "%s", svc->stale_peer);
-    snprintf(why, sizeof(why), "%s (seen by another worker)", svc->stale_why);
-    svc->stale_peer[0] = '\0';
-    pthread_mutex_unlock(&seats_mu);
-    if (peer[0] != '\0' && svc->listener != NULL) {
-        pool_mark_stale(svc->pool, peer, why);
+    if (shared_notice_take(&svc->member, peer, why) &&
+        svc->listener != NULL) {
+        char seen[SHARED_WHY_MAX + 32];
+
+        snprintf(seen, sizeof(seen), "%s (seen by another worker)", why);
+        pool_suspect(svc->pool, peer, seen);
     }
-    if (svc->parked_fd >= 0 && seat_take(svc->seats)) {
+    if (svc->parked_fd >= 0 && shared_seat_take(&svc->member)) {
         int cfd = svc->parked_fd;
 
         svc->parked_fd = -1;
-        atomic_fetch_sub(&svc->seats->parked, 1);
+        shared_parked(&svc->member, -1);
         serve(svc, cfd, (struct sockaddr *)&svc->parked_addr,
               svc->parked_addrlen);
     }
@@ -286,11 +178,27 @@ session_closed(struct session_host *h, void *arg)
     struct service *svc = arg;
 
     (void)h;
-    seat_give(svc->seats);
-    if (svc->budget->live-- == svc->budget->cap) {
+    shared_seat_give(&svc->member);
+    if (budget_spent(svc->budget)) {
+        svc->budget->live--;
         update_pause_all(svc->budget);
     } else {
+        svc->budget->live--;
         update_pause(svc);
+    }
+}
+
+/* The pool's draining links (pool_set_drain_cb): they hold descriptors
+ * too. */
+static void
+draining_changed(int delta, void *arg)
+{
+    struct service *svc = arg;
+    bool was = budget_spent(svc->budget);
+
+    svc->budget->draining = (unsigned)((int)svc->budget->draining + delta);
+    if (was != budget_spent(svc->budget)) {
+        update_pause_all(svc->budget);
     }
 }
 
@@ -330,20 +238,20 @@ service_new(const struct service_config *sc, const struct service_env *env,
     svc->lp.base = env->base;
     svc->lp.dns = env->dns;
     svc->lp.stats = &svc->lstats;
-    svc->seats = seats_get(sc->name, (unsigned)sc->max_clients);
-    svc->pool = svc->seats != NULL ? pool_new(&svc->lp) : NULL;
-    if (svc->pool == NULL) {
+    svc->pool = pool_new(&svc->lp);
+    event_assign(&svc->ev_seat, env->base, -1, 0, seat_cb, svc);
+    if (svc->pool == NULL ||
+        shared_join(env->shared, &svc->member, sc->name,
+                    (unsigned)sc->max_clients, &svc->ev_seat) < 0) {
         snprintf(err, errlen, "out of memory");
         *bad_key = SK_UPSTREAM;
-        if (svc->seats != NULL) {
-            seats_put(svc->seats);
-        }
+        pool_free(svc->pool);
         auth_cmd_clear(&svc->auth);
         SSL_CTX_free(svc->ctx);
         free(svc);
         return NULL;
     }
-    svc->lp.note = &svc->seats->note;
+    svc->lp.note = shared_note(&svc->member);
     svc->host.pool = svc->pool;
     svc->host.sc = sc;
     svc->host.lp = &svc->lp;
@@ -354,15 +262,9 @@ service_new(const struct service_config *sc, const struct service_env *env,
     svc->host.closed_cb = session_closed;
     svc->host.stale_cb = stale_seen;
     svc->host.closed_arg = svc;
+    pool_set_drain_cb(svc->pool, draining_changed, svc);
+    pool_set_idle_limit(svc->pool, env->budget->idle_auto);
     svc->parked_fd = -1;
-    event_assign(&svc->ev_seat, env->base, -1, 0, seat_cb, svc);
-    pthread_mutex_lock(&seats_mu);
-    svc->snext = all_services;
-    if (svc->snext != NULL) {
-        svc->snext->sprev = svc;
-    }
-    all_services = svc;
-    pthread_mutex_unlock(&seats_mu);
     svc->budget = env->budget;
     svc->bnext = env->budget->services;
     if (svc->bnext != NULL) {
@@ -372,11 +274,25 @@ service_new(const struct service_config *sc, const struct service_env *env,
     return svc;
 }
 
-int
-service_listen(struct service *svc, char *err, size_t errlen)
+struct service *
+service_build(const struct config *cfg, const struct service_config *sc,
+              const struct service_env *env, char *out, size_t outlen)
 {
-    svc->listener = listener_new(svc->host.base, svc->sc, accept_client, svc,
-                                 err, errlen);
+    enum service_key key = SK_UPSTREAM;
+    char err[512];
+    struct service *svc = service_new(sc, env, err, sizeof(err), &key);
+
+    if (svc == NULL) {
+        config_key_error(cfg, sc, key, err, out, outlen);
+    }
+    return svc;
+}
+
+int
+service_listen(struct service *svc, int port, char *err, size_t errlen)
+{
+    svc->listener = listener_new(svc->host.base, svc->sc, port, accept_client,
+                                 svc, err, errlen);
     if (svc->listener == NULL) {
         return -1;
     }
@@ -396,8 +312,13 @@ service_describe(const struct service *svc, char *out, size_t outlen)
 {
     const struct service_config *sc = svc->sc;
     static const char *const modes[] = {"full", "chain", "none"};
-    char auth[160];
+    char auth[160], pool_max[16];
 
+    if (sc->pool_max_idle < 0) {
+        snprintf(pool_max, sizeof(pool_max), "auto");
+    } else {
+        snprintf(pool_max, sizeof(pool_max), "%d", sc->pool_max_idle);
+    }
     if (sc->auth_password == NULL) {
         snprintf(auth, sizeof(auth), "none");
     } else {
@@ -410,7 +331,7 @@ service_describe(const struct service *svc, char *out, size_t outlen)
     }
     snprintf(out, outlen, "[%s] listen %s -> upstream %s: tls >= %s, "
              "verify %s%s%s, sni %s, ca %s%s, client cert %s, auth %s, "
-             "max_clients %d, buffer_limit %zu, pool %d..%d",
+             "max_clients %d, buffer_limit %zu, pool %d..%s, role %s",
              sc->name, sc->listen, sc->upstream,
              tls_version_name(sc->tls_min_version), modes[sc->verify],
              sc->verify == VERIFY_FULL ? " host " : "",
@@ -420,7 +341,9 @@ service_describe(const struct service *svc, char *out, size_t outlen)
                                                       : "system store"),
              sc->verify == VERIFY_NONE ? " (NOT VERIFIED: insecure)" : "",
              sc->cert_file ? sc->cert_file : "none", auth, sc->max_clients,
-             sc->buffer_limit, sc->pool_min_idle, sc->pool_max_idle);
+             sc->buffer_limit, sc->pool_min_idle, pool_max,
+             sc->role == ROLE_PRIMARY ? "primary"
+             : sc->role == ROLE_REPLICA ? "replica" : "any");
 }
 
 /* One line with every counter of the service (metrics come with #5). */
@@ -472,95 +395,20 @@ service_clients(const struct service *svc)
     return svc->host.nsessions;
 }
 
-unsigned
-service_links_idle(const struct service *svc)
-{
-    struct pool_stats ps;
-
-    pool_get_stats(svc->pool, &ps);
-    return ps.idle;
-}
-
 bool
 service_first_link_tried(const struct service *svc)
 {
     return pool_first_tried(svc->pool);
 }
 
-bool
-service_upstream_up(const struct service *svc)
+int
+service_figures(const struct service *svc, struct svc_figures *f)
 {
-    struct pool_stats ps;
-
-    pool_get_stats(svc->pool, &ps);
-    return ps.upstream_up;
-}
-
-/* Prometheus label value: backslash, quote and newline escaped. */
-static void
-label(struct evbuffer *out, const char *v)
-{
-    for (; *v != '\0'; v++) {
-        if (*v == '\\' || *v == '"') {
-            evbuffer_add_printf(out, "\\%c", *v);
-        } else if (*v == '\n') {
-            evbuffer_add_printf(out, "\\n");
-        } else {
-            evbuffer_add(out, v, 1);
-        }
+    f->name = strdup(svc->sc->name);
+    f->upstream = strdup(svc->sc->upstream);
+    if (f->name == NULL || f->upstream == NULL) {
+        return -1;
     }
-}
-
-static void
-family(struct evbuffer *out, const char *name, const char *type,
-       const char *help)
-{
-    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
-                        name, type);
-}
-
-/* service="...": the label every per-service sample has. */
-static void
-svc_labels(struct evbuffer *out, const struct service *svc)
-{
-    evbuffer_add_printf(out, "service=\"");
-    label(out, svc->sc->name);
-    evbuffer_add(out, "\"", 1);
-}
-
-/* name{service="..."[,k="v"]} value */
-static void
-sample(struct evbuffer *out, const char *name, const struct service *svc,
-       const char *k, const char *v, unsigned long long value)
-{
-    evbuffer_add_printf(out, "%s{", name);
-    svc_labels(out, svc);
-    if (k != NULL) {
-        evbuffer_add_printf(out, ",%s=\"", k);
-        label(out, v);
-        evbuffer_add(out, "\"", 1);
-    }
-    evbuffer_add_printf(out, "} %llu\n", value);
-}
-
-/*
- * What /metrics says about one service: its own figures, or with workers
- * the sum over the workers' services of that name (so the series are the
- * same for any number of workers).
- */
-struct figures {
-    const struct service *svc;  /* ref: names the series */
-    bool merged;                /* added into an earlier service's figures */
-    struct pool_stats ps;
-    uint64_t clients, total, rx, tx;
-    unsigned long full, resumed;
-    struct link_stats ls;
-};
-
-static void
-figures_read(struct figures *f, const struct service *svc)
-{
-    f->svc = svc;
     pool_get_stats(svc->pool, &f->ps);
     f->clients = svc->host.nsessions;
     f->total = svc->host.total;
@@ -568,252 +416,36 @@ figures_read(struct figures *f, const struct service *svc)
     f->tx = svc->host.tx_total;
     tls_session_counts(svc->ctx, &f->full, &f->resumed);
     f->ls = svc->lstats;
-}
-
-static void
-hist_add(struct link_hist *to, const struct link_hist *from)
-{
-    for (int b = 0; b <= LINK_HIST_BUCKETS; b++) {
-        to->bucket[b] += from->bucket[b];
-    }
-    to->count += from->count;
-    to->sum += from->sum;
-}
-
-static void
-figures_add(struct figures *to, const struct figures *from)
-{
-    struct pool_stats *a = &to->ps;
-    const struct pool_stats *b = &from->ps;
-
-    a->hits += b->hits;
-    a->misses += b->misses;
-    a->recycled += b->recycled;
-    a->discarded += b->discarded;
-    a->fill_failures += b->fill_failures;
-    for (int k = 0; k < POOL_FAIL_KINDS; k++) {
-        a->failures[k] += b->failures[k];
-    }
-    a->upstream_up = a->upstream_up && b->upstream_up;
-    a->idle += b->idle;
-    a->filling += b->filling;
-    a->recycling += b->recycling;
-    for (int r = 0; r < POOL_REASONS && b->closed[r].reason != NULL; r++) {
-        int s = 0;
-
-        while (s < POOL_REASONS && a->closed[s].reason != NULL &&
-               strcmp(a->closed[s].reason, b->closed[r].reason) != 0) {
-            s++;
-        }
-        if (s < POOL_REASONS) {
-            a->closed[s].reason = b->closed[r].reason;
-            a->closed[s].count += b->closed[r].count;
-        }
-    }
-    to->clients += from->clients;
-    to->total += from->total;
-    to->rx += from->rx;
-    to->tx += from->tx;
-    to->full += from->full;
-    to->resumed += from->resumed;
-    hist_add(&to->ls.connect, &from->ls.connect);
-    hist_add(&to->ls.handshake, &from->ls.handshake);
-    for (int k = 0; k < TLS_FAIL_COUNT; k++) {
-        to->ls.tls_failures[k] += from->ls.tls_failures[k];
-    }
-}
-
-/* A histogram family: the link_hist at offset `at` of each figures' link
- * stats, buckets made cumulative. */
-static void
-histogram(struct evbuffer *out, const char *name, const char *help,
-          const struct figures *fs, int n, size_t at)
-{
-    family(out, name, "histogram", help);
-    for (int i = 0; i < n; i++) {
-        const struct link_hist *h;
-        uint64_t cum = 0;
-
-        if (fs[i].merged) {
-            continue;
-        }
-        h = (const struct link_hist *)((const char *)&fs[i].ls + at);
-        for (int b = 0; b <= LINK_HIST_BUCKETS; b++) {
-            cum += h->bucket[b];
-            evbuffer_add_printf(out, "%s_bucket{", name);
-            svc_labels(out, fs[i].svc);
-            if (b < LINK_HIST_BUCKETS) {
-                double le = link_hist_bounds[b];
-
-                /* "1.0", not "1": as the Prometheus clients spell it. */
-                evbuffer_add_printf(out, le == (double)(long)le
-                                             ? ",le=\"%.1f\"} %llu\n"
-                                             : ",le=\"%g\"} %llu\n",
-                                    le, (unsigned long long)cum);
-            } else {
-                evbuffer_add_printf(out, ",le=\"+Inf\"} %llu\n",
-                                    (unsigned long long)cum);
-            }
-        }
-        evbuffer_add_printf(out, "%s_sum{", name);
-        svc_labels(out, fs[i].svc);
-        evbuffer_add_printf(out, "} %.9f\n%s_count{", h->sum, name);
-        svc_labels(out, fs[i].svc);
-        evbuffer_add_printf(out, "} %llu\n", (unsigned long long)h->count);
-    }
-}
-
-/* The metrics with one value per service, read from one table. */
-enum scalar {
-    M_CLIENTS_ACTIVE,
-    M_CLIENTS_TOTAL,
-    M_CLIENT_BYTES,
-    M_UPSTREAM_BYTES,
-    M_POOL_HITS,
-    M_POOL_MISSES,
-    M_LINKS_RECYCLED,
-    M_UPSTREAM_UP
-};
-
-static const struct {
-    const char *name;       /* Prometheus name */
-    const char *type;       /* counter | gauge */
-    const char *help;       /* HELP text */
-    enum scalar which;      /* what scalar_value() returns */
-} scalars[] = {
-    {"redsleeve_clients_active", "gauge", "Clients connected now.",
-     M_CLIENTS_ACTIVE},
-    {"redsleeve_clients_total", "counter", "Clients accepted since start.",
-     M_CLIENTS_TOTAL},
-    {"redsleeve_client_bytes_received_total", "counter",
-     "Bytes read from clients (sent on to the upstream).", M_CLIENT_BYTES},
-    {"redsleeve_upstream_bytes_received_total", "counter",
-     "Bytes read from the upstream (sent on to clients).", M_UPSTREAM_BYTES},
-    {"redsleeve_pool_hits_total", "counter",
-     "Clients given a warm link at once.", M_POOL_HITS},
-    {"redsleeve_pool_misses_total", "counter",
-     "Clients that waited for a new link.", M_POOL_MISSES},
-    {"redsleeve_links_recycled_total", "counter",
-     "Used links cleaned with RESET and kept.", M_LINKS_RECYCLED},
-    {"redsleeve_upstream_up", "gauge",
-     "1 when the last link to the upstream succeeded (in every worker).",
-     M_UPSTREAM_UP},
-};
-
-static unsigned long long
-scalar_value(const struct figures *f, enum scalar which)
-{
-    switch (which) {
-    case M_CLIENTS_ACTIVE:
-        return f->clients;
-    case M_CLIENTS_TOTAL:
-        return f->total;
-    case M_CLIENT_BYTES:
-        return f->rx;
-    case M_UPSTREAM_BYTES:
-        return f->tx;
-    case M_POOL_HITS:
-        return f->ps.hits;
-    case M_POOL_MISSES:
-        return f->ps.misses;
-    case M_LINKS_RECYCLED:
-        return f->ps.recycled;
-    case M_UPSTREAM_UP:
-        return f->ps.upstream_up ? 1 : 0;
-    }
     return 0;
 }
 
-void
-service_metrics(struct service *const *svcs, int n, struct evbuffer *out)
+/* The probe link is ready or failed: judge, free it, report. */
+static void
+probe_ready(struct link *link, const char *error, void *arg)
 {
-    static const char *const kinds[POOL_FAIL_KINDS] = {
-        "dns", "connect", "tls", "auth", "role", "other"};
-    struct figures *fs = calloc((size_t)n, sizeof(*fs));
-    int i;
+    struct service *svc = arg;
+    enum link_fail kind = error != NULL ? link_failure(link)
+                                        : LINK_FAIL_NONE;
+    enum tls_fail tls_kind = link_tls_failure(link);
+    char why[TLS_REASON_MAX];
+    int verdict = 0;
 
-    if (fs == NULL) {
-        return;
+    snprintf(why, sizeof(why), "%s", error != NULL ? error : "");
+    if (error != NULL) {
+        verdict = link_fail_is_verdict(kind) ? -1 : 1;
     }
-    for (i = 0; i < n; i++) {
-        figures_read(&fs[i], svcs[i]);
-        for (int j = 0; j < i; j++) {
-            if (!fs[j].merged &&
-                strcmp(svcs[j]->sc->name, svcs[i]->sc->name) == 0) {
-                figures_add(&fs[j], &fs[i]);
-                fs[i].merged = true;
-                break;
-            }
-        }
-    }
-    for (size_t m = 0; m < sizeof(scalars) / sizeof(scalars[0]); m++) {
-        family(out, scalars[m].name, scalars[m].type, scalars[m].help);
-        for (i = 0; i < n; i++) {
-            if (!fs[i].merged) {
-                sample(out, scalars[m].name, fs[i].svc, NULL, NULL,
-                       scalar_value(&fs[i], scalars[m].which));
-            }
-        }
-    }
-    family(out, "redsleeve_links", "gauge",
-           "Upstream links by state (busy = owned by a client).");
-    for (i = 0; i < n; i++) {
-        if (fs[i].merged) {
-            continue;
-        }
-        sample(out, "redsleeve_links", fs[i].svc, "state", "idle",
-               fs[i].ps.idle);
-        sample(out, "redsleeve_links", fs[i].svc, "state", "filling",
-               fs[i].ps.filling);
-        sample(out, "redsleeve_links", fs[i].svc, "state", "recycling",
-               fs[i].ps.recycling);
-        sample(out, "redsleeve_links", fs[i].svc, "state", "busy",
-               fs[i].clients);
-    }
-    family(out, "redsleeve_links_closed_total", "counter",
-           "Used links closed instead of recycled, by reason.");
-    for (i = 0; i < n; i++) {
-        for (int r = 0; !fs[i].merged && r < POOL_REASONS &&
-                        fs[i].ps.closed[r].reason != NULL; r++) {
-            sample(out, "redsleeve_links_closed_total", fs[i].svc, "reason",
-                   fs[i].ps.closed[r].reason, fs[i].ps.closed[r].count);
-        }
-    }
-    family(out, "redsleeve_tls_handshakes_total", "counter",
-           "TLS handshakes with the upstream, full or resumed.");
-    for (i = 0; i < n; i++) {
-        if (!fs[i].merged) {
-            sample(out, "redsleeve_tls_handshakes_total", fs[i].svc, "type",
-                   "full", fs[i].full);
-            sample(out, "redsleeve_tls_handshakes_total", fs[i].svc, "type",
-                   "resumed", fs[i].resumed);
-        }
-    }
-    family(out, "redsleeve_upstream_failures_total", "counter",
-           "Upstream links that failed, by kind (dns, connect, tls, auth, "
-           "role).");
-    for (i = 0; i < n; i++) {
-        for (int k = 0; !fs[i].merged && k < POOL_FAIL_KINDS; k++) {
-            sample(out, "redsleeve_upstream_failures_total", fs[i].svc,
-                   "kind", kinds[k], fs[i].ps.failures[k]);
-        }
-    }
-    family(out, "redsleeve_tls_failures_total", "counter",
-           "TLS handshakes with the upstream that failed, by reason.");
-    for (i = 0; i < n; i++) {
-        for (int k = 0; !fs[i].merged && k < TLS_FAIL_COUNT; k++) {
-            sample(out, "redsleeve_tls_failures_total", fs[i].svc, "reason",
-                   tls_fail_name((enum tls_fail)k),
-                   fs[i].ls.tls_failures[k]);
-        }
-    }
-    histogram(out, "redsleeve_upstream_connect_seconds",
-              "Time from the first connect() to an established TCP "
-              "connection.", fs, n, offsetof(struct link_stats, connect));
-    histogram(out, "redsleeve_upstream_handshake_seconds",
-              "Time of the TLS handshake with the upstream (AUTH not "
-              "included).", fs, n, offsetof(struct link_stats, handshake));
-    free(fs);
+    link_free(link, error == NULL);
+    svc->probe = NULL;
+    svc->probe_cb(svc->probe_arg, verdict, kind, tls_kind, why);
+}
+
+int
+service_probe(struct service *svc, service_probe_cb cb, void *arg)
+{
+    svc->probe_cb = cb;
+    svc->probe_arg = arg;
+    svc->probe = link_new(&svc->lp, probe_ready, svc);
+    return svc->probe != NULL ? 0 : -1;
 }
 
 void
@@ -830,13 +462,11 @@ service_free(struct service *svc)
         return;
     }
     service_shutdown(svc);
+    link_free(svc->probe, false);   /* a probe still under way: cancelled */
     session_host_clear(&svc->host);
     pool_free(svc->pool);
     auth_cmd_clear(&svc->auth);
     SSL_CTX_free(svc->ctx);
-    if (svc->owned_sc != NULL) {
-        config_service_free(svc->owned_sc);
-    }
     if (svc->bprev != NULL) {
         svc->bprev->bnext = svc->bnext;
     } else {
@@ -845,22 +475,12 @@ service_free(struct service *svc)
     if (svc->bnext != NULL) {
         svc->bnext->bprev = svc->bprev;
     }
-    pthread_mutex_lock(&seats_mu);
-    if (svc->sprev != NULL) {
-        svc->sprev->snext = svc->snext;
-    } else {
-        all_services = svc->snext;
-    }
-    if (svc->snext != NULL) {
-        svc->snext->sprev = svc->sprev;
-    }
-    pthread_mutex_unlock(&seats_mu);
-    event_del(&svc->ev_seat);
     if (svc->parked_fd >= 0) {
         close(svc->parked_fd);
-        atomic_fetch_sub(&svc->seats->parked, 1);
+        shared_parked(&svc->member, -1);
     }
-    seats_put(svc->seats);
+    shared_leave(&svc->member);     /* nobody wakes ev_seat now */
+    event_del(&svc->ev_seat);
     free(svc);
 }
 
@@ -896,9 +516,8 @@ service_take_listener(struct service *to, struct service *from)
 }
 
 void
-service_retire(struct service *svc, struct service_config *sc)
+service_retire(struct service *svc)
 {
     service_stop_accepting(svc);
     pool_retire(svc->pool);
-    svc->owned_sc = sc;
 }

@@ -18,16 +18,24 @@
 struct event_base;
 struct evdns_base;
 struct service;
+struct shared;
+struct svc_figures;
 
 /*
  * Descriptors bound the clients of all services together: each client
  * holds two (its socket and its link).  main.c sets cap from
- * RLIMIT_NOFILE; every listener pauses while live >= cap, so a client
- * that was accepted always has a descriptor for its link.
+ * RLIMIT_NOFILE; every listener pauses while live (plus the links still
+ * being drained, two for one) >= cap, so a client that was accepted
+ * always has a descriptor for its link.
  */
 struct client_budget {
     unsigned cap;               /* clients at once, all services */
     unsigned live;              /* clients now, all services */
+    unsigned idle_auto;         /* idle links a pool_max_idle = auto
+                                   pool may keep (0 = no limit) */
+    unsigned draining;          /* links of departed clients the pools
+                                   still drain or reset (one descriptor
+                                   each: two count as one client) */
     uint64_t accepted;          /* clients since start, all services */
     struct service *services;   /* ref list: every service, to resume */
 };
@@ -39,7 +47,8 @@ struct service_env {
     char *scratch;              /* ref: the loop's read buffer */
     size_t scratch_len;         /* its size */
     uint64_t *next_id;          /* ref: session id counter */
-    struct client_budget *budget;   /* ref: shared by every service */
+    struct client_budget *budget;   /* ref: every service of the loop */
+    struct shared *shared;      /* ref: what every worker shares */
 };
 
 /*
@@ -53,10 +62,22 @@ struct service *service_new(const struct service_config *sc,
                             size_t errlen, enum service_key *bad_key);
 
 /*
- * service_listen(svc, err, errlen): binds the listen address and starts
- * accepting.  Returns 0, or -1 with the reason in err.
+ * service_build(cfg, sc, env, out, outlen): service_new() with its error
+ * as "FILE:LINE: key: why" in out (the line of the key at fault in cfg's
+ * file, or the flag or variable it came from).
  */
-int service_listen(struct service *svc, char *err, size_t errlen) MUST_CHECK;
+struct service *service_build(const struct config *cfg,
+                              const struct service_config *sc,
+                              const struct service_env *env, char *out,
+                              size_t outlen);
+
+/*
+ * service_listen(svc, port, err, errlen): binds the listen address (on
+ * port instead of the configured one when port > 0) and starts accepting.
+ * Returns 0, or -1 with the reason in err.
+ */
+int service_listen(struct service *svc, int port, char *err, size_t errlen)
+    MUST_CHECK;
 
 /* service_listen_addr(svc): the bound address, once listening. */
 const char *service_listen_addr(const struct service *svc);
@@ -71,22 +92,16 @@ void service_stop_accepting(struct service *svc);
 /* service_clients(svc): live client sessions. */
 unsigned service_clients(const struct service *svc);
 
-/* service_links_idle(svc): warm links ready now. */
-unsigned service_links_idle(const struct service *svc);
-
 /* service_first_link_tried(svc): the pool's first link attempt ended. */
 bool service_first_link_tried(const struct service *svc);
 
 /*
- * service_metrics(svcs, n, out): the Prometheus text of every service's
- * counters (one HELP/TYPE block per metric, a sample per service).
+ * service_figures(svc, out): a copy of svc's counters (stats.h), for the
+ * worker's snapshot; out's strings are then out's own.  -1 on ENOMEM
+ * (release out with the snapshot, as always).
  */
-struct evbuffer;
-void service_metrics(struct service *const *svcs, int n,
-                     struct evbuffer *out);
-
-/* service_upstream_up(svc): the last upstream link attempt succeeded. */
-bool service_upstream_up(const struct service *svc);
+int service_figures(const struct service *svc, struct svc_figures *out)
+    MUST_CHECK;
 
 /* service_shutdown(svc): stops accepting and closes every session. */
 void service_shutdown(struct service *svc);
@@ -97,16 +112,31 @@ void service_shutdown(struct service *svc);
  * changed one gets a new service; the bound socket of the same listen
  * address moves to it (service_take_listener) so no connection attempt is
  * refused, and the old one is retired: it accepts nothing, its idle links
- * are closed, its clients keep their links until they leave, and it owns
- * its config section from then on.  main.c frees it once it has no
- * clients.
+ * are closed, its clients keep their links until they leave.  The worker
+ * keeps a reference to the config its section is in, and frees it once
+ * it has no clients.
  */
 bool service_unchanged(const struct service *svc,
                        const struct service_config *sc);
 const struct service_config *service_config(const struct service *svc);
 bool service_is_listening(const struct service *svc);
 void service_take_listener(struct service *to, struct service *from);
-void service_retire(struct service *svc, struct service_config *sc);
+void service_retire(struct service *svc);
+
+/*
+ * service_probe(svc, cb, arg): a reload's new or changed service proves
+ * itself before it replaces the running one: one real link (resolve,
+ * connect, handshake and verification, AUTH, ROLE) made with its own
+ * settings, then closed.  cb(arg, verdict, kind, why) is called once from
+ * the loop: verdict 0 = the link was ready; -1 = the server answered and
+ * rejected it (certificate, TLS, AUTH, role: kind, why says how);
+ * 1 = no verdict (unreachable, timeout).  service_free cancels a probe
+ * under way without calling cb.  Returns 0, or -1 on ENOMEM.
+ */
+typedef void (*service_probe_cb)(void *arg, int verdict, int kind,
+                                 int tls_kind, const char *why);
+int service_probe(struct service *svc, service_probe_cb cb, void *arg)
+    MUST_CHECK;
 
 /* service_free(svc): shuts down and frees; NULL is a no-op. */
 void service_free(struct service *svc);

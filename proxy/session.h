@@ -1,10 +1,11 @@
 /*
  * session.h: one client and its upstream link, for the client's whole life.
  *
- * session.c owns the client socket and events, the link it creates, the
- * bounded pending buffers of both directions, and the single teardown
- * (session_close).  It relays bytes unchanged (nothing split, reordered
- * or rewritten) while resp.c/track.c watch them, so that when the client
+ * session.c owns the client socket and events, the link it creates and
+ * the bounded pending buffers of both directions; session_end.c owns the
+ * single teardown (session_close) and the verdict on the link.
+ * session.c relays bytes unchanged (nothing split, reordered or
+ * rewritten) while resp.c/track.c watch them, so that when the client
  * leaves a clean link goes back to the pool.  The one exception is a
  * client's own RESET on a link where we inject AUTH: our AUTH follows it
  * and its +OK is dropped, so the client stays logged in and sees exactly
@@ -44,7 +45,7 @@ struct session_host {
                      const char *why, void *arg);
     struct session *sessions;           /* ref list: live sessions */
     struct session *warm;               /* ref list: links holding TLS
-                                           buffers (see touch()) */
+                                           buffers (see session_io.c) */
     struct event *ev_cool;              /* owned: releases them, NULL
                                            until first needed */
     unsigned nsessions;                 /* length of sessions */

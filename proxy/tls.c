@@ -9,6 +9,8 @@
  */
 #include "tls.h"
 
+#include "log.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <sys/stat.h>
@@ -25,6 +27,9 @@
  * links: 17.1-17.2 against 17.7-18.2 KiB per client).  The server may
  * still choose; `ciphersuites` overrides.
  */
+/* Appended to every configured cipher list: see set_ciphers(). */
+#define TLS_CIPHERS_NEVER ":!aNULL:!eNULL"
+
 #define TLS_DEFAULT_SUITES                                                  \
     "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"                        \
     "TLS_CHACHA20_POLY1305_SHA256"
@@ -310,6 +315,28 @@ load_client_cert(SSL_CTX *ctx, const struct service_config *sc, char *err,
     return 0;
 }
 
+/*
+ * set_ciphers(ctx, list): the TLS 1.2 cipher list, never with anonymous
+ * (aNULL: the server sends no certificate, so there is nothing to verify
+ * and OpenSSL verifies nothing) or null (eNULL: no encryption) ciphers,
+ * whatever the list says ("ALL:@SECLEVEL=0" would allow both).
+ */
+static int
+set_ciphers(SSL_CTX *ctx, const char *list)
+{
+    size_t len = strlen(list) + sizeof(TLS_CIPHERS_NEVER);
+    char *buf = malloc(len);
+    int r;
+
+    if (buf == NULL) {
+        return -1;
+    }
+    snprintf(buf, len, "%s" TLS_CIPHERS_NEVER, list);
+    r = SSL_CTX_set_cipher_list(ctx, buf) == 1 ? 0 : -1;
+    free(buf);
+    return r;
+}
+
 SSL_CTX *
 tls_ctx_new(const struct service_config *sc, char *err, size_t errlen,
             enum service_key *bad_key)
@@ -352,9 +379,9 @@ tls_ctx_new(const struct service_config *sc, char *err, size_t errlen,
         *bad_key = SK_TLS_MIN_VERSION;
         goto fail;
     }
-    if (sc->ciphers != NULL &&
-        SSL_CTX_set_cipher_list(ctx, sc->ciphers) != 1) {
-        snprintf(err, errlen, "no usable cipher in \"%s\"", sc->ciphers);
+    if (sc->ciphers != NULL && set_ciphers(ctx, sc->ciphers) < 0) {
+        snprintf(err, errlen, "no usable cipher in \"%s\" (anonymous and "
+                 "null ciphers are never used)", sc->ciphers);
         *bad_key = SK_CIPHERS;
         goto fail;
     }
@@ -429,8 +456,12 @@ tls_ssl_new(SSL_CTX *ctx, const struct service_config *sc,
                 goto fail;
             }
         } else {
+            /* The name must be a DNS subjectAltName: never fall back to
+             * the subject's common name (RFC 6125; a CN-only certificate
+             * is refused like one for another host). */
             X509_VERIFY_PARAM_set_hostflags(
-                vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+                vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+                        X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
             if (SSL_set1_host(ssl, sc->verify_host) != 1) {
                 goto fail;
             }
@@ -443,32 +474,143 @@ fail:
     return NULL;
 }
 
+/* Where the trust anchors came from, for "not signed by a CA in ...". */
+static void
+describe_trust(const struct service_config *sc, char *out, size_t outlen)
+{
+    if (sc->ca_file != NULL) {
+        snprintf(out, outlen, "not signed by a CA in ca_file %s: is it the "
+                 "CA that signs this server's certificate?", sc->ca_file);
+    } else if (sc->ca_path != NULL) {
+        snprintf(out, outlen, "not signed by a CA in ca_path %s: is the "
+                 "server's CA there (hashed with openssl rehash)?",
+                 sc->ca_path);
+    } else {
+        snprintf(out, outlen, "not signed by a CA in the system trust "
+                 "store: set ca_file to the CA that signs this server");
+    }
+}
+
+/* Is X509_V_ERR_* e about who signed the chain (the trust anchors)? */
+static bool
+is_trust_error(int e)
+{
+    return e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+           e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+           e == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE ||
+           e == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+           e == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+           e == X509_V_ERR_CERT_UNTRUSTED;
+}
+
+bool
+tls_saw_plaintext(const struct tls_verify_info *info)
+{
+    /* A TLS record starts with its content type, 20 to 23 (alert,
+     * handshake, ...); a Redis reply starts with '-', '+', '$', ... */
+    return info->nfirst > 0 && (info->first[0] < 20 || info->first[0] > 23);
+}
+
 char *
 tls_failure_reason(SSL *ssl, const struct tls_verify_info *info,
                    const struct service_config *sc, char *out,
                    size_t outlen)
 {
-    char why[160];
+    char why[160], hint[200], first[sizeof(info->first) * 4 + 4];
     long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
     int err = info->error != 0 ? info->error : (int)vr;
 
     tls_err_drain(why, sizeof(why));
     if (err == X509_V_ERR_HOSTNAME_MISMATCH ||
         err == X509_V_ERR_IP_ADDRESS_MISMATCH) {
-        snprintf(out, outlen, "certificate verify failed: %s (wanted %s, "
-                 "certificate has %s)", X509_verify_cert_error_string(err),
-                 sc->verify_host, info->names[0] ? info->names : "no names");
+        snprintf(out, outlen, "certificate rejected: %s (wanted %s, "
+                 "certificate has %s)",
+                 X509_verify_cert_error_string(err), sc->verify_host,
+                 info->names[0] ? info->names : "no names");
+    } else if (err != X509_V_OK && is_trust_error(err)) {
+        describe_trust(sc, hint, sizeof(hint));
+        snprintf(out, outlen, "certificate rejected: %s (depth %d, subject "
+                 "%s): %s", X509_verify_cert_error_string(err), info->depth,
+                 info->subject[0] ? info->subject : "?", hint);
     } else if (err != X509_V_OK) {
-        snprintf(out, outlen, "certificate verify failed: %s (depth %d, "
+        snprintf(out, outlen, "certificate rejected: %s (depth %d, "
                  "subject %s)", X509_verify_cert_error_string(err),
                  info->depth, info->subject[0] ? info->subject : "?");
+    } else if (tls_saw_plaintext(info)) {
+        log_escape((const char *)info->first, info->nfirst, first,
+                   sizeof(first));
+        snprintf(out, outlen, "TLS handshake failed: no TLS at this port: "
+                 "the server answered in plaintext (\"%s\"); is upstream "
+                 "the TLS port (tls-port)?", first);
     } else if (why[0] != '\0') {
-        snprintf(out, outlen, "tls handshake failed: %s", why);
+        snprintf(out, outlen, "TLS handshake failed: %s", why);
     } else {
-        snprintf(out, outlen, "tls handshake failed: connection closed by "
+        snprintf(out, outlen, "TLS handshake failed: connection closed by "
                  "the server");
     }
     return out;
+}
+
+int
+tls_check_peer(SSL *ssl, const struct service_config *sc, char *out,
+               size_t outlen)
+{
+    long vr;
+
+    if (sc->verify == VERIFY_NONE) {
+        return 0;
+    }
+    if (SSL_get0_peer_certificate(ssl) == NULL) {
+        snprintf(out, outlen, "certificate rejected: the server sent no "
+                 "certificate (cipher %s); nothing was sent to it",
+                 SSL_get_cipher_name(ssl));
+        return -1;
+    }
+    vr = SSL_get_verify_result(ssl);
+    if (vr != X509_V_OK) {
+        snprintf(out, outlen, "certificate rejected: %s",
+                 X509_verify_cert_error_string(vr));
+        return -1;
+    }
+    return 0;
+}
+
+/* Keeps the first bytes the server sent during the handshake, so that a
+ * failure can tell a plaintext server from a broken TLS one. */
+static long
+first_bytes_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
+               long argl, int ret, size_t *processed)
+{
+    struct tls_verify_info *info =
+        (struct tls_verify_info *)BIO_get_callback_arg(b);
+
+    (void)len;
+    (void)argi;
+    (void)argl;
+    if (info != NULL && oper == (BIO_CB_READ | BIO_CB_RETURN) && ret > 0 &&
+        processed != NULL) {
+        size_t n = *processed;
+
+        if (info->nfirst < sizeof(info->first)) {
+            size_t room = sizeof(info->first) - info->nfirst;
+
+            memcpy(info->first + info->nfirst, argp, n < room ? n : room);
+            info->nfirst += n < room ? n : room;
+        }
+        info->nread += n;
+    }
+    return ret;
+}
+
+void
+tls_watch_reads(SSL *ssl, struct tls_verify_info *info)
+{
+    BIO *rb = SSL_get_rbio(ssl);
+
+    if (rb != NULL) {
+        BIO_set_callback_arg(rb, (char *)info);
+        BIO_set_callback_ex(rb, first_bytes_cb);
+    }
 }
 
 enum tls_fail
@@ -503,6 +645,14 @@ tls_failure_kind(SSL *ssl, const struct tls_verify_info *info)
     return ERR_peek_error() == 0 ? TLS_FAIL_CLOSED : TLS_FAIL_PROTOCOL;
 }
 
+bool
+tls_fail_is_verify(enum tls_fail k)
+{
+    return k == TLS_FAIL_HOSTNAME || k == TLS_FAIL_UNTRUSTED ||
+           k == TLS_FAIL_EXPIRED || k == TLS_FAIL_NOT_YET_VALID ||
+           k == TLS_FAIL_VERIFY_OTHER;
+}
+
 const char *
 tls_fail_name(enum tls_fail k)
 {
@@ -525,6 +675,12 @@ void
 tls_ssl_forget_info(SSL *ssl)
 {
     if (ssl != NULL) {
+        BIO *rb = SSL_get_rbio(ssl);
+
         SSL_set_ex_data(ssl, verify_info_index, NULL);
+        if (rb != NULL) {
+            BIO_set_callback_ex(rb, NULL);
+            BIO_set_callback_arg(rb, NULL);
+        }
     }
 }

@@ -3,8 +3,8 @@
  *
  * tls.c owns the SSL_CTX of a service (trust store, verification mode,
  * versions, ciphers, client certificate) and the per-connection set-up of
- * host name checks and SNI.  It does no I/O: upstream.c drives the
- * handshake and the data path.
+ * host name checks and SNI.  It does no I/O: upstream_connect.c drives
+ * the handshake and upstream.c the data path.
  */
 #ifndef REDSLEEVE_TLS_H
 #define REDSLEEVE_TLS_H
@@ -28,6 +28,9 @@ struct tls_verify_info {
     char names[160];        /* its subjectAltNames, for hostname errors */
     bool cert_requested;    /* the server asked for a client certificate
                                we do not have */
+    unsigned char first[24];    /* the first bytes the server sent */
+    size_t nfirst;          /* of them, in first */
+    size_t nread;           /* bytes read from the server so far */
 };
 
 /*
@@ -54,13 +57,34 @@ void tls_ssl_forget_info(SSL *ssl);
 
 /*
  * tls_failure_reason(ssl, info, sc, out, outlen): after a failed handshake,
- * a readable cause: "certificate verify failed: hostname mismatch (wanted
- * redis.test, certificate has DNS:wrong.test)", "tls handshake failed:
+ * a readable cause: "certificate rejected: hostname mismatch (wanted
+ * redis.test, certificate has DNS:wrong.test)", "TLS handshake failed:
  * unsupported protocol", ...  Drains the OpenSSL error queue.  Returns out.
  */
 char *tls_failure_reason(SSL *ssl, const struct tls_verify_info *info,
                          const struct service_config *sc, char *out,
                          size_t outlen);
+
+/*
+ * tls_watch_reads(ssl, info): after SSL_set_fd, keeps the first bytes the
+ * server sends (and counts them) in info until tls_ssl_forget_info.
+ */
+void tls_watch_reads(SSL *ssl, struct tls_verify_info *info);
+
+/* tls_saw_plaintext(info): the server's first byte cannot start a TLS
+ * record (a plaintext Redis answered). */
+bool tls_saw_plaintext(const struct tls_verify_info *info);
+
+/*
+ * tls_check_peer(ssl, sc, out, outlen): after every successful handshake
+ * (full or resumed), unless verify = none: the server presented a
+ * certificate and it verified.  OpenSSL verifies nothing when no
+ * certificate is sent (anonymous ciphers), so a finished handshake alone
+ * proves nothing.  Returns 0, or -1 with "certificate rejected: ..." in
+ * out: nothing may be sent then.
+ */
+int tls_check_peer(SSL *ssl, const struct service_config *sc, char *out,
+                   size_t outlen) MUST_CHECK;
 
 /* Why a TLS handshake failed, for metrics. */
 enum tls_fail {
@@ -81,6 +105,11 @@ enum tls_fail {
  * before tls_failure_reason, which drains the error queue.
  */
 enum tls_fail tls_failure_kind(SSL *ssl, const struct tls_verify_info *info);
+
+/* tls_fail_is_verify(k): the certificate failed verification (the five
+ * classes before TLS_FAIL_CERT_REQUIRED); tls_failure_reason() then says
+ * "certificate rejected: ...". */
+bool tls_fail_is_verify(enum tls_fail k);
 
 /* tls_fail_name(k): "hostname_mismatch", "untrusted", ... for labels. */
 const char *tls_fail_name(enum tls_fail k);

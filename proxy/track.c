@@ -8,6 +8,7 @@
  */
 #include "track.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Commands after which replies can no longer be counted. */
@@ -37,34 +38,72 @@ track_break(struct track *t, const char *why)
     }
 }
 
+/* The command table (commands.inc, generated): sorted by name. */
+enum {
+    TC_CLEAN = 1,       /* touches no connection state, one reply */
+    TC_BLOCKING = 2     /* can block the connection */
+};
+
+static const struct command_entry {
+    const char *name;
+    int flags;
+} commands[] = {
+#include "commands.inc"
+};
+
+static int
+command_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct command_entry *)elem)->name);
+}
+
+bool
+track_command_known(const char *name, bool *clean, bool *blocking)
+{
+    const struct command_entry *e =
+        bsearch(name, commands, sizeof(commands) / sizeof(commands[0]),
+                sizeof(commands[0]), command_cmp);
+
+    *clean = e != NULL && (e->flags & TC_CLEAN);
+    *blocking = e == NULL || (e->flags & TC_BLOCKING);
+    return e != NULL;
+}
+
 enum track_action
 track_request(struct track *t, const struct resp_frame *f)
 {
-    char c = f->name[0];
+    bool clean, blocking;
 
     if (resp_frame_is_empty_request(f)) {
         return TRACK_FORWARD;   /* the server answers nothing */
     }
     t->sent++;
-    /* The hot path: no special command starts with most letters, so one
-     * test skips the table for GET, SET, INCR, HGET, ... */
-    if (c != 's' && c != 'p' && c != 'u' && c != 'm' && c != 'q' &&
-        c != 'r' && c != 'c') {
-        return TRACK_FORWARD;
+    /* A name cut short or holding a NUL is no command Redis has: it
+     * answers one error, but we judge it as unknown. */
+    if (f->name_odd) {
+        clean = false;
+        blocking = true;
+    } else {
+        (void)track_command_known(f->name, &clean, &blocking);
     }
+    if (blocking) {
+        t->block_reply = t->sent;
+    }
+    if (clean && f->type != 'i') {
+        return TRACK_FORWARD;   /* the hot path: GET, SET, EVAL, ... */
+    }
+    t->touched = true;
     for (size_t i = 0; i < sizeof(uncountable) / sizeof(uncountable[0]);
          i++) {
-        if (uncountable[i].name[0] == c &&
-            strcmp(f->name, uncountable[i].name) == 0) {
+        if (strcmp(f->name, uncountable[i].name) == 0) {
             track_break(t, uncountable[i].why);
         }
     }
-    if (c == 'c' && strcmp(f->name, "client") == 0 &&
-        strcmp(f->arg1, "reply") == 0) {
+    if (strcmp(f->name, "client") == 0 && strcmp(f->arg1, "reply") == 0) {
         track_break(t, "client-reply");
     }
-    return c == 'r' && strcmp(f->name, "reset") == 0 ? TRACK_REAUTH
-                                                     : TRACK_FORWARD;
+    return strcmp(f->name, "reset") == 0 && !f->name_odd ? TRACK_REAUTH
+                                                         : TRACK_FORWARD;
 }
 
 int
@@ -117,4 +156,16 @@ track_is_recyclable(const struct track *t, const char **why)
 {
     *why = t->broken;
     return t->broken == NULL;
+}
+
+bool
+track_is_clean(const struct track *t)
+{
+    return !t->touched && t->broken == NULL;
+}
+
+bool
+track_is_blocking(const struct track *t)
+{
+    return t->received < t->block_reply;
 }

@@ -2,13 +2,19 @@
  * track.h: what a session's protocol state says about its link.
  *
  * track.c follows the frames resp.c finds in both directions and answers
- * one question at the end of a session: can this link be cleaned with
- * RESET and lent to someone else?  Only when every reply can still be
- * matched to its request: then it knows how many replies the server still
- * owes, and the pool reads (and drops) exactly those before the RESET.
- * Anything that breaks the one-request-one-reply rule (pub/sub, MONITOR,
- * CLIENT REPLY, replication, malformed bytes) makes the link unrecyclable
- * for good.  Pure: no I/O.
+ * three questions at the end of a session.  Can this link be lent to
+ * someone else?  Only when every reply can still be matched to its
+ * request: then it knows how many replies the server still owes, and the
+ * pool reads (and drops) exactly those first.  Anything that breaks the
+ * one-request-one-reply rule (pub/sub, MONITOR, CLIENT REPLY, replication,
+ * malformed bytes) makes the link unrecyclable for good.  Is a command
+ * that can block (BLPOP, XREAD, WAIT, ...) still waiting for its reply?
+ * Then the close must reach the server at once, or the orphaned
+ * connection would pop the next job.  Did the session leave the
+ * connection as it found it (clean)?  Only when every command was on the
+ * allow-list of commands that touch no connection state (commands.inc,
+ * made from Redis' own command table): then the link goes back with
+ * nothing sent; otherwise it is RESET first.  Pure: no I/O.
  */
 #ifndef REDSLEEVE_TRACK_H
 #define REDSLEEVE_TRACK_H
@@ -24,6 +30,11 @@ struct track {
     int64_t sent;               /* counted requests sent */
     int64_t received;           /* counted replies received */
     const char *broken;         /* why replies no longer match; NULL = ok */
+    bool touched;               /* a command that may have changed the
+                                   connection's state (or one we do not
+                                   know, or an inline one) was sent */
+    int64_t block_reply;        /* received must reach this before no
+                                   command that can block is in flight */
     int64_t reauth[TRACK_MAX_REAUTH];   /* reply ordinals to swallow */
     int nreauth;                /* entries in reauth */
 };
@@ -71,5 +82,22 @@ int64_t track_owed(const struct track *t);
  * RESET; else *why says what made it unrecyclable.
  */
 bool track_is_recyclable(const struct track *t, const char **why);
+
+/*
+ * track_is_clean(t): every command sent was on the allow-list (known to
+ * touch no connection state, sent as an array, not inline) and replies
+ * still match: the link needs no RESET.
+ */
+bool track_is_clean(const struct track *t);
+
+/*
+ * track_is_blocking(t): a command that can block (the blocking family,
+ * WAIT, WAITAOF, or one we do not know) has not been answered yet.
+ */
+bool track_is_blocking(const struct track *t);
+
+/* track_command_known(name, clean, blocking): looks name (lowercase) up
+ * in the command table; false when Redis' table has no such command. */
+bool track_command_known(const char *name, bool *clean, bool *blocking);
 
 #endif

@@ -2,7 +2,7 @@
  * upstream.h: one TLS link to the upstream Redis.
  *
  * A link owns its socket, its SSL and its two events.  It resolves the
- * upstream name (evdns), connects, runs the TLS handshake with the
+ * upstream name (resolve.h), connects, runs the TLS handshake with the
  * service's verification, sends AUTH and requires "+OK" before it calls
  * itself ready.  After that its owner (a session) drives the data path
  * with link_read()/link_write()/link_watch(); the link maps every OpenSSL
@@ -130,16 +130,53 @@ void link_heap_trim(bool quiet);
 /* link_shutdown_write(link): sends close_notify once; reads go on. */
 void link_shutdown_write(struct link *link);
 
-/* link_peer(link): "address:port" connected to, or the upstream as written. */
+/* link_peer(link): "address:port" connected to (as resolve_format_addr
+ * writes it), or the upstream as written. */
 const char *link_peer(const struct link *link);
 
-/* link_format_addr(sa, out, outlen): "1.2.3.4:6379" or "[::1]:6379", the
- * form link_peer() uses. */
-struct sockaddr;
-void link_format_addr(const struct sockaddr *sa, char *out, size_t outlen);
 
 /* link_error(link): why the last operation failed, "" if it did not. */
 const char *link_error(const struct link *link);
+
+/*
+ * What made a link fail.  Its text (link_error, the ready callback's
+ * error) starts with what a client is told: "unreachable: ",
+ * "certificate rejected: ", "TLS handshake failed: ", "AUTH rejected: " /
+ * "AUTH failed: ", "wrong role: " / "ROLE failed: ".
+ */
+enum link_fail {
+    LINK_FAIL_NONE = 0,     /* it did not fail (yet) */
+    LINK_FAIL_DNS,          /* unreachable: the name did not resolve */
+    LINK_FAIL_CONNECT,      /* unreachable: no TCP connection */
+    LINK_FAIL_SILENT,       /* reached, but no verdict: a timeout, or the
+                               server closed without a word */
+    LINK_FAIL_CERT,         /* the server's certificate was rejected */
+    LINK_FAIL_TLS,          /* the TLS handshake failed (alert, protocol,
+                               no TLS at that port) */
+    LINK_FAIL_AUTH,         /* the server rejected AUTH */
+    LINK_FAIL_ROLE,         /* the server has the wrong role */
+    LINK_FAIL_OTHER         /* out of memory */
+};
+
+/* link_failure(link): in the ready callback of a failed link, what failed. */
+enum link_fail link_failure(const struct link *link);
+
+/* link_tls_failure(link): likewise, the class of a failed TLS handshake
+ * (TLS_FAIL_HOSTNAME, ...), or TLS_FAIL_COUNT if the handshake did not
+ * fail. */
+enum tls_fail link_tls_failure(const struct link *link);
+
+/*
+ * link_failure_step(link): like link_failure, but a silent failure is
+ * named by the step it happened in (LINK_FAIL_TLS, _AUTH or _ROLE), never
+ * LINK_FAIL_SILENT: failures counted by kind count a timeout with its
+ * step.
+ */
+enum link_fail link_failure_step(const struct link *link);
+
+/* link_fail_is_verdict(k): the server was reached and its answer proves the
+ * service's settings wrong (certificate, TLS, AUTH, role). */
+bool link_fail_is_verdict(enum link_fail k);
 
 /* link_age(link): seconds since link_new. */
 double link_age(const struct link *link);

@@ -8,7 +8,8 @@
 set -eu
 
 PKGS="gcc make pkg-config libssl-dev libevent-dev libinih-dev check
-libhiredis-dev libsystemd-dev openssl redis-server redis-tools iproute2 procps"
+libhiredis-dev libsystemd-dev openssl redis-server redis-tools iproute2 procps
+python3"
 
 missing=""
 for p in $PKGS; do

@@ -35,7 +35,11 @@ mkdir -p "$W/secrets"
 printf '%s\n' "$REDIS_PASSWORD" >"$W/secrets/redis"
 cp "$PKI/ca.crt" "$W/secrets/ca.crt"
 chmod 755 "$W/secrets"
-chmod 644 "$W/secrets/redis" "$W/secrets/ca.crt"
+chmod 644 "$W/secrets/ca.crt"
+# The password file as redsleeve accepts it: the image's user (65532) owns
+# it and nobody else may read it (a 0644 secret is refused).
+chown 65532:65532 "$W/secrets/redis"
+chmod 400 "$W/secrets/redis"
 
 # 1. Sidecar mode from the environment, CA file mounted.
 P=$("$TOOLS/freeport")

@@ -132,4 +132,69 @@ check "a taken port refuses to start" test "$rc" -eq 1
 check "... naming listen and the address" \
     grep -q "busy2.ini:2: listen: cannot listen on 127.0.0.1:$busy_port" <<<"$out"
 
+
+# Safer first contact: the nearest key for a typo, a port out of range,
+# a directory as password file, a password ending in a blank (kept as it
+# is, warned about), REDSLEEVE_* variables that mean nothing.
+mkdir -p "$W/pwdir"
+printf '%s \n' "$REDIS_PASSWORD" >"$W/pw-blank"
+chmod 600 "$W/pw-blank"
+cat >"$W/typo.ini" <<EOF
+[gloabl]
+log_level = debug
+[a]
+listen = 127.0.0.1:70000
+upstrem = 127.0.0.1:6380
+EOF
+out=$("$REDSLEEVE" -c "$W/typo.ini" -t 2>&1) && rc=0 || rc=$?
+check "a mistyped key: did you mean" \
+    grep -q "typo.ini:5: upstrem: unknown key in \[a\] (did you mean upstream?)" <<<"$out"
+check "a mistyped [global]: did you mean" \
+    grep -q "typo.ini:2: log_level: unknown key in \[gloabl\] (did you mean \[global\]?)" <<<"$out"
+cat >"$W/range.ini" <<EOF
+[a]
+listen = 127.0.0.1:70000
+upstream = 127.0.0.1:70000
+auth_password_file = $W/pwdir
+EOF
+out=$("$REDSLEEVE" -c "$W/range.ini" -t 2>&1) && rc=0 || rc=$?
+check "listen port 70000: out of range" \
+    grep -q 'range.ini:2: listen: "127.0.0.1:70000": port out of range' <<<"$out"
+check "upstream port 70000: out of range" \
+    grep -q 'range.ini:3: upstream: "127.0.0.1:70000": port out of range' <<<"$out"
+check "a directory as password file" \
+    grep -q "range.ini:4: auth_password_file: $W/pwdir is a directory" <<<"$out"
+cat >"$W/blank.ini" <<EOF
+[a]
+listen = 127.0.0.1:0
+upstream = 127.0.0.1:6380
+ca_file = $PKI/ca.crt
+auth_password_file = $W/pw-blank
+EOF
+out=$("$REDSLEEVE" -c "$W/blank.ini" -t 2>&1) && rc=0 || rc=$?
+check "a password ending in a blank is accepted as it is" test "$rc" -eq 0
+check "... with a warning naming the file" \
+    grep -q "blank.ini:5: auth_password_file: warning: the password in $W/pw-blank ends with a blank" <<<"$out"
+out=$(REDSLEEVE_UPSTREAM=h:1 "$REDSLEEVE" -c "$W/good.ini" -t 2>&1) && rc=0 || rc=$?
+check "with -c, a REDSLEEVE_* key variable is warned about as ignored" \
+    grep -q "warning: REDSLEEVE_UPSTREAM is ignored: with -c the file is the whole configuration" <<<"$out"
+out=$(REDSLEEVE_UPSTREM=h:1 "$REDSLEEVE" --listen 127.0.0.1:0 \
+    --upstream 127.0.0.1:6380 --ca-file "$PKI/ca.crt" -t 2>&1) && rc=0 || rc=$?
+check "sidecar mode: a REDSLEEVE_* variable that is no key is warned about" \
+    grep -q "warning: REDSLEEVE_UPSTREM is no redsleeve setting, ignored (did you mean REDSLEEVE_UPSTREAM?)" <<<"$out"
+check "... and does not stop the check" test "$rc" -eq 0
+cat >"$W/creds.ini" <<'EOF'
+[a]
+listen = 127.0.0.1:0
+upstream = 127.0.0.1:6380
+auth_password_file = ${CREDENTIALS_DIRECTORY}/redis.pw
+EOF
+mkdir -m 700 "$W/creds"
+cp "$W/pw" "$W/creds/redis.pw"
+out=$(env -u CREDENTIALS_DIRECTORY "$REDSLEEVE" -c "$W/creds.ini" -t 2>&1) && rc=0 || rc=$?
+check "\${CREDENTIALS_DIRECTORY} unset: the error says how to check outside systemd" \
+    grep -q 'creds.ini:4: auth_password_file: ${CREDENTIALS_DIRECTORY} is not set .*CREDENTIALS_DIRECTORY=DIR redsleeve -c FILE -t' <<<"$out"
+out=$(CREDENTIALS_DIRECTORY=$W/creds "$REDSLEEVE" -c "$W/creds.ini" -t 2>&1) && rc=0 || rc=$?
+check "... and so it passes" test "$rc" -eq 0
+
 finish

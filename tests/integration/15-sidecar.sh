@@ -72,4 +72,13 @@ if [[ $(id -u) == 0 ]] && getent passwd nobody >/dev/null; then
     check "an unknown user stops start-up" test "$rc" -eq 1
 fi
 
+# A flag given twice is refused, as a key set twice in a file is (60 of
+# them once wrote past the flag table).
+many=()
+for i in $(seq 1 60); do many+=(--listen "127.0.0.1:$((20000 + i))"); done
+out=$("$REDSLEEVE" "${many[@]}" --upstream 127.0.0.1:1 2>&1) && rc=0 || rc=$?
+check "a repeated flag is refused (exit 2), not written past the table" \
+    test "$rc" = 2
+check "... and named" grep -q -- '--listen given twice' <<<"$out"
+
 finish

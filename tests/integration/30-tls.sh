@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # 30-tls: the verification matrix.  Every bad upstream is refused, the
-# client gets one RESP error naming the reason, and the server never sees a
-# command (no AUTH reached it).  verify = chain / none relax exactly what
-# they say; client certificates work.
+# client gets one RESP error naming what happened (certificate rejected,
+# TLS handshake failed, ...) and why, and the server never sees a command
+# (no AUTH reached it).  The hardening of issue #13: an anonymous-cipher
+# server (no certificate at all) never receives AUTH whatever `ciphers`
+# says; a certificate with the name only in its CN is refused; a
+# plaintext port is named as such; verify = chain needs ca_file/ca_path.
+# verify = chain / none relax exactly what they say; client certificates
+# work.
 . "$(dirname "$0")/lib.sh"
 
 printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
@@ -26,6 +31,7 @@ bad_server untrusted untrusted.crt untrusted.key
 bad_server expired expired.crt expired.key
 bad_server notyet notyet.crt notyet.key
 bad_server selfsigned selfsigned.crt selfsigned.key
+bad_server cnonly cnonly.crt cnonly.key
 start_redis_tls mtls "tls-auth-clients yes"
 
 # A server that speaks TLS 1.1 at most (its OpenSSL allowed to, for the test).
@@ -50,6 +56,18 @@ start_bg silent "$TOOLS/fakeserver" silent "$SILENT_PORT"
 wait_until 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$CLOSER_PORT" 2>/dev/null
 wait_until 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SILENT_PORT" 2>/dev/null
 
+# An anonymous-DH TLS 1.2 server: no certificate, so nothing to verify.
+# s_server prints what it receives; its stdin is a FIFO held open here
+# (at EOF on stdin it would quit).
+ANON_PORT=$("$TOOLS/freeport")
+mkfifo "$W/anon.in"
+exec 7<>"$W/anon.in"
+# (a background job's stdin is /dev/null unless it redirects it itself)
+start_bg anon bash -c 'exec openssl s_server -nocert \
+    -cipher "aNULL:@SECLEVEL=0" -tls1_2 -accept "127.0.0.1:$1" <"$2"' \
+    - "$ANON_PORT" "$W/anon.in"
+wait_until 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$ANON_PORT" 2>/dev/null
+
 svc() {  # svc NAME PORT [extra keys...]: one service section
     local name=$1 port=$2
     shift 2
@@ -61,13 +79,14 @@ svc() {  # svc NAME PORT [extra keys...]: one service section
 }
 {
     printf '[global]\nlog_level = info\n'
-    for n in wronghost untrusted expired notyet selfsigned legacy; do
+    for n in wronghost untrusted expired notyet selfsigned cnonly legacy; do
         var=REDIS_PORT_$n
         svc "$n" "${!var}"
     done
     svc plain "$REDIS_PORT_plain"
     svc closer "$CLOSER_PORT"
     svc silent "$SILENT_PORT"
+    svc anon "$ANON_PORT" 'ciphers = ALL:@SECLEVEL=0'
     svc mtls_nocert "$REDIS_PORT_mtls"
     svc mtls "$REDIS_PORT_mtls" "cert_file = $PKI/client.crt" \
         "key_file = $PKI/client.key"
@@ -86,7 +105,7 @@ refused() {  # refused SERVICE REASON_REGEX [REDIS_NAME [PROBE]]
     rport=REDIS_PORT_$rname
     [[ -n $rname ]] && before=$(auth_calls "$probe" "${!rport}")
     out=$(rcli "${!port}" PING 2>&1 || true)
-    if grep -Eq "^ERR redsleeve: upstream $name \(127.0.0.1:[0-9]+\) unreachable: $want" <<<"$out"; then
+    if grep -Eq "^ERR redsleeve: upstream $name \(127.0.0.1:[0-9]+\) $want" <<<"$out"; then
         ok "$name: refused with \"$want\""
     else
         fail "$name: refused with \"$want\"" "client saw: $out"
@@ -109,16 +128,42 @@ refused() {  # refused SERVICE REASON_REGEX [REDIS_NAME [PROBE]]
         grep -Eq "event=upstream-error service=$name .*reason=\".*$want" "$LOG"
 }
 
-refused wronghost "certificate verify failed: hostname mismatch \(wanted redis.test, certificate has DNS:wrong.test\)" wronghost
-refused untrusted "certificate verify failed: unable to get local issuer certificate" untrusted
-refused expired "certificate verify failed: certificate has expired" expired
-refused notyet "certificate verify failed: certificate is not yet valid" notyet
-refused selfsigned "certificate verify failed: self.signed certificate" selfsigned
-OPENSSL_CONF=$W/legacy-openssl.cnf refused legacy "tls handshake failed: (unsupported protocol|.*protocol version)" legacy
-refused plain "tls handshake (failed: (wrong version number|packet length too long|.*)|timeout)" plain rcli_plain
-refused closer "tls handshake failed: connection closed by the server"
-refused silent "tls handshake timeout after 1s"
-refused mtls_nocert ".*(certificate required|asked for a client certificate)"
+refused wronghost "certificate rejected: hostname mismatch \(wanted redis.test, certificate has DNS:wrong.test\)" wronghost
+refused untrusted "certificate rejected: unable to get local issuer certificate .*: not signed by a CA in ca_file $PKI/ca.crt" untrusted
+refused expired "certificate rejected: certificate has expired" expired
+refused notyet "certificate rejected: certificate is not yet valid" notyet
+refused selfsigned "certificate rejected: self.signed certificate" selfsigned
+# The name only in the subject's CN (no subjectAltName): no CN fallback.
+refused cnonly "certificate rejected: hostname mismatch \(wanted redis.test, certificate has no subjectAltName\)" cnonly
+OPENSSL_CONF=$W/legacy-openssl.cnf refused legacy "TLS handshake failed: (unsupported protocol|.*protocol version)" legacy
+# A plaintext Redis on the upstream port: usually silent (it waits for the
+# end of an "inline command"), sometimes "-ERR ..." when the hello held a
+# newline.  Either way the error says there is no TLS at that port.
+refused plain "TLS handshake failed: .*no TLS at th(is|at) port" plain rcli_plain
+refused closer "TLS handshake failed: connection closed by the server"
+refused silent "TLS handshake failed: no answer to the TLS hello from 127.0.0.1:$SILENT_PORT within handshake_timeout \(1s\)"
+refused mtls_nocert "TLS handshake failed: .*(certificate required|asked for a client certificate)"
+
+# ciphers = ALL:@SECLEVEL=0 allows anonymous ciphers in OpenSSL; redsleeve
+# never offers them, and never sends AUTH to a server without a verified
+# certificate.
+refused anon "(TLS handshake failed|certificate rejected): "
+check "anon: the password never reached the anonymous server" \
+    bash -c "! grep -aq -- '$REDIS_PASSWORD' '$W/anon.log'"
+check "anon: no AUTH reached it at all" \
+    bash -c "! grep -aqi 'auth' '$W/anon.log'"
+
+# verify = chain trusts whatever signs the server: with the system store,
+# any public certificate.  Refused at --check-config unless ca_file /
+# ca_path is set or insecure = yes says so (then warned about at start).
+printf '[c]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:1\nverify = chain\n' \
+    >"$W/chain.ini"
+out=$("$REDSLEEVE" -c "$W/chain.ini" --check-config 2>&1 || true)
+check "verify = chain without ca_file/ca_path is refused with file:line:key" \
+    grep -q "^$W/chain.ini:4: verify: \"chain\" with the system trust store" <<<"$out"
+printf 'insecure = yes\n' >>"$W/chain.ini"
+check "... accepted with insecure = yes" \
+    "$REDSLEEVE" -c "$W/chain.ini" --check-config
 
 out=$(rcli "$RS_PORT_mtls" PING 2>&1 || true)
 check "client certificate accepted by a server that requires one" \

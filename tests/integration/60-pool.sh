@@ -181,12 +181,13 @@ check "... and warm links served many of them ($n_pooled)" \
 # client still gets the clear error at once.
 out=$(timeout 5 redis-cli -h 127.0.0.1 -p "$RS_PORT_dead" PING 2>&1 || true)
 check "while the upstream fails, a client gets the RESP error promptly" \
-    grep -q "ERR redsleeve: upstream dead .* unreachable: tls handshake failed" <<<"$out"
+    grep -q "ERR redsleeve: upstream dead .* TLS handshake failed" <<<"$out"
 # Over the whole run so far (about 15 s), without back-off the pool would
-# have retried twice per 250 ms tick; with it, a handful of times.
+# have retried twice per 250 ms tick; with it, a handful of times.  Each
+# worker's pool backs off on its own, so the bound is per worker.
 attempts=$(grep -c '^conn ' "$W/dead.log" || true)
 elapsed=$SECONDS
-if ((attempts >= 3 && attempts <= 4 * elapsed / 3 + 6)); then
+if ((attempts >= 3 && attempts <= NWORKERS * (4 * elapsed / 3 + 6))); then
     ok "refills retry with back-off: $attempts attempts in ${elapsed} s of outage"
 else
     fail "refills retry with back-off" "$attempts attempts in ${elapsed} s"
@@ -202,7 +203,12 @@ start_redis_tls old 'rename-command RESET ""'
         "pool_min_idle = 0"
 } >"$W/old.ini"
 RS_OLD_PW=$REDIS_PASSWORD start_redsleeve rsold "$W/old.ini"
-for _ in 1 2 3; do rcli "$RS_PORT_old" SET o 1 >/dev/null; done
+# (SELECT touches connection state: the link needs RESET to be lent again;
+# a clean session's link would go back without one)
+for _ in 1 2 3; do
+    rcli "$RS_PORT_old" SELECT 1 >/dev/null
+    rcli "$RS_PORT_old" SET o 1 >/dev/null
+done
 check "old server: every client still served" \
     test "$(rcli "$RS_PORT_old" GET o)" = 1
 check "old server: RESET rejection noticed and logged" \

@@ -81,11 +81,11 @@ LOG=$W/rs.log
 # Role checks, before anything moves.
 out=$(rcli "$RS_PORT_wrongrole" SET x 1 2>&1 || true)
 check "role = primary refuses a replica's link (the client gets the reason)" \
-    grep -q 'role: 127.0.0.3:[0-9]* is not a primary (ROLE says slave)' <<<"$out"
+    grep -q 'wrong role: 127.0.0.3:[0-9]* is not a primary (ROLE says slave)' <<<"$out"
 check "... and the replica never ran the command" \
     test "$(rc_at 127.0.0.3 INFO commandstats | grep -c '^cmdstat_set:')" = 0
 check "... counted as upstream_failures{kind=role}" \
-    grep -q 'event=upstream-error service=wrongrole .*reason="role: ' "$LOG"
+    grep -q 'event=upstream-error service=wrongrole .*reason="wrong role: ' "$LOG"
 check "role = replica accepts the replica" \
     test "$(rcli "$RS_PORT_replica" ROLE | head -n 1)" = slave
 check "role = primary through the name reaches A, the primary" \
@@ -96,7 +96,9 @@ rc_at 127.0.0.2 SET ctr 0 >/dev/null
 start_bg writer python3 "$HERE/../tools/incr_writer.py" 127.0.0.1 "$P" ctr \
     "$W/stop-writer" "$W/writer.json"
 WRITER=$LAST_PID
-sleep 1.5
+# (Waited for, not slept on: a loaded machine starts python slowly.)
+writing() { (($(rc_at 127.0.0.2 GET ctr) > 50)); }
+wait_until 10 writing || true
 before=$(rc_at 127.0.0.2 GET ctr)
 check "the writer is writing to A ($before so far)" test "$before" -gt 50
 t_failover=$(mono)
@@ -142,8 +144,9 @@ check "every acknowledged write is on B ($acked acked, B has $final_b)" \
     test "$acked" -le "$final_b" -a "$highest" -le "$final_b"
 check "the writer kept writing after the switch (acked > before)" \
     test "$acked" -gt "$before"
+# (Each worker's links meet the failover on their own: per worker.)
 check "the writer saw at most a few errors and closes ($nerr + $nclose)" \
-    test $((nerr + nclose)) -le 10
+    test $((nerr + nclose)) -le $((10 * NWORKERS))
 check "... all within dns_refresh + 1 s of the failover (last at +${last_bad}s)" \
     awk -v l="$last_bad" 'BEGIN {exit !(l <= 2.3)}'
 rejected=$(rc_at 127.0.0.2 INFO commandstats | sed -n 's/^cmdstat_incr:.*rejected_calls=\([0-9]*\).*/\1/p')

@@ -31,22 +31,6 @@ LOG=$W/rs.log
 check "starts on the fixed port" test "$RS_PORT_main" = "$P"
 wait_until 5 grep -q '^READY=1' "$NLOG"
 
-metric() {  # metric NAME_WITH_LABELS: its value from /metrics
-    local body
-    exec 3<>/dev/tcp/127.0.0.1/"$A"
-    printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3
-    body=$(cat <&3)
-    exec 3<&-
-    awk -v k="$1" '$1 == k {print $2}' <<<"$body"
-}
-reloads() { grep -c "$1" "$LOG" || true; }
-hup_and_wait() {  # hup_and_wait PATTERN: SIGHUP, wait for PATTERN once more
-    local before
-    before=$(reloads "$1")
-    kill -HUP "$RS_PID"
-    more() { (($(reloads "$1") >= before + NWORKERS)); }   # one per worker
-    wait_until 10 more "$1"
-}
 
 # A client connected before the reload, mid-conversation.
 exec 5<>/dev/tcp/127.0.0.1/"$P"

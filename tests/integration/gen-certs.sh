@@ -4,6 +4,7 @@
 #   ca.crt/.key               the CA the tests trust
 #   server.crt/.key           redis.test, localhost, 127.0.0.1, ::1
 #   wronghost.crt/.key        CA-signed, only DNS:wrong.test
+#   cnonly.crt/.key           CA-signed, CN=redis.test and no subjectAltName
 #   expired.crt/.key          CA-signed redis.test, validity in the past
 #   notyet.crt/.key           CA-signed redis.test, validity in the future
 #   selfsigned.crt/.key       self-signed redis.test
@@ -29,14 +30,15 @@ make_ca() {  # make_ca NAME CN
         -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
 }
 
-# sign NAME CA SAN EKU [START END]: a leaf for NAME signed by CA.
+# sign NAME CA SAN EKU [START END]: a leaf for NAME signed by CA; its CN
+# is the first SAN (or $CN; an empty SAN leaves the extension out).
 sign() {
     local name=$1 ca=$2 san=$3 eku=$4 start=${5:-} end=${6:-}
-    local db="$dir/.ca-$name"
+    local db="$dir/.ca-$name" cn=${CN:-${3#DNS:}}
 
     newkey "$name.key"
     openssl req -new -key "$name.key" -out "$name.csr" \
-        -subj "/CN=${san#DNS:}" 2>/dev/null
+        -subj "/CN=${cn%%;*}" 2>/dev/null
     rm -rf "$db"
     mkdir -p "$db"
     : >"$db/index.txt"
@@ -58,7 +60,7 @@ commonName = supplied
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,keyEncipherment
 extendedKeyUsage = $eku
-subjectAltName = ${san//;/,}
+${san:+subjectAltName = ${san//;/,}}
 EOF
     local dates=(-days 30)
     [[ -n $start ]] && dates=(-startdate "$start" -enddate "$end")
@@ -73,6 +75,7 @@ make_ca untrusted-ca "untrusted test CA"
 SAN="DNS:redis.test;DNS:localhost;IP:127.0.0.1;IP:::1"
 sign server ca "$SAN" serverAuth
 sign wronghost ca "DNS:wrong.test" serverAuth
+CN=redis.test sign cnonly ca "" serverAuth
 sign expired ca "DNS:redis.test" serverAuth 20200101000000Z 20200201000000Z
 sign notyet ca "DNS:redis.test" serverAuth 20990101000000Z 20990201000000Z
 sign untrusted untrusted-ca "DNS:redis.test" serverAuth

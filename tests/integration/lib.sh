@@ -14,6 +14,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REDSLEEVE=$(realpath "$REDSLEEVE")
 TOOLS=$(realpath "$TOOLS")
 W=$(mktemp -d /tmp/redsleeve-test.XXXXXX)
+# Files the tests write (password files above all) are the owner's alone:
+# redsleeve refuses a password file open to group or others.
+umask 077
 # Room for thousands of clients (and their proxy and server ends): root may
 # raise the hard limit; anyone may raise the soft one up to it.
 ulimit -Hn 65536 2>/dev/null || true
@@ -28,36 +31,12 @@ export PKI REDIS_PASSWORD W
 # [global] user unless told.  70-lifecycle checks that refusal without it.
 export REDSLEEVE_ALLOW_ROOT=yes
 
-PASSED=0
-FAILED=0
 BG_PIDS=()
 declare -A BG_NAME=()
 
 # ------------------------------------------------------------- bookkeeping
 
-ok() {
-    PASSED=$((PASSED + 1))
-    printf 'ok    %s\n' "$1"
-}
-
-fail() {
-    FAILED=$((FAILED + 1))
-    printf 'FAIL  %s: %s\n' "$1" "${2:-}"
-}
-
-check() {  # check NAME CMD...: passes when CMD succeeds
-    local name=$1
-    shift
-    if "$@" >/dev/null 2>&1; then ok "$name"; else fail "$name" "$*"; fi
-}
-
-finish() {
-    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
-    if ((FAILED > 0)); then
-        exit 1
-    fi
-    exit 0
-}
+. "$HERE/report.sh"
 
 # ------------------------------------------------------------- processes
 
@@ -98,9 +77,9 @@ cleanup() {
     # A sanitizer report (leak at exit, bad access) in any log fails the file.
     for f in "$W"/*.log; do
         [[ -f $f ]] || continue
-        if grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f"; then
+        if grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer|runtime error:' "$f"; then
             printf 'FAIL  sanitizer report in %s\n' "$(basename "$f")"
-            grep -E -A12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" | head -40
+            grep -E -A12 'ERROR: (AddressSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer|runtime error:' "$f" | head -40
             rc=1
         fi
     done
@@ -281,3 +260,22 @@ run_redsleeve() {  # run_redsleeve NAME LISTENERS ARGS...
 
 expect_log() { grep -Eq -- "$2" "$1"; }
 gone() { ! kill -0 "$RS_PID" 2>/dev/null; }   # the last redsleeve has exited
+
+# ------------------------------------------------------------- reloads
+
+metric() {  # metric NAME_WITH_LABELS: its value from /metrics on port $A
+    local body
+    exec 3<>/dev/tcp/127.0.0.1/"$A"
+    printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3
+    body=$(cat <&3)
+    exec 3<&-
+    awk -v k="$1" '$1 == k {print $2}' <<<"$body"
+}
+reloads() { grep -c "$1" "$LOG" || true; }   # lines matching $1 in $LOG
+hup_and_wait() {  # hup_and_wait PATTERN: SIGHUP, wait for PATTERN once more
+    local before
+    before=$(reloads "$1")
+    kill -HUP "$RS_PID"
+    more() { (($(reloads "$1") >= before + 1)); }   # one per reload, any workers
+    wait_until 15 more "$1"
+}

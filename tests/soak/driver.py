@@ -122,8 +122,9 @@ class Stats:
         if why.startswith("error-reply"):
             words = why[13:].split()
             if "redsleeve:" in words:
-                # "-ERR redsleeve: upstream main (...) unreachable: connect..."
-                rest = why.split("unreachable: ", 1)[-1]
+                # "-ERR redsleeve: upstream main (HOST:PORT) unreachable:
+                # connect...": the words after the address
+                rest = why.split(") ", 1)[-1]
                 key = "proxy-error:" + "_".join(rest.split()[:2])
             else:
                 key = "server-error:" + (words[0] if words else "?")

@@ -1,12 +1,19 @@
 /*
  * check_config: config.c against good files (every key, every default)
- * and bad files (every error path names FILE:LINE: key).
+ * and bad files (every error path names FILE:LINE: key); the key table
+ * against the sections, the restart-only check, references and the man
+ * page.
  */
 #include <check.h>
 #include <openssl/tls1.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -37,6 +44,7 @@ write_file(const char *name, const char *text)
     ck_assert_ptr_nonnull(fp);
     fputs(text, fp);
     fclose(fp);
+    ck_assert_int_eq(chmod(path, 0600), 0);  /* secrets: owner only */
     return path;
 }
 
@@ -123,30 +131,6 @@ START_TEST(digest_sees_settings_and_files)
     ck_assert_int_eq(config_service_digest(cfg->services, d1), 0);
     ck_assert(memcmp(d1, d2, sizeof(d1)) != 0);
     config_free(cfg);
-}
-END_TEST
-
-START_TEST(detach_moves_a_section)
-{
-    struct config *a = load_text("[x]\nlisten = 1\nupstream = h.example:1\n"
-                                 "[y]\nlisten = 2\nupstream = h.example:2\n");
-    struct config *b;
-    struct service_config *y, *y2;
-
-    ck_assert_msg(a != NULL, "%s", err);
-    b = load_text("[y]\nlisten = 2\nupstream = h.example:2\n");
-    ck_assert_msg(b != NULL, "%s", err);
-    y = a->services->next;
-    y2 = b->services;
-    config_detach_service(a, y, NULL);
-    ck_assert_int_eq(a->nservices, 1);
-    ck_assert_ptr_null(a->services->next);
-    config_detach_service(b, y2, y);    /* y takes y2's place in b */
-    ck_assert_ptr_eq(b->services, y);
-    ck_assert_int_eq(b->nservices, 1);
-    config_service_free(y2);
-    config_free(a);
-    config_free(b);                     /* frees y */
 }
 END_TEST
 
@@ -352,6 +336,154 @@ START_TEST(missing_file)
 }
 END_TEST
 
+/* stunnel's service defaults: keys before the first section apply to
+ * every section that does not set them; a section's own key wins; the
+ * note about a default is made once. */
+START_TEST(stunnel_service_defaults)
+{
+    struct config *cfg = load_text(
+        "setuid = root\n"
+        "client = yes\n"
+        "CAfile = /etc/ssl/ca.pem\n"
+        "TIMEOUTconnect = 7\n"
+        "delay = yes\n"
+        "[a]\naccept = 6379\nconnect = a.example:6379\n"
+        "[b]\naccept = 6380\nconnect = b.example:6379\n"
+        "TIMEOUTconnect = 2\nCAfile = /etc/ssl/b.pem\n");
+    const char *n;
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_str_eq(cfg->user, "root");
+    ck_assert_str_eq(cfg->services->ca_file, "/etc/ssl/ca.pem");
+    ck_assert_double_eq_tol(cfg->services->connect_timeout, 7, 1e-9);
+    ck_assert_int_eq(cfg->services->key_line[SK_CA_FILE], 3);
+    ck_assert_str_eq(cfg->services->next->ca_file, "/etc/ssl/b.pem");
+    ck_assert_double_eq_tol(cfg->services->next->connect_timeout, 2, 1e-9);
+    ck_assert_int_eq(cfg->services->next->key_line[SK_CA_FILE], 13);
+    n = strstr(cfg->notes, "t.ini:3: [every section] CAfile -> ca_file = "
+               "/etc/ssl/ca.pem\n");
+    ck_assert_msg(n != NULL, "%s", cfg->notes);
+    ck_assert_ptr_null(strstr(n + 1, "t.ini:3: [every section] CAfile"));
+    ck_assert_ptr_nonnull(strstr(cfg->notes, "t.ini:5: [every section] "
+                                 "delay = yes: stunnel option with no "
+                                 "meaning here, ignored"));
+    config_free(cfg);
+}
+END_TEST
+
+/* verify = 0..2, sslVersion*, and the keys that are only noted. */
+START_TEST(stunnel_verify_levels_and_versions)
+{
+    struct config *cfg = load_text(
+        "[zero]\naccept = 6379\nconnect = z.example:6379\nverify = 0\n"
+        "sslVersion = TLSv1.3\n"
+        "[one]\naccept = 6380\nconnect = o.example:6379\nverify = 1\n"
+        "sslVersionMin = all\nsslVersionMax = TLSv1.2\n"
+        "[chain]\naccept = 6381\nconnect = 10.0.0.1:6379\nverify = 2\n"
+        "CAfile = /etc/ssl/ca.pem\n"
+        "[host]\naccept = 6382\nconnect = 10.0.0.2:6379\nverify = 2\n"
+        "CAfile = /etc/ssl/ca.pem\ncheckHost = redis.example\n"
+        "[system]\naccept = 6383\nconnect = s.example:6379\nverify = 2\n"
+        "TIMEOUTclose = 0\nsocket = r:SO_KEEPALIVE=1\noptions = NO_SSLv3\n"
+        "delay = yes\nsessionCacheSize = 1000\nsessionCacheTimeout = 300\n"
+        "renegotiation = no\ncurves = prime256v1\nTIMEOUTidle = 60\n"
+        "[ip]\naccept = 6384\nconnect = 10.0.0.3:6379\n"
+        "checkIP = 10.0.0.3\n");
+    const struct service_config *sc;
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    sc = cfg->services;
+    ck_assert_int_eq(sc->verify, VERIFY_FULL);
+    ck_assert_int_eq(sc->tls_min_version, TLS1_3_VERSION);
+    sc = sc->next;
+    ck_assert_int_eq(sc->verify, VERIFY_FULL);
+    ck_assert_int_eq(sc->tls_min_version, TLS1_2_VERSION);
+    sc = sc->next;
+    ck_assert_int_eq(sc->verify, VERIFY_CHAIN);
+    sc = sc->next;
+    ck_assert_int_eq(sc->verify, VERIFY_FULL);
+    ck_assert_str_eq(sc->verify_host, "redis.example");
+    sc = sc->next;
+    ck_assert_int_eq(sc->verify, VERIFY_FULL);
+    ck_assert_double_eq_tol(sc->client_idle_timeout, 60, 1e-9);
+    sc = sc->next;
+    ck_assert_str_eq(sc->verify_host, "10.0.0.3");
+    ck_assert(sc->verify_host_is_ip);
+    ck_assert_ptr_nonnull(strstr(cfg->notes, "t.ini:4: verify = 0: "
+                                 "verification stays on"));
+    ck_assert_ptr_nonnull(strstr(cfg->notes, "t.ini:11: sslVersionMax = "
+                                 "TLSv1.2: ignored"));
+    ck_assert_ptr_nonnull(strstr(cfg->notes, "t.ini:20: [host] verify = 2 "
+                                 "-> verify = full (checkHost"));
+    ck_assert_ptr_nonnull(strstr(cfg->notes, "t.ini:26: [system] verify = "
+                                 "2 -> verify = full (no CAfile or CApath"));
+    config_free(cfg);
+}
+END_TEST
+
+/* include = DIR: its files in alphabetical order, subdirectories not
+ * read; an error in an included file names that file and its line. */
+START_TEST(stunnel_include_dir)
+{
+    char text[600], sub[600];
+    struct config *cfg;
+
+    snprintf(sub, sizeof(sub), "%s/conf.d", dir);
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    write_file("conf.d/20-b.conf", "[b]\naccept = 6380\n"
+               "connect = b.example:6379\n");
+    write_file("conf.d/10-a.conf", "sslVersionMin = TLSv1.3\n");
+    snprintf(sub, sizeof(sub), "%s/conf.d/30-sub", dir);
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    write_file("conf.d/30-sub/x.conf", "bogus = 1\n");
+    snprintf(text, sizeof(text), "client = yes\n[a]\naccept = 6379\n"
+             "connect = a.example:6379\ninclude = %s/conf.d\n"
+             "[c]\naccept = 6381\nconnect = c.example:6379\n", dir);
+    cfg = load_text(text);
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(cfg->nservices, 3);
+    ck_assert_int_eq(cfg->services->tls_min_version, TLS1_3_VERSION);
+    ck_assert_str_eq(cfg->services->next->name, "b");
+    ck_assert_str_eq(cfg->services->next->next->name, "c");
+    ck_assert_ptr_nonnull(strstr(cfg->notes, "30-sub is a directory, not "
+                                 "read"));
+    ck_assert_ptr_nonnull(strstr(cfg->notes, "conf.d/20-b.conf:2: [b] "
+                                 "accept -> listen = 6380"));
+    ck_assert_ptr_nonnull(strstr(cfg->notes, "t.ini:7: [c] accept"));
+    config_free(cfg);
+
+    write_file("conf.d/25-bad.conf", "[d]\naccept = 6382\n"
+               "connect = d.example:6379\nverifi = full\n");
+    cfg = load_text(text);
+    ck_assert_ptr_null(cfg);
+    snprintf(sub, sizeof(sub), "%s/conf.d/25-bad.conf:4: verifi: unknown "
+             "key in [d] (did you mean verify?)\n", dir);
+    ck_assert_str_eq(err, sub);
+}
+END_TEST
+
+/* A password file ending in a blank: kept as it is (trimming would
+ * change the secret), and warned about, naming the file. */
+START_TEST(password_trailing_blank_warned)
+{
+    char text[600], want[900], out[2048];
+    struct config *cfg;
+
+    write_file("pw", "s3cret \n");
+    snprintf(text, sizeof(text), "[s]\nlisten = 127.0.0.1:0\n"
+             "upstream = r.example:6379\nauth_password_file = %s/pw\n", dir);
+    cfg = load_text(text);
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_str_eq(cfg->services->auth_password, "s3cret ");
+    ck_assert_int_eq(config_warnings(cfg, out, sizeof(out)), 1);
+    snprintf(want, sizeof(want), "%s/t.ini:4: auth_password_file: warning: "
+             "the password in %s/pw ends with a blank (space or tab); it is "
+             "sent as it is, blank included\n", dir, dir);
+    ck_assert_str_eq(out, want);
+    config_free(cfg);
+}
+END_TEST
+
 /* ------------------------------------------------------------ bad files */
 
 static const struct {
@@ -370,12 +502,13 @@ static const struct {
     {"listen-name.ini", "listen-name.ini:2: listen: \"example.com:6379\""},
     {"upstream-noport.ini", "upstream-noport.ini:3: upstream:"},
     {"upstream-port0.ini", "upstream-port0.ini:3: upstream:"},
-    {"upstream-bigport.ini", "upstream-bigport.ini:3: upstream:"},
     {"upstream-v6bare.ini", "upstream-v6bare.ini:3: upstream:"},
     {"sni-ip.ini", "sni-ip.ini:4: sni: \"10.0.0.1\" is an IP address"},
     {"verify-none.ini", "verify-none.ini:4: verify: \"none\""},
     {"verify-bogus.ini", "verify-bogus.ini:4: verify: expected full, chain"},
     {"verifyhost-chain.ini", "verifyhost-chain.ini:5: verify_host:"},
+    {"chain-system-store.ini", "chain-system-store.ini:4: verify: \"chain\" "
+     "with the system trust store accepts any publicly trusted"},
     {"cert-nokey.ini", "cert-nokey.ini:4: cert_file: cert_file and key_file"},
     {"key-nocert.ini", "key-nocert.ini:4: key_file: cert_file and key_file"},
     {"both-pw.ini", "both-pw.ini:5: auth_password_file: set only one"},
@@ -394,7 +527,30 @@ static const struct {
     {"syntax.ini", "syntax.ini:4: syntax error"},
     {"no-service.ini", "no-service.ini:2: no service defined"},
     {"dup-listen.ini", "dup-listen.ini:5: listen: 127.0.0.1:6379 is already "
-                       "used by [s]"},
+                       "used by [s] as 127.0.0.1:6379 (also used at "},
+    {"dup-bareport.ini", "dup-bareport.ini:6: listen: 127.0.0.1:16385 is "
+                         "already used by [a] as 16385 (also used at "},
+    {"dup-localhost.ini", "dup-localhost.ini:6: listen: 127.0.0.1:16385 is "
+                          "already used by [a] as localhost:16385"},
+    {"dup-wildcard.ini", "dup-wildcard.ini:6: listen: 0.0.0.0:16385 is "
+                         "already used by [a] as 127.0.0.1:16385"},
+    {"dup-v6any.ini", "dup-v6any.ini:6: listen: [0::0]:16385 is already "
+                      "used by [a] as [::]:16385"},
+    {"dup-v6covers4.ini", "dup-v6covers4.ini:6: listen: 127.0.0.1:16385 is "
+                          "already used by [a] as [::]:16385"},
+    {"dup-unix.ini", "dup-unix.ini:6: listen: unix:/tmp/x.sock is already "
+                     "used by [a]"},
+    {"admin-on-listen.ini", "admin-on-listen.ini:2: admin_listen: "
+                            "127.0.0.1:16385 is already used by [a] as "
+                            "16385 (also used at "},
+    {"listenmode-bogus.ini", "listenmode-bogus.ini:4: listen_mode: expected "
+                             "an octal mode such as 0660, got \"0999\""},
+    {"listenmode-tcp.ini", "listenmode-tcp.ini:4: listen_mode: only for a "
+                           "unix socket"},
+    {"listenowner-nouser.ini", "listenowner-nouser.ini:4: listen_owner: "
+                               "user no-such-user-rs does not exist"},
+    {"coredumps-bogus.ini", "coredumps-bogus.ini:2: allow_core_dumps: "
+                            "expected yes or no"},
     {"loglevel-bogus.ini", "loglevel-bogus.ini:2: log_level: expected"},
     {"insecure-bogus.ini", "insecure-bogus.ini:4: insecure: expected yes"},
     {"global-service.ini", "global-service.ini:5: listen: unknown key in "
@@ -410,7 +566,145 @@ static const struct {
                           "whole number from 1 to 64"},
     {"busypoll-bogus.ini", "busypoll-bogus.ini:2: busy_poll: expected a "
                            "duration from 0 (off) to 10ms, got \"20ms\""},
+    {"didyoumean-key.ini", "didyoumean-key.ini:4: upstrem: unknown key in "
+                           "[s] (did you mean upstream?)"},
+    {"didyoumean-global.ini", "didyoumean-global.ini:2: log_levle: unknown "
+                              "key in [global] (did you mean log_level?)"},
+    {"didyoumean-section.ini", "didyoumean-section.ini:2: log_level: "
+                               "unknown key in [gloabl] (did you mean "
+                               "[global]?)"},
+    {"global-outside.ini", "global-outside.ini:1: log_level: key outside of "
+                           "any [section] (a [global] key: put it under "
+                           "[global])"},
+    {"listen-bigport.ini", "listen-bigport.ini:2: listen: "
+                           "\"127.0.0.1:70000\": port out of range (0 to "
+                           "65535)"},
+    {"upstream-bigport.ini", "upstream-bigport.ini:3: upstream: "
+                             "\"redis.test:70000\": port out of range (1 "
+                             "to 65535)"},
+    {"pwfile-dir.ini", "pwfile-dir.ini:4: auth_password_file: /tmp is a "
+                       "directory (name the file that holds the password)"},
+    {"stunnel-verify3.ini", "stunnel-verify3.ini:5: verify: level 3 pins "
+                            "the peer's certificate"},
+    {"stunnel-default-bad.ini", "stunnel-default-bad.ini:1: verify: level "
+                                "4 pins the peer's certificate"},
+    {"stunnel-tls11.ini", "stunnel-tls11.ini:4: sslVersion: TLSv1.1 is "
+                          "older than TLS 1.2"},
+    {"stunnel-refused.ini", "stunnel-refused.ini:4: OCSP: stunnel option "
+                            "redsleeve does not support"},
+    {"credentials-unset.ini", "credentials-unset.ini:4: ca_file: "
+                              "${CREDENTIALS_DIRECTORY} is not set in the "
+                              "environment (systemd sets it for "
+                              "LoadCredential=; to check the file outside "
+                              "systemd, set it"},
+    {"include-missing.ini", "include-missing.ini:4: include: cannot read "
+                            "the directory /nonexistent/redsleeve.d"},
 };
+
+/* Exact "FILE:LINE: key: message" for the dup-bareport pair. */
+START_TEST(dup_names_both_lines)
+{
+    char path[512], want[1200];
+
+    snprintf(path, sizeof(path), "%s/dup-bareport.ini", data_dir());
+    ck_assert_ptr_null(config_load(path, err, sizeof(err)));
+    snprintf(want, sizeof(want), "%s:6: listen: 127.0.0.1:16385 is already "
+             "used by [a] as 16385 (also used at %s:2)\n", path, path);
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* A password file open to group or others is refused, saying how to fix
+ * it; one owned by someone else too. */
+START_TEST(password_file_permissions)
+{
+    const char *p = write_file("pw", "s3cret\n");
+    char text[1024];
+    struct config *cfg;
+
+    ck_assert_int_eq(chmod(p, 0640), 0);
+    snprintf(text, sizeof(text), "[s]\nlisten = 127.0.0.1:0\n"
+             "upstream = r.example:6379\nauth_password_file = %s/pw\n", dir);
+    cfg = load_text(text);
+    ck_assert_ptr_null(cfg);
+    ck_assert_msg(strstr(err, "t.ini:4: auth_password_file: ") != NULL &&
+                  strstr(err, "open to group or others (mode 0640): run "
+                         "chmod 600 ") != NULL, "got %s", err);
+    snprintf(text, sizeof(text), "%s/pw", dir);
+    ck_assert_int_eq(chmod(text, 0600), 0);
+    if (geteuid() == 0) {
+        ck_assert_int_eq(chown(text, 65534, 65534), 0);
+        snprintf(text, sizeof(text), "[s]\nlisten = 127.0.0.1:0\n"
+                 "upstream = r.example:6379\nauth_password_file = %s/pw\n",
+                 dir);
+        ck_assert_ptr_null(load_text(text));
+        ck_assert_msg(strstr(err, "is owned by uid 65534, neither root nor "
+                             "the user reading it (uid 0): run chown 0 ")
+                      != NULL, "got %s", err);
+    }
+}
+END_TEST
+
+/* auth_password_env is taken out of the environment once read, and the
+ * next load of the same config still finds the password. */
+START_TEST(password_env_removed)
+{
+    static const char text[] = "[s]\nlisten = 127.0.0.1:0\n"
+                               "upstream = r.example:6379\n"
+                               "auth_password_env = REDSLEEVE_UNIT_GONE\n";
+    struct config *cfg;
+
+    setenv("REDSLEEVE_UNIT_GONE", "gonepw", 1);
+    cfg = load_text(text);
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_str_eq(cfg->services->auth_password, "gonepw");
+    ck_assert_ptr_null(getenv("REDSLEEVE_UNIT_GONE"));
+    config_free(cfg);
+    cfg = load_text(text);
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_str_eq(cfg->services->auth_password, "gonepw");
+    config_free(cfg);
+}
+END_TEST
+
+/* A stunnel note for a config with a very long path (once a stack
+ * overflow in note(), seen by ASan). */
+START_TEST(note_long_path)
+{
+    static const char text[] = "foreground = yes\n[s]\n"
+                               "listen = 127.0.0.1:0\n"
+                               "upstream = r.example:6379\n";
+    char name[3000];
+    FILE *fp = fmemopen((void *)text, sizeof(text) - 1, "r");
+    struct config *cfg;
+
+    ck_assert_ptr_nonnull(fp);
+    memset(name, 'p', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    cfg = config_load_stream(name, fp, err, sizeof(err));
+    fclose(fp);
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_ptr_nonnull(cfg->notes);
+    ck_assert_int_eq(strncmp(cfg->notes, name, sizeof(name) - 1), 0);
+    ck_assert_ptr_nonnull(strstr(cfg->notes, ":1: foreground = yes"));
+    config_free(cfg);
+}
+END_TEST
+
+/* A stream (the fuzzer's way in) has no directory to include from. */
+START_TEST(stream_refuses_include)
+{
+    static const char text[] = "[s]\nlisten = 127.0.0.1:0\n"
+                               "upstream = r.example:6379\ninclude = /etc\n";
+    FILE *fp = fmemopen((void *)text, sizeof(text) - 1, "r");
+
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_ptr_null(config_load_stream("s.ini", fp, err, sizeof(err)));
+    fclose(fp);
+    ck_assert_str_eq(err, "s.ini:4: include: not read from a stream (only a "
+                     "config file may include a directory)\n");
+}
+END_TEST
 
 START_TEST(bad_file_is_named)
 {
@@ -541,6 +835,22 @@ START_TEST(hostports)
 }
 END_TEST
 
+/* "did you mean": nearest within 2 edits (a swap is one), or a prefix. */
+START_TEST(suggestions)
+{
+    static const char *const keys[] = {"upstream", "listen", "verify",
+                                       "verify_host", "auth_password_file"};
+
+    ck_assert_str_eq(config_suggest("upstrem", keys, 5), "upstream");
+    ck_assert_str_eq(config_suggest("lsiten", keys, 5), "listen");
+    ck_assert_str_eq(config_suggest("VERIFY_HOTS", keys, 5), "verify_host");
+    ck_assert_str_eq(config_suggest("verif", keys, 5), "verify");
+    ck_assert_str_eq(config_suggest("auth_password", keys, 5),
+                     "auth_password_file");
+    ck_assert_ptr_null(config_suggest("bogus", keys, 5));
+}
+END_TEST
+
 START_TEST(ip_literals)
 {
     ck_assert(config_is_ip_literal("127.0.0.1"));
@@ -550,6 +860,398 @@ START_TEST(ip_literals)
     ck_assert(!config_is_ip_literal("1.2.3"));
     ck_assert(!config_is_ip_literal("256.1.1.1"));
     ck_assert(!config_is_ip_literal(""));
+}
+END_TEST
+
+/* ------------------------------------------------------------ the key table */
+
+/* The flags and variables cli.c makes of the table are a public
+ * interface: the names and their order (--help's) stay as they were. */
+START_TEST(table_names_pinned)
+{
+    static const char *const want[] = {
+        "log_level", "resolv_conf", "shutdown_timeout", "admin_listen",
+        "user", "group", "pid_file", "log_file", "allow_root", "workers",
+        "busy_poll", "allow_core_dumps",
+        "listen", "upstream", "verify_host", "sni", "verify", "insecure",
+        "ca_file", "ca_path", "cert_file", "key_file", "tls_min_version",
+        "ciphers", "ciphersuites", "auth_user", "auth_password_file",
+        "auth_password_env", "connect_timeout", "handshake_timeout",
+        "client_idle_timeout", "max_clients", "buffer_limit",
+        "pool_min_idle", "pool_max_idle", "link_max_lifetime",
+        "link_idle_check", "drain_timeout", "role", "dns_refresh",
+        "listen_mode", "listen_owner",
+    };
+
+    ck_assert_int_eq(CONFIG_NKEYS, (int)(sizeof(want) / sizeof(want[0])));
+    for (int i = 0; i < CONFIG_NKEYS; i++) {
+        ck_assert_str_eq(config_keys[i].name, want[i]);
+        ck_assert(config_keys[i].global == (i < CONFIG_NGLOBAL));
+        ck_assert_int_eq(config_key_find(want[i], i < CONFIG_NGLOBAL), i);
+        ck_assert_int_eq(config_key_find(want[i], i >= CONFIG_NGLOBAL), -1);
+    }
+    for (int k = 0; k < SK_COUNT; k++) {
+        ck_assert_str_eq(config_key_name((enum service_key)k),
+                         want[CONFIG_KEY_OF_SK(k)]);
+    }
+}
+END_TEST
+
+/* A value each key accepts, and the lines it needs beside it. */
+static const struct {
+    const char *key;
+    const char *value;
+    const char *extra;      /* more lines in the same section, or "" */
+} samples[] = {
+    {"log_level", "debug", ""},
+    {"resolv_conf", "/tmp/resolv.test", ""},
+    {"shutdown_timeout", "5s", ""},
+    {"admin_listen", "127.0.0.1:19121", ""},
+    {"user", "nobody", ""},
+    {"group", "nogroup", ""},
+    {"pid_file", "/tmp/rs.pid", ""},
+    {"log_file", "/tmp/rs.log", ""},
+    {"allow_root", "yes", ""},
+    {"workers", "auto", ""},
+    {"busy_poll", "50us", ""},
+    {"allow_core_dumps", "yes", ""},
+    {"listen", "127.0.0.1:7001", ""},
+    {"upstream", "r.example:6390", ""},
+    {"verify_host", "other.example", ""},
+    {"sni", "sni.example", ""},
+    {"verify", "chain", "ca_file = /tmp/ca.pem\n"},
+    {"insecure", "yes", ""},
+    {"ca_file", "/tmp/ca.pem", ""},
+    {"ca_path", "/tmp", ""},
+    {"cert_file", "/tmp/c.pem", "key_file = /tmp/k.pem\n"},
+    {"key_file", "/tmp/k.pem", "cert_file = /tmp/c.pem\n"},
+    {"tls_min_version", "TLSv1.3", ""},
+    {"ciphers", "HIGH", ""},
+    {"ciphersuites", "TLS_AES_128_GCM_SHA256", ""},
+    {"auth_user", "app", "auth_password_env = REDSLEEVE_UNIT_PW\n"},
+    {"auth_password_file", "@pw", ""},
+    {"auth_password_env", "REDSLEEVE_UNIT_PW", ""},
+    {"connect_timeout", "1s", ""},
+    {"handshake_timeout", "1s", ""},
+    {"client_idle_timeout", "1m", ""},
+    {"max_clients", "10", ""},
+    {"buffer_limit", "64k", ""},
+    {"pool_min_idle", "1", ""},
+    {"pool_max_idle", "3", ""},
+    {"link_max_lifetime", "2h", ""},
+    {"link_idle_check", "0", ""},
+    {"drain_timeout", "1s", ""},
+    {"role", "replica", ""},
+    {"dns_refresh", "1m", ""},
+    {"listen_mode", "0660", ""},
+    {"listen_owner", "@me", ""},
+};
+
+#define NSAMPLES ((int)(sizeof(samples) / sizeof(samples[0])))
+
+/* Every key of the table is parsed in its own section (and set on the
+ * line it was written on), and refused in the other one. */
+START_TEST(every_table_key_parses_in_its_section)
+{
+    char pw[512], me[64], text[2048];
+
+    snprintf(pw, sizeof(pw), "%s", write_file("pw", "s3cret\n"));
+    ck_assert_ptr_nonnull(getpwuid(getuid()));
+    snprintf(me, sizeof(me), "%s", getpwuid(getuid())->pw_name);
+    ck_assert_int_eq(NSAMPLES, CONFIG_NKEYS);
+    for (int i = 0; i < CONFIG_NKEYS; i++) {
+        const struct config_key *kd = &config_keys[i];
+        const char *v = samples[i].value;
+        struct config *cfg;
+
+        ck_assert_str_eq(samples[i].key, kd->name);
+        v = strcmp(v, "@pw") == 0 ? pw : strcmp(v, "@me") == 0 ? me : v;
+        setenv("REDSLEEVE_UNIT_PW", "envpw", 1);
+        if (kd->global) {
+            /* line 2: the key */
+            snprintf(text, sizeof(text), "[global]\n%s = %s\n[s]\n"
+                     "listen = 7000\nupstream = r.example:6379\n",
+                     kd->name, v);
+        } else {
+            /* line 2: the key; listen and upstream after it */
+            snprintf(text, sizeof(text), "[s]\n%s = %s\n%s%s%s",
+                     kd->name, v, samples[i].extra,
+                     strcmp(kd->name, "listen") == 0 ? ""
+                         : strcmp(kd->name, "listen_mode") == 0 ||
+                           strcmp(kd->name, "listen_owner") == 0
+                             ? "listen = unix:/tmp/rs-unit.sock\n"
+                             : "listen = 7000\n",
+                     strcmp(kd->name, "upstream") == 0 ? ""
+                         : "upstream = r.example:6379\n");
+        }
+        cfg = load_text(text);
+        ck_assert_msg(cfg != NULL, "%s: %s", kd->name, err);
+        if (kd->global) {
+            ck_assert_int_eq(cfg->global_line[i], 2);
+        } else {
+            ck_assert_int_eq(cfg->services->key_line[i - CONFIG_NGLOBAL],
+                             2);
+        }
+        if (kd->type == CONFIG_T_STRING || kd->type == CONFIG_T_ADDR4) {
+            const char *base = kd->global ? (const char *)cfg
+                                          : (const char *)cfg->services;
+
+            ck_assert_ptr_nonnull(*(char *const *)(base + kd->offset));
+        }
+        config_free(cfg);
+
+        /* The other section refuses it. */
+        if (kd->global) {
+            snprintf(text, sizeof(text), "[s]\nlisten = 7000\nupstream = "
+                     "r.example:6379\n%s = %s\n", kd->name, v);
+        } else {
+            snprintf(text, sizeof(text), "[global]\n%s = %s\n[s]\n"
+                     "listen = 7000\nupstream = r.example:6379\n",
+                     kd->name, v);
+        }
+        cfg = load_text(text);
+        ck_assert_msg(cfg == NULL, "%s accepted in the wrong section",
+                      kd->name);
+        ck_assert_msg(strstr(err, "unknown key in [") != NULL, "%s: %s",
+                      kd->name, err);
+    }
+}
+END_TEST
+
+/* Every [global] key set, with values unlike the defaults. */
+#define ALL_GLOBALS                                                        \
+    "[global]\nlog_level = debug\nresolv_conf = /tmp/resolv.test\n"        \
+    "shutdown_timeout = 5s\nadmin_listen = 127.0.0.1:19121\n"              \
+    "user = nobody\ngroup = nogroup\npid_file = /tmp/rs.pid\n"             \
+    "log_file = /tmp/rs.log\nallow_root = yes\nworkers = 3\n"              \
+    "busy_poll = 50us\nallow_core_dumps = yes\n"
+#define ONE_SERVICE "[s]\nlisten = 7000\nupstream = r.example:6379\n"
+
+struct changes {
+    char keys[CONFIG_NKEYS][32];    /* keys reported, in order */
+    char values[CONFIG_NKEYS][64];  /* their running values */
+    int n;                          /* entries */
+};
+
+static void
+change_cb(void *arg, const char *key, const char *running_value)
+{
+    struct changes *c = arg;
+
+    ck_assert_int_lt(c->n, CONFIG_NKEYS);
+    snprintf(c->keys[c->n], sizeof(c->keys[0]), "%s", key);
+    snprintf(c->values[c->n], sizeof(c->values[0]), "%s", running_value);
+    c->n++;
+}
+
+/* The value reported for key in c, or NULL when it was not reported. */
+static const char *
+change_of(const struct changes *c, const char *key)
+{
+    for (int i = 0; i < c->n; i++) {
+        if (strcmp(c->keys[i], key) == 0) {
+            return c->values[i];
+        }
+    }
+    return NULL;
+}
+
+START_TEST(restart_changes_reported)
+{
+    static const char *const restart_only[] = {
+        "admin_listen", "user", "group", "pid_file", "log_file",
+        "resolv_conf", "workers", "busy_poll", "allow_core_dumps",
+        "allow_root",
+    };
+    struct config *all, *none, *same;
+    struct changes c;
+    char *user;
+
+    all = load_text(ALL_GLOBALS ONE_SERVICE);
+    ck_assert_msg(all != NULL, "%s", err);
+    none = load_text("[global]\nlog_level = warn\nshutdown_timeout = 1s\n"
+                     ONE_SERVICE);
+    ck_assert_msg(none != NULL, "%s", err);
+    same = load_text(ALL_GLOBALS ONE_SERVICE);
+    ck_assert_msg(same != NULL, "%s", err);
+
+    /* Running: every key set; next: none of them. */
+    memset(&c, 0, sizeof(c));
+    user = all->user;
+    config_restart_changes(all, none, change_cb, &c);
+    ck_assert_int_eq(c.n, (int)(sizeof(restart_only) /
+                                sizeof(restart_only[0])));
+    for (size_t i = 0; i < sizeof(restart_only) / sizeof(restart_only[0]);
+         i++) {
+        ck_assert_msg(change_of(&c, restart_only[i]) != NULL, "%s",
+                      restart_only[i]);
+    }
+    ck_assert_ptr_null(change_of(&c, "log_level"));
+    ck_assert_ptr_null(change_of(&c, "shutdown_timeout"));
+    ck_assert_str_eq(change_of(&c, "admin_listen"), "127.0.0.1:19121");
+    ck_assert_str_eq(change_of(&c, "user"), "nobody");
+    ck_assert_str_eq(change_of(&c, "resolv_conf"), "/tmp/resolv.test");
+    ck_assert_str_eq(change_of(&c, "workers"), "3");
+    ck_assert_str_eq(change_of(&c, "busy_poll"), "50us");
+    ck_assert_str_eq(change_of(&c, "allow_root"), "yes");
+    ck_assert_str_eq(change_of(&c, "allow_core_dumps"), "yes");
+    /* Nothing written: the running config keeps its own values. */
+    ck_assert_ptr_eq(all->user, user);
+    ck_assert_int_eq(all->workers, 3);
+    ck_assert_ptr_null(none->user);
+    ck_assert_int_eq(none->workers, 1);
+
+    /* The other way: unset values print as such, defaults as set. */
+    memset(&c, 0, sizeof(c));
+    config_restart_changes(none, all, change_cb, &c);
+    ck_assert_int_eq(c.n, 10);
+    ck_assert_str_eq(change_of(&c, "admin_listen"), "(unset)");
+    ck_assert_str_eq(change_of(&c, "pid_file"), "(unset)");
+    ck_assert_str_eq(change_of(&c, "resolv_conf"), "/etc/resolv.conf");
+    ck_assert_str_eq(change_of(&c, "workers"), "1");
+    ck_assert_str_eq(change_of(&c, "busy_poll"), "0us");
+    ck_assert_str_eq(change_of(&c, "allow_root"), "no");
+
+    /* Equal values in another config: nothing to say. */
+    memset(&c, 0, sizeof(c));
+    config_restart_changes(all, same, change_cb, &c);
+    ck_assert_int_eq(c.n, 0);
+
+    /* Each restart-only key alone. */
+    for (int i = 0; i < CONFIG_NGLOBAL; i++) {
+        const struct config_key *kd = &config_keys[i];
+        char text[1024];
+        struct config *one;
+
+        snprintf(text, sizeof(text), "[global]\n%s = %s\n" ONE_SERVICE,
+                 kd->name, samples[i].value);
+        one = load_text(text);
+        ck_assert_msg(one != NULL, "%s", err);
+        memset(&c, 0, sizeof(c));
+        config_restart_changes(none, one, change_cb, &c);
+        if (kd->flags & CONFIG_KEY_RESTART) {
+            ck_assert_int_eq(c.n, 1);
+            ck_assert_str_eq(c.keys[0], kd->name);
+        } else {
+            ck_assert_int_eq(c.n, 0);
+        }
+        config_free(one);
+    }
+    config_free(all);
+    config_free(none);
+    config_free(same);
+}
+END_TEST
+
+struct hold_arg {
+    struct config *cfg;     /* ref: shared by the threads */
+    int rounds;             /* hold + free pairs */
+};
+
+static void *
+hold_thread(void *arg)
+{
+    struct hold_arg *h = arg;
+
+    for (int i = 0; i < h->rounds; i++) {
+        struct config *mine = config_hold(h->cfg);
+
+        ck_assert_ptr_eq(mine, h->cfg);
+        ck_assert_str_eq(mine->services->name, "s");
+        config_free(mine);
+    }
+    return NULL;
+}
+
+START_TEST(hold_and_free_count_references)
+{
+    struct config *cfg = load_text(ONE_SERVICE);
+    struct hold_arg h;
+    pthread_t t[4];
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(atomic_load(&cfg->refs), 1);
+    ck_assert_ptr_eq(config_hold(cfg), cfg);
+    ck_assert_int_eq(atomic_load(&cfg->refs), 2);
+    config_free(cfg);                   /* one left: still readable */
+    ck_assert_int_eq(atomic_load(&cfg->refs), 1);
+    ck_assert_str_eq(cfg->services->name, "s");
+
+    h.cfg = cfg;
+    h.rounds = 20000;
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(pthread_create(&t[i], NULL, hold_thread, &h), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+    }
+    ck_assert_int_eq(atomic_load(&cfg->refs), 1);
+    config_free(cfg);                   /* the last: freed (ASan, valgrind
+                                           see a leak or a double free) */
+}
+END_TEST
+
+/*
+ * man/redsleeve.ini.5 documents every key of the table, each in its own
+ * part ([global] KEYS or SERVICE KEYS), and no key the table lacks.  A
+ * key is the first line after .TP: ".B key" or ".BR a \", \" b".
+ */
+START_TEST(man_page_lists_the_table)
+{
+    char path[512], line[1024];
+    bool seen[CONFIG_NKEYS] = {false};
+    int part = 0;           /* 1: [global] KEYS, 2: SERVICE KEYS */
+    bool after_tp = false;
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/../../../man/redsleeve.ini.5",
+             data_dir());
+    fp = fopen(path, "r");
+    ck_assert_msg(fp != NULL, "%s", path);
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        char *p, *tok, *save = NULL;
+
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, ".SH", 3) == 0) {
+            part = strstr(line, "[global] KEYS") != NULL ? 1
+                   : strstr(line, "SERVICE KEYS") != NULL ? 2 : 0;
+            after_tp = false;
+            continue;
+        }
+        if (strcmp(line, ".TP") == 0) {
+            after_tp = part != 0;
+            continue;
+        }
+        if (!after_tp) {
+            continue;
+        }
+        after_tp = false;
+        if (strncmp(line, ".B ", 3) == 0) {
+            p = line + 3;
+        } else if (strncmp(line, ".BR ", 4) == 0) {
+            p = line + 4;
+        } else {
+            ck_abort_msg("%s: a key after .TP: %s", path, line);
+            continue;
+        }
+        for (tok = strtok_r(p, " ", &save); tok != NULL;
+             tok = strtok_r(NULL, " ", &save)) {
+            int k;
+
+            if (tok[0] == '"') {
+                continue;       /* ", " between two keys */
+            }
+            k = config_key_find(tok, part == 1);
+            ck_assert_msg(k >= 0, "%s documents %s, which is no %s key",
+                          path, tok, part == 1 ? "[global]" : "service");
+            seen[k] = true;
+        }
+    }
+    fclose(fp);
+    for (int i = 0; i < CONFIG_NKEYS; i++) {
+        ck_assert_msg(seen[i], "%s does not document %s", path,
+                      config_keys[i].name);
+    }
 }
 END_TEST
 
@@ -565,13 +1267,27 @@ config_suite(void)
     tcase_add_test(good, every_key_parses);
     tcase_add_test(good, role_and_dns_refresh);
     tcase_add_test(good, digest_sees_settings_and_files);
-    tcase_add_test(good, detach_moves_a_section);
     tcase_add_test(good, defaults_apply);
     tcase_add_test(good, indented_keys_and_inline_comments);
     tcase_add_test(good, password_file_forms);
     tcase_add_test(good, environment_expanded);
     tcase_add_test(good, free_null);
     tcase_add_test(good, missing_file);
+    tcase_add_test(good, password_file_permissions);
+    tcase_add_test(good, password_env_removed);
+    tcase_add_test(good, note_long_path);
+    tcase_add_test(good, stunnel_service_defaults);
+    tcase_add_test(good, stunnel_verify_levels_and_versions);
+    tcase_add_test(good, stunnel_include_dir);
+    tcase_add_test(good, password_trailing_blank_warned);
+    tcase_add_test(good, every_table_key_parses_in_its_section);
+    tcase_add_test(good, restart_changes_reported);
+    tcase_add_test(good, hold_and_free_count_references);
+    tcase_add_test(helpers, table_names_pinned);
+    tcase_add_test(helpers, man_page_lists_the_table);
+    tcase_add_test(helpers, suggestions);
+    tcase_add_test(bad, dup_names_both_lines);
+    tcase_add_test(bad, stream_refuses_include);
     tcase_add_loop_test(bad, bad_file_is_named, 0,
                         (int)(sizeof(bad_files) / sizeof(bad_files[0])));
     tcase_add_test(bad, every_error_reported);

@@ -10,6 +10,7 @@
 
 #include "resp.h"
 #include "unit.h"
+#include "../fuzz/ref_split.h"
 
 struct sample {
     const char *bytes;      /* one top-level frame */
@@ -32,7 +33,8 @@ static const struct sample replies[] = {
     {"$4\r\na\r\nb\r\n", '$', "a\r\nb", NULL},
     {"*0\r\n", '*', "", NULL},
     {"*-1\r\n", '*', "", NULL},
-    {"*2\r\n$1\r\na\r\n:1\r\n", '*', "", NULL},
+    {"*2\r\n$1\r\na\r\n:1\r\n", '*', "a", NULL},
+    {"*3\r\n$6\r\nmaster\r\n:3129659\r\n*0\r\n", '*', "master", NULL},
     {"*2\r\n*2\r\n:1\r\n:2\r\n*1\r\n$-1\r\n", '*', "", NULL},
     {"_\r\n", '_', "", NULL},
     {",3.14\r\n", ',', "3.14", NULL},
@@ -47,8 +49,8 @@ static const struct sample replies[] = {
     {">2\r\n$10\r\ninvalidate\r\n*1\r\n$3\r\nkey\r\n", '>', "invalidate",
      NULL},
     {"|1\r\n+key-popularity\r\n%1\r\n$1\r\na\r\n,0.1923\r\n*2\r\n:1\r\n:2\r\n",
-     '*', "", NULL},
-    {"*2\r\n|1\r\n+ttl\r\n:3600\r\n:1\r\n:2\r\n", '*', "", NULL},
+     '*', "1", NULL},
+    {"*2\r\n|1\r\n+ttl\r\n:3600\r\n:1\r\n:2\r\n", '*', "1", NULL},
     {"|1\r\n+a\r\n+b\r\n+OK\r\n", '+', "OK", NULL},
 };
 
@@ -65,6 +67,18 @@ static const struct sample requests[] = {
     {"client  REPLY   skip\r\n", 'i', "client", "reply"},
     {"set a b\n", 'i', "set", "a"},
     {"\r\n", 'i', "", ""},
+    /* Inline lines as Redis' sdssplitargs() splits them. */
+    {"\"subscribe\" a b b\r\n", 'i', "subscribe", "a"},
+    {"\vsubscribe a\r\n", 'i', "subscribe", "a"},
+    {"\fPSUBSCRIBE\t*\n", 'i', "psubscribe", "*"},
+    {"sub\"scribe\" x\r\n", 'i', "subscribe", "x"},
+    {"\"\\x73ubscribe\" ch\r\n", 'i', "subscribe", "ch"},
+    {"\"\\x7\" q\r\n", 'i', "x7", "q"},
+    {"'it\\'s' x\r\n", 'i', "it's", "x"},
+    {"\"a\\\"b\" c\n", 'i', "a\"b", "c"},
+    {"a\vb c\r\n", 'i', "a\vb", "c"},
+    {"\"\" x\r\n", 'i', "", "x"},
+    {"CLIENT \"reply\" off\r\n", 'i', "client", "reply"},
 };
 
 /* Scans all of buf in chunks of at most step bytes (0 = one call). */
@@ -221,6 +235,17 @@ static const struct bad malformed[] = {
     {RESP_REQUESTS, "*2\r\n:1\r\n:2\r\n"},
     {RESP_REQUESTS, "*1\r\n*1\r\n$1\r\na\r\n"},
     {RESP_REQUESTS, "*abc\r\n"},
+    /* What Redis refuses (or reads otherwise) is an error here too. */
+    {RESP_REQUESTS, "*01\r\n$4\r\nPING\r\n"},
+    {RESP_REQUESTS, "*1\r\n$04\r\nPING\r\n"},
+    {RESP_REQUESTS, "*1\r\n$-1\r\n"},
+    {RESP_REQUESTS, "*-0\r\n"},
+    {RESP_REQUESTS, "*2147483648\r\n"},
+    {RESP_REQUESTS, "\"subscribe a\r\n"},
+    {RESP_REQUESTS, "'subscribe a\n"},
+    {RESP_REQUESTS, "\"sub\"scribe a\r\n"},
+    {RESP_REQUESTS, "'SUB''x' a\r\n"},
+    {RESP_REQUESTS, "\"a\\\r\n"},
 };
 
 START_TEST(malformed_input)
@@ -279,6 +304,110 @@ START_TEST(inline_too_long)
 }
 END_TEST
 
+/* Redis never runs an inline line with a NUL (strchr stops there). */
+START_TEST(inline_nul_is_error)
+{
+    static const char line[] = "GET a\0b\r\n";
+    struct resp_scanner s;
+    struct resp_frame f;
+    size_t used;
+
+    resp_init(&s, RESP_REQUESTS);
+    ck_assert_int_eq(resp_scan(&s, line, sizeof(line) - 1, &used, &f),
+                     RESP_ERROR);
+}
+END_TEST
+
+/* A name that is cut short or holds a NUL is flagged: it cannot match. */
+START_TEST(odd_names_flagged)
+{
+    static const char nul[] = "*1\r\n$10\r\nsubscribe\0\r\n";
+    static const char esc[] = "\"get\\x00\" k\r\n";
+    char longname[128];
+    struct resp_frame f;
+    size_t end;
+
+    ck_assert_int_eq(count_frames(RESP_REQUESTS, nul, sizeof(nul) - 1, 0,
+                                  &f, &end), 1);
+    ck_assert(f.name_odd);
+    ck_assert(!f.arg1_odd);
+    ck_assert_int_eq(count_frames(RESP_REQUESTS, esc, sizeof(esc) - 1, 1,
+                                  &f, &end), 1);
+    ck_assert(f.name_odd);
+    snprintf(longname, sizeof(longname), "%s k\r\n",
+             "getxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    ck_assert_int_eq(count_frames(RESP_REQUESTS, longname,
+                                  strlen(longname), 3, &f, &end), 1);
+    ck_assert(f.name_odd);
+    ck_assert_int_eq(count_frames(RESP_REQUESTS, "GET k\r\n", 7, 0, &f,
+                                  &end), 1);
+    ck_assert(!f.name_odd);
+}
+END_TEST
+
+/*
+ * The tokenizer against the reference (ref_split.h, shaped like Redis'
+ * sdssplitargs): random lines over the bytes that matter, whole and byte
+ * by byte; same error, same argument count, same first two arguments.
+ */
+static void
+check_against_ref(const char *line, size_t len, size_t step)
+{
+    struct ref_split r;
+    int want = ref_split_line(line, len - 1, &r);   /* len - 1: no LF */
+    struct resp_scanner s;
+    struct resp_frame f;
+    size_t off = 0, used;
+    enum resp_status st = RESP_NEED_MORE;
+
+    resp_init(&s, RESP_REQUESTS);
+    memset(&f, 0, sizeof(f));
+    while (off < len && st == RESP_NEED_MORE) {
+        size_t n = step == 0 || len - off < step ? len - off : step;
+
+        st = resp_scan(&s, line + off, n, &used, &f);
+        off += used;
+    }
+    if (want < 0) {
+        ck_assert_msg(st == RESP_ERROR, "accepted [%.*s]", (int)len, line);
+        return;
+    }
+    ck_assert_msg(st == RESP_FRAME && off == len, "refused [%.*s]",
+                  (int)len, line);
+    ck_assert_int_eq(f.nelems, r.argc);
+    ck_assert_str_eq(f.name, r.name);
+    ck_assert_str_eq(f.arg1, r.arg1);
+    ck_assert_int_eq(f.name_odd, r.name_odd);
+    ck_assert_int_eq(f.arg1_odd, r.arg1_odd);
+}
+
+START_TEST(inline_matches_reference)
+{
+    static const char alphabet[] = " \t\v\f\r\"'\\xaSu1f0nb";
+    unsigned seed = 12345;
+
+    for (int iter = 0; iter < 200000; iter++) {
+        char line[40];
+        size_t len;
+
+        seed = seed * 1103515245u + 12345u;
+        len = (seed >> 16) % 30;
+        for (size_t i = 0; i < len; i++) {
+            seed = seed * 1103515245u + 12345u;
+            line[i] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+        }
+        if (len > 0 && line[0] == '*') {
+            line[0] = 'a';
+        }
+        line[len++] = '\n';
+        check_against_ref(line, len, 0);
+        if (iter % 16 == 0) {
+            check_against_ref(line, len, 1);
+        }
+    }
+}
+END_TEST
+
 START_TEST(big_bulk_skipped_by_length)
 {
     /* A 1 MiB value in a reply: scanned without looking inside. */
@@ -316,6 +445,9 @@ main(void)
     tcase_add_test(tc, too_deep);
     tcase_add_test(tc, inline_too_long);
     tcase_add_test(tc, big_bulk_skipped_by_length);
+    tcase_add_test(tc, inline_nul_is_error);
+    tcase_add_test(tc, odd_names_flagged);
+    tcase_add_test(tc, inline_matches_reference);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }

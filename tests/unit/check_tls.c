@@ -202,13 +202,13 @@ START_TEST(hostname_mismatch_reason)
     info.error = X509_V_ERR_HOSTNAME_MISMATCH;
     snprintf(info.names, sizeof(info.names), "DNS:wrong.test");
     tls_failure_reason(NULL, &info, &sc, out, sizeof(out));
-    ck_assert_str_eq(out, "certificate verify failed: hostname mismatch "
+    ck_assert_str_eq(out, "certificate rejected: hostname mismatch "
                      "(wanted redis.test, certificate has DNS:wrong.test)");
     info.error = X509_V_ERR_CERT_HAS_EXPIRED;
     info.depth = 0;
     snprintf(info.subject, sizeof(info.subject), "/CN=redis.test");
     tls_failure_reason(NULL, &info, &sc, out, sizeof(out));
-    ck_assert_str_eq(out, "certificate verify failed: certificate has "
+    ck_assert_str_eq(out, "certificate rejected: certificate has "
                      "expired (depth 0, subject /CN=redis.test)");
 }
 END_TEST

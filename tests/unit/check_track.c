@@ -165,6 +165,107 @@ START_TEST(reset_then_our_auth_swallowed)
 }
 END_TEST
 
+/* RESP arrays of allow-listed commands leave the connection clean. */
+START_TEST(clean_sessions)
+{
+    struct track t;
+
+    track_init(&t);
+    requests(&t, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
+                 "*2\r\n$3\r\nget\r\n$1\r\nk\r\n"
+                 "*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n"
+                 "*3\r\n$4\r\nEVAL\r\n$8\r\nreturn 1\r\n$1\r\n0\r\n"
+                 "*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nINFO\r\n");
+    ck_assert(track_is_clean(&t));
+    ck_assert(!track_is_blocking(&t));
+}
+END_TEST
+
+/* Anything that may touch connection state, is unknown, or inline. */
+static const char *const touching[] = {
+    "*2\r\n$6\r\nSELECT\r\n$1\r\n5\r\n",
+    "*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$1\r\nx\r\n",
+    "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n",
+    "*3\r\n$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n$2\r\non\r\n",
+    "*1\r\n$8\r\nREADONLY\r\n",
+    "*2\r\n$5\r\nWATCH\r\n$1\r\nw\r\n",
+    "*1\r\n$5\r\nMULTI\r\n",
+    "*3\r\n$4\r\nAUTH\r\n$1\r\nu\r\n$1\r\np\r\n",
+    "*1\r\n$9\r\nFROBULATE\r\n",
+    "*1\r\n$4\r\nGET\0\r\n",
+    "GET k\r\n",
+};
+
+START_TEST(touching_sessions)
+{
+    struct track t;
+    struct resp_scanner s;
+    struct resp_frame f;
+    const char *text = touching[_i];
+    size_t len = strlen(text), used;
+
+    if (strstr(text, "GET") != NULL && text[0] == '*') {
+        len = 14;       /* "GET\0": strlen stops at the NUL */
+    }
+    track_init(&t);
+    resp_init(&s, RESP_REQUESTS);
+    ck_assert_int_eq(resp_scan(&s, text, len, &used, &f), RESP_FRAME);
+    track_request(&t, &f);
+    ck_assert(!track_is_clean(&t));
+}
+END_TEST
+
+/* A blocking command is in flight until its reply arrives. */
+static const char *const blockers[] = {
+    "BLPOP q 0\r\n", "BRPOP q 0\r\n", "BRPOPLPUSH a b 0\r\n",
+    "BLMOVE a b LEFT RIGHT 0\r\n", "BLMPOP 0 1 q LEFT\r\n",
+    "BZPOPMIN z 0\r\n", "BZPOPMAX z 0\r\n", "BZMPOP 0 1 z MIN\r\n",
+    "XREAD BLOCK 0 STREAMS s $\r\n",
+    "XREADGROUP GROUP g c BLOCK 0 STREAMS s >\r\n", "WAIT 1 0\r\n",
+    "WAITAOF 1 0 0\r\n", "\"blpop\" q 0\r\n", "\vBLPOP q 0\r\n",
+    "*3\r\n$5\r\nblpop\r\n$1\r\nq\r\n$1\r\n0\r\n",
+    "UNKNOWNCMD x\r\n",
+};
+
+START_TEST(blocking_in_flight)
+{
+    struct track t;
+
+    track_init(&t);
+    requests(&t, "GET a\r\n");
+    replies(&t, "$-1\r\n");
+    ck_assert(!track_is_blocking(&t));
+    requests(&t, blockers[_i]);
+    requests(&t, "GET a\r\n");
+    ck_assert(track_is_blocking(&t));
+    replies(&t, "*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
+    ck_assert(!track_is_blocking(&t));  /* answered: no longer blocks */
+    replies(&t, "$-1\r\n");
+    ck_assert(!track_is_blocking(&t));
+    ck_assert_int_eq(track_owed(&t), 0);
+}
+END_TEST
+
+/* The command table is sorted (bsearch) and knows what it should. */
+START_TEST(command_table)
+{
+    bool clean, blocking;
+
+    ck_assert(track_command_known("get", &clean, &blocking));
+    ck_assert(clean && !blocking);
+    ck_assert(track_command_known("eval", &clean, &blocking));
+    ck_assert(clean && !blocking);
+    ck_assert(track_command_known("select", &clean, &blocking));
+    ck_assert(!clean && !blocking);
+    ck_assert(track_command_known("blpop", &clean, &blocking));
+    ck_assert(!clean && blocking);
+    ck_assert(track_command_known("zunionstore", &clean, &blocking));
+    ck_assert(track_command_known("append", &clean, &blocking));
+    ck_assert(!track_command_known("frobulate", &clean, &blocking));
+    ck_assert(!clean && blocking);
+}
+END_TEST
+
 START_TEST(too_many_resets_break)
 {
     struct track t;
@@ -197,6 +298,12 @@ main(void)
     tcase_add_test(tc, extra_reply_breaks);
     tcase_add_test(tc, reset_then_our_auth_swallowed);
     tcase_add_test(tc, too_many_resets_break);
+    tcase_add_test(tc, clean_sessions);
+    tcase_add_loop_test(tc, touching_sessions, 0,
+                        (int)(sizeof(touching) / sizeof(touching[0])));
+    tcase_add_loop_test(tc, blocking_in_flight, 0,
+                        (int)(sizeof(blockers) / sizeof(blockers[0])));
+    tcase_add_test(tc, command_table);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }

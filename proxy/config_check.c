@@ -1,0 +1,674 @@
+/*
+ * config_check.c: a parsed config, checked whole.
+ *
+ * After every line is read (config_read.c), defaults are applied (through
+ * the same parser as file values: a default can never be a value the
+ * parser would refuse), then each service is checked: its addresses, the
+ * unix socket's mode and owner, TLS verification, AUTH and its secret,
+ * the pool bounds; then the addresses between services (one owner per
+ * address).  Secrets are loaded here, with read(2) (no stdio buffer keeps
+ * a copy), refused when others may read them, and wiped from every
+ * buffer.  config_warnings() says what is allowed but exposed.  Nothing
+ * here knows INI syntax or stunnel.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config_parse.h"
+
+#define SECRET_MAX 1024             /* longest password accepted */
+
+/* ------------------------------------------------------------ validation */
+
+static int
+load_secret_file(struct config_parse *ps, struct service_config *sc)
+{
+    int line = sc->key_line[SK_AUTH_PASSWORD_FILE];
+    const char *path = sc->auth_password_file;
+    char buf[SECRET_MAX + 2];
+    size_t n = 0;
+    ssize_t r;
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+    /* read(2), not stdio: no library buffer keeps a copy of the secret. */
+    if (fd < 0) {
+        config_perr(ps, line, "auth_password_file: cannot open %s: %s", path,
+             strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        config_perr(ps, line, "auth_password_file: %s is a directory (name "
+                    "the file that holds the password)", path);
+        close(fd);
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        config_perr(ps, line, "auth_password_file: %s is not a regular file",
+                    path);
+        close(fd);
+        return -1;
+    }
+    /* As ssh does for keys: a secret others can read is refused. */
+    if ((st.st_mode & 077) != 0) {
+        config_perr(ps, line, "auth_password_file: %s is open to group or "
+                    "others (mode %04o): run chmod 600 %s", path,
+                    (unsigned)(st.st_mode & 07777), path);
+        close(fd);
+        return -1;
+    }
+    if (st.st_uid != geteuid() && st.st_uid != 0) {
+        config_perr(ps, line, "auth_password_file: %s is owned by uid %u, "
+                    "neither root nor the user reading it (uid %u): run chown "
+                    "%u %s", path, (unsigned)st.st_uid, (unsigned)geteuid(),
+                    (unsigned)geteuid(), path);
+        close(fd);
+        return -1;
+    }
+    while (n < sizeof(buf) - 1 &&
+           (r = read(fd, buf + n, sizeof(buf) - 1 - n)) != 0) {
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            config_perr(ps, line, "auth_password_file: cannot read %s: %s",
+                        path, strerror(errno));
+            close(fd);
+            OPENSSL_cleanse(buf, sizeof(buf));
+            return -1;
+        }
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = '\0';
+    if (n > 0 && buf[n - 1] == '\n') {
+        buf[--n] = '\0';
+    }
+    if (n > 0 && buf[n - 1] == '\r') {
+        buf[--n] = '\0';
+    }
+    if (n == 0 || n > SECRET_MAX || memchr(buf, '\n', n) != NULL ||
+        memchr(buf, '\r', n) != NULL || strlen(buf) != n) {
+        config_perr(ps, line, "auth_password_file: %s must hold the password "
+                    "alone on one line (1 to %d bytes, no NUL)", path,
+                    SECRET_MAX);
+        OPENSSL_cleanse(buf, sizeof(buf));
+        return -1;
+    }
+    sc->auth_password = strdup(buf);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return sc->auth_password == NULL ? -1 : 0;
+}
+
+/*
+ * Passwords read from the environment, by variable name.  The variable is
+ * removed (and its bytes wiped) once read, so that it does not linger in
+ * /proc/PID/environ or reach a child; the next load of the same config
+ * (a worker's copy, a reload) finds the value here.  Process-wide, like
+ * the environment itself; guarded by env_mu.
+ */
+struct env_secret {
+    char *name;                 /* owned: variable name */
+    char *value;                /* owned, secret */
+    struct env_secret *next;    /* owned */
+};
+
+static pthread_mutex_t env_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct env_secret *env_secrets;
+
+/* A copy of the password in variable name (NULL when neither set nor
+ * remembered, or out of memory); the variable is taken out of the
+ * environment. */
+static char *
+env_secret_take(const char *name)
+{
+    struct env_secret *e;
+    char *v, *copy = NULL;
+
+    pthread_mutex_lock(&env_mu);
+    for (e = env_secrets; e != NULL && strcmp(e->name, name) != 0;
+         e = e->next) {
+    }
+    v = getenv(name);
+    if (v != NULL) {
+        if (e == NULL && (e = calloc(1, sizeof(*e))) != NULL) {
+            if ((e->name = strdup(name)) == NULL) {
+                free(e);
+                e = NULL;
+            } else {
+                e->next = env_secrets;
+                env_secrets = e;
+            }
+        }
+        if (e != NULL) {
+            if (e->value != NULL) {
+                OPENSSL_cleanse(e->value, strlen(e->value));
+                free(e->value);
+            }
+            e->value = strdup(v);
+        }
+        OPENSSL_cleanse(v, strlen(v));
+        unsetenv(name);
+    }
+    if (e != NULL && e->value != NULL) {
+        copy = strdup(e->value);
+    }
+    pthread_mutex_unlock(&env_mu);
+    return copy;
+}
+
+static int
+load_secret_env(struct config_parse *ps, struct service_config *sc)
+{
+    int line = sc->key_line[SK_AUTH_PASSWORD_ENV];
+    char *v = env_secret_take(sc->auth_password_env);
+
+    if (v == NULL || v[0] == '\0') {
+        config_perr(ps, line, "auth_password_env: environment variable %s is "
+                    "%s", sc->auth_password_env, v == NULL ? "not set" :
+                    "empty");
+        free(v);
+        return -1;
+    }
+    if (strlen(v) > SECRET_MAX || strpbrk(v, "\r\n") != NULL) {
+        config_perr(ps, line, "auth_password_env: %s must be 1 to %d bytes on "
+                    "one line", sc->auth_password_env, SECRET_MAX);
+        OPENSSL_cleanse(v, strlen(v));
+        free(v);
+        return -1;
+    }
+    sc->auth_password = v;
+    return 0;
+}
+
+static int
+line_or_section(const struct service_config *sc, enum service_key k)
+{
+    return sc->key_line[k] != 0 ? sc->key_line[k] : sc->section_line;
+}
+
+/* s ends in a port (":PORT", or is a bare PORT) past 65535. */
+static bool
+port_too_big(const char *s)
+{
+    const char *c = strrchr(s, ':');
+    const char *p = c != NULL ? c + 1 : s;
+
+    if (*p == '\0' || strspn(p, "0123456789") != strlen(p)) {
+        return false;
+    }
+    return strlen(p) > 5 || atol(p) > 65535;
+}
+
+static void
+validate_addresses(struct config_parse *ps, struct service_config *sc)
+{
+    char host[256];
+    int port;
+
+    if (sc->listen == NULL) {
+        config_perr(ps, sc->section_line, "listen: required in [%s] (e.g. "
+             "listen = 127.0.0.1:6379)%s", sc->name,
+             config_near_global(sc->name) ? " (did you mean [global]?)" : "");
+    } else if (strncmp(sc->listen, "unix:", 5) == 0) {
+        if (sc->listen[5] != '/' || strlen(sc->listen + 5) >= 108) {
+            config_perr(ps, sc->key_line[SK_LISTEN], "listen: \"%s\" needs an "
+                 "absolute socket path shorter than 108 bytes", sc->listen);
+        } else {
+            sc->listen_unix = strdup(sc->listen + 5);
+        }
+    } else if (port_too_big(sc->listen)) {
+        config_perr(ps, sc->key_line[SK_LISTEN], "listen: \"%s\": port out of "
+             "range (0 to 65535)", sc->listen);
+    } else if (config_split_hostport(sc->listen, host, sizeof(host),
+                                     &port) < 0) {
+        config_perr(ps, sc->key_line[SK_LISTEN], "listen: \"%s\" is not "
+                    "host:port, [ipv6]:port, port or unix:/path", sc->listen);
+    } else {
+        sc->listen_host = strdup(host[0] ? host : "127.0.0.1");
+        sc->listen_port = port;
+        if (host[0] && !config_is_ip_literal(host) &&
+            strcmp(host, "localhost") != 0) {
+            config_perr(ps, sc->key_line[SK_LISTEN], "listen: \"%s\": the "
+                        "host must be an IP address (or localhost)",
+                        sc->listen);
+        }
+    }
+
+    if (sc->upstream == NULL) {
+        config_perr(ps, sc->section_line, "upstream: required in [%s] (e.g. "
+             "upstream = redis.example.com:6379)", sc->name);
+    } else if (port_too_big(sc->upstream)) {
+        config_perr(ps, sc->key_line[SK_UPSTREAM], "upstream: \"%s\": port "
+                    "out of range (1 to 65535)", sc->upstream);
+    } else if (config_split_hostport(sc->upstream, host, sizeof(host),
+                                     &port) < 0 || host[0] == '\0' ||
+               port == 0) {
+        config_perr(ps, sc->key_line[SK_UPSTREAM], "upstream: \"%s\" is not "
+             "host:port or [ipv6]:port", sc->upstream);
+    } else {
+        sc->upstream_host = strdup(host);
+        sc->upstream_port = port;
+        sc->upstream_is_ip = config_is_ip_literal(host);
+    }
+}
+
+static void
+validate_tls(struct config_parse *ps, struct service_config *sc)
+{
+    /* stunnel's verify = 2 checks the chain only; with checkHost it is
+     * our full.  Against the system store, chain alone would accept any
+     * publicly trusted certificate for any name: full, as for a stunnel
+     * file that asks for nothing. */
+    if (sc->stunnel_chain && sc->verify == VERIFY_CHAIN &&
+        (sc->key_line[SK_VERIFY_HOST] != 0 ||
+         (sc->ca_file == NULL && sc->ca_path == NULL))) {
+        sc->verify = VERIFY_FULL;
+        config_pnote(ps, sc->key_line[SK_VERIFY], "[%s] verify = 2 -> "
+                     "verify = full (%s)", sc->name,
+                     sc->key_line[SK_VERIFY_HOST] != 0
+                         ? "checkHost names the host"
+                         : "no CAfile or CApath: the system store with the "
+                           "host name of connect");
+    }
+    if (sc->verify_host == NULL && sc->upstream_host != NULL) {
+        sc->verify_host = strdup(sc->upstream_host);
+    }
+    if (sc->verify_host != NULL) {
+        sc->verify_host_is_ip = config_is_ip_literal(sc->verify_host);
+    }
+    if (sc->sni != NULL && config_is_ip_literal(sc->sni)) {
+        config_perr(ps, sc->key_line[SK_SNI], "sni: \"%s\" is an IP address; "
+                    "SNI carries host names only", sc->sni);
+    } else if (sc->sni == NULL && sc->verify_host != NULL &&
+               !sc->verify_host_is_ip) {
+        sc->sni = strdup(sc->verify_host);
+    }
+    if (sc->verify == VERIFY_NONE && !sc->insecure) {
+        config_perr(ps, line_or_section(sc, SK_VERIFY), "verify: \"none\" "
+                    "turns off certificate checks; it is refused unless "
+                    "insecure = yes is also set in [%s]", sc->name);
+    }
+    if (sc->verify == VERIFY_CHAIN && sc->ca_file == NULL &&
+        sc->ca_path == NULL && !sc->insecure) {
+        /* Any publicly trusted certificate, for any name, would pass. */
+        config_perr(ps, line_or_section(sc, SK_VERIFY), "verify: \"chain\" "
+                    "with the system trust store accepts any publicly trusted "
+                    "certificate for any name; set ca_file or ca_path to the "
+                    "CA that signs the server (or use verify = full); it is "
+                    "refused unless insecure = yes is also set in [%s]",
+                    sc->name);
+    }
+    if (sc->verify != VERIFY_FULL && sc->key_line[SK_VERIFY_HOST] != 0) {
+        config_perr(ps, sc->key_line[SK_VERIFY_HOST], "verify_host: has no "
+                    "effect unless verify = full");
+    }
+    if ((sc->cert_file == NULL) != (sc->key_file == NULL)) {
+        enum service_key k = sc->cert_file ? SK_CERT_FILE : SK_KEY_FILE;
+
+        config_perr(ps, sc->key_line[k], "%s: cert_file and key_file go "
+                    "together (client certificate and its key)",
+                    config_key_name(k));
+    }
+}
+
+static void
+validate_auth(struct config_parse *ps, struct service_config *sc)
+{
+    if (sc->auth_password_file != NULL && sc->auth_password_env != NULL) {
+        int lf = sc->key_line[SK_AUTH_PASSWORD_FILE];
+        int le = sc->key_line[SK_AUTH_PASSWORD_ENV];
+        enum service_key k = lf > le ? SK_AUTH_PASSWORD_FILE
+                                     : SK_AUTH_PASSWORD_ENV;
+
+        config_perr(ps, sc->key_line[k], "%s: set only one of "
+                    "auth_password_file and auth_password_env",
+                    config_key_name(k));
+        return;
+    }
+    if (sc->auth_password_file != NULL) {
+        (void)load_secret_file(ps, sc);
+    } else if (sc->auth_password_env != NULL) {
+        (void)load_secret_env(ps, sc);
+    } else if (sc->auth_user != NULL) {
+        config_perr(ps, sc->key_line[SK_AUTH_USER], "auth_user: needs "
+             "auth_password_file or auth_password_env");
+    }
+    if (sc->auth_user != NULL &&
+        strpbrk(sc->auth_user, " \t\r\n") != NULL) {
+        config_perr(ps, sc->key_line[SK_AUTH_USER], "auth_user: \"%s\" "
+                    "contains blanks", sc->auth_user);
+    }
+}
+
+static void
+apply_defaults(struct config_parse *ps, struct service_config *sc)
+{
+    for (int k = 0; k < SK_COUNT; k++) {
+        const struct config_key *kd = &config_keys[CONFIG_KEY_OF_SK(k)];
+
+        if (sc->key_line[k] == 0 && kd->def != NULL) {
+            /* Defaults go through the same parser as file values. */
+            if (config_set_key(ps, sc, CONFIG_KEY_OF_SK(k), kd->def,
+                               sc->section_line) < 0) {
+                return;
+            }
+        }
+    }
+}
+
+/* The [global] defaults, through the same parser. */
+static void
+apply_global_defaults(struct config_parse *ps)
+{
+    for (int k = 0; k < GK_COUNT; k++) {
+        if (ps->cfg->global_line[k] == 0 && config_keys[k].def != NULL) {
+            (void)config_set_key(ps, ps->cfg, k, config_keys[k].def, 0);
+        }
+    }
+}
+
+static void
+validate_pool(struct config_parse *ps, struct service_config *sc)
+{
+    if (sc->pool_max_idle >= 0 && sc->pool_min_idle > sc->pool_max_idle) {
+        enum service_key k = sc->key_line[SK_POOL_MIN_IDLE]
+                                 ? SK_POOL_MIN_IDLE : SK_POOL_MAX_IDLE;
+
+        config_perr(ps, line_or_section(sc, k), "%s: pool_min_idle (%d) is "
+                    "more than pool_max_idle (%d)", config_key_name(k),
+                    sc->pool_min_idle, sc->pool_max_idle);
+    }
+}
+
+/* A listening address after normalising: family and bytes of the IP
+ * (localhost is 127.0.0.1), or a unix path. */
+struct norm_addr {
+    int family;                     /* AF_INET, AF_INET6 or AF_UNIX */
+    unsigned char ip[16];           /* the address, for the first two */
+    int port;                       /* TCP port */
+    const char *path;               /* ref: unix socket path */
+};
+
+/* normalise(host, port, unix_path, out): 0, or -1 when not comparable
+ * (port 0: any free port, never shared). */
+static int
+normalise(const char *host, int port, const char *unix_path,
+          struct norm_addr *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (unix_path != NULL) {
+        out->family = AF_UNIX;
+        out->path = unix_path;
+        return 0;
+    }
+    if (host == NULL || port == 0) {
+        return -1;
+    }
+    out->port = port;
+    if (host[0] == '\0' || strcmp(host, "localhost") == 0) {
+        host = "127.0.0.1";
+    }
+    if (inet_pton(AF_INET, host, out->ip) == 1) {
+        out->family = AF_INET;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, out->ip) == 1) {
+        out->family = AF_INET6;
+        return 0;
+    }
+    return -1;
+}
+
+static bool
+norm_is_wildcard(const struct norm_addr *a)
+{
+    static const unsigned char zero[16];
+
+    return a->family != AF_UNIX &&
+           memcmp(a->ip, zero, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+/* Two addresses the kernel would not let two owners bind: the same path;
+ * or the same port with the same address, or a wildcard on one side
+ * ([::] covers IPv4 too, as Linux binds it dual-stack by default). */
+static bool
+norm_overlap(const struct norm_addr *a, const struct norm_addr *b)
+{
+    if (a->family == AF_UNIX || b->family == AF_UNIX) {
+        return a->family == b->family && strcmp(a->path, b->path) == 0;
+    }
+    if (a->port != b->port) {
+        return false;
+    }
+    if (a->family == b->family &&
+        memcmp(a->ip, b->ip, a->family == AF_INET ? 4 : 16) == 0) {
+        return true;
+    }
+    if ((norm_is_wildcard(a) && (a->family == b->family ||
+                                 a->family == AF_INET6)) ||
+        (norm_is_wildcard(b) && (a->family == b->family ||
+                                 b->family == AF_INET6))) {
+        return true;
+    }
+    return false;
+}
+
+/*
+ * One owner per address: two services, or a service and admin_listen,
+ * never share one, whatever the spelling (a bare port, localhost, a
+ * wildcard covering a specific address, [::] or ::).  Workers share a
+ * port with SO_REUSEPORT, which would let such a pair both bind and the
+ * kernel split clients between them.
+ */
+static void
+validate_owners(struct config_parse *ps)
+{
+    struct config *cfg = ps->cfg;
+    struct norm_addr na, nb;
+    char at[300];
+
+    for (struct service_config *sc = cfg->services; sc; sc = sc->next) {
+        if (normalise(sc->listen_host, sc->listen_port, sc->listen_unix,
+                      &na) < 0) {
+            continue;
+        }
+        for (struct service_config *o = cfg->services; o != sc;
+             o = o->next) {
+            if (normalise(o->listen_host, o->listen_port, o->listen_unix,
+                          &nb) == 0 && norm_overlap(&na, &nb)) {
+                config_perr(ps, sc->key_line[SK_LISTEN], "listen: %s is "
+                            "already used by [%s] as %s (also used at %s)",
+                            sc->listen, o->name, o->listen,
+                            config_origin(ps, o->key_line[SK_LISTEN], at,
+                                          sizeof(at)));
+                break;
+            }
+        }
+    }
+    if (cfg->admin_listen != NULL) {
+        char host[64];
+        int port;
+
+        if (config_split_hostport(cfg->admin_listen, host, sizeof(host),
+                                  &port) < 0 ||
+            normalise(host, port, NULL, &na) < 0) {
+            return;
+        }
+        for (struct service_config *o = cfg->services; o; o = o->next) {
+            if (normalise(o->listen_host, o->listen_port, o->listen_unix,
+                          &nb) == 0 && norm_overlap(&na, &nb)) {
+                config_perr(ps, cfg->global_line[GK_ADMIN_LISTEN],
+                            "admin_listen: %s is already used by [%s] as %s "
+                            "(also used at %s)", cfg->admin_listen, o->name,
+                            o->listen,
+                            config_origin(ps, o->key_line[SK_LISTEN], at,
+                                          sizeof(at)));
+                break;
+            }
+        }
+    }
+}
+
+/* listen_mode and listen_owner: unix sockets only; the owner must exist. */
+static void
+validate_unix_perms(struct config_parse *ps, struct service_config *sc)
+{
+    char user[256], *group;
+    struct passwd *pw;
+    struct group *gr;
+
+    if (sc->listen_unix == NULL) {
+        if (sc->key_line[SK_LISTEN_MODE] != 0) {
+            config_perr(ps, sc->key_line[SK_LISTEN_MODE], "listen_mode: only "
+                        "for a unix socket (listen = unix:/path)");
+        }
+        if (sc->key_line[SK_LISTEN_OWNER] != 0) {
+            config_perr(ps, sc->key_line[SK_LISTEN_OWNER], "listen_owner: "
+                        "only for a unix socket (listen = unix:/path)");
+        }
+        return;
+    }
+    if (sc->listen_owner == NULL) {
+        return;
+    }
+    snprintf(user, sizeof(user), "%s", sc->listen_owner);
+    group = strchr(user, ':');
+    if (group != NULL) {
+        *group++ = '\0';
+    }
+    if (user[0] != '\0') {
+        if ((pw = getpwnam(user)) == NULL) {
+            config_perr(ps, sc->key_line[SK_LISTEN_OWNER], "listen_owner: "
+                        "user %s does not exist", user);
+            return;
+        }
+        sc->listen_uid = (int)pw->pw_uid;
+    }
+    if (group != NULL && group[0] != '\0') {
+        if ((gr = getgrnam(group)) == NULL) {
+            config_perr(ps, sc->key_line[SK_LISTEN_OWNER], "listen_owner: "
+                        "group %s does not exist", group);
+            return;
+        }
+        sc->listen_gid = (int)gr->gr_gid;
+    }
+    if (sc->listen_uid < 0 && sc->listen_gid < 0) {
+        config_perr(ps, sc->key_line[SK_LISTEN_OWNER], "listen_owner: "
+                    "expected user, user:group or :group, got \"%s\"",
+                    sc->listen_owner);
+    }
+}
+
+void
+config_validate(struct config_parse *ps)
+{
+    struct config *cfg = ps->cfg;
+
+    apply_global_defaults(ps);
+    if (cfg->services == NULL) {
+        config_perr(ps, ps->lineno, "no service defined (add a [name] section "
+             "with listen and upstream)");
+    }
+    for (struct service_config *sc = cfg->services; sc; sc = sc->next) {
+        apply_defaults(ps, sc);
+        validate_addresses(ps, sc);
+        validate_unix_perms(ps, sc);
+        validate_tls(ps, sc);
+        validate_auth(ps, sc);
+        validate_pool(ps, sc);
+    }
+    validate_owners(ps);
+}
+
+/* ip (IPv4 or IPv6 text, or localhost) is a loopback address. */
+static bool
+is_loopback(const char *host)
+{
+    unsigned char a[16];
+    static const unsigned char v6lo[16] = {[15] = 1};
+
+    if (host == NULL || host[0] == '\0' || strcmp(host, "localhost") == 0) {
+        return true;
+    }
+    if (inet_pton(AF_INET, host, a) == 1) {
+        return a[0] == 127;
+    }
+    if (inet_pton(AF_INET6, host, a) == 1) {
+        return memcmp(a, v6lo, 16) == 0;
+    }
+    return false;
+}
+
+int
+config_warnings(const struct config *cfg, char *out, size_t outlen)
+{
+    size_t used = 0;
+    int n = 0, r;
+    char at[PATH_MAX + 16];
+
+    if (outlen > 0) {
+        out[0] = '\0';
+    }
+    if (cfg->admin_listen != NULL) {
+        char host[64];
+        int port;
+
+        if (config_split_hostport(cfg->admin_listen, host, sizeof(host),
+                                  &port) == 0 && !is_loopback(host)) {
+            r = snprintf(out + used, outlen - used, "%s: admin_listen: "
+                         "warning: %s is not a loopback address; /metrics "
+                         "and /readyz answer every host that reaches it\n",
+                         config_where(cfg, cfg->global_line[GK_ADMIN_LISTEN],
+                                      at, sizeof(at)), cfg->admin_listen);
+            used += r > 0 && (size_t)r < outlen - used ? (size_t)r : 0;
+            n++;
+        }
+    }
+    for (const struct service_config *sc = cfg->services; sc != NULL;
+         sc = sc->next) {
+        size_t pl = sc->auth_password != NULL ? strlen(sc->auth_password)
+                                              : 0;
+
+        /* Trimming would change the secret: it is kept, and said. */
+        if (sc->auth_password_file != NULL && pl > 0 &&
+            (sc->auth_password[pl - 1] == ' ' ||
+             sc->auth_password[pl - 1] == '\t')) {
+            r = snprintf(out + used, outlen - used, "%s: "
+                         "auth_password_file: warning: the password in %s "
+                         "ends with a blank (space or tab); it is sent as "
+                         "it is, blank included\n",
+                         config_where(cfg, line_or_section(
+                             sc, SK_AUTH_PASSWORD_FILE), at, sizeof(at)),
+                         sc->auth_password_file);
+            used += r > 0 && (size_t)r < outlen - used ? (size_t)r : 0;
+            n++;
+        }
+        if (sc->listen_unix != NULL || sc->auth_password == NULL ||
+            is_loopback(sc->listen_host)) {
+            continue;
+        }
+        r = snprintf(out + used, outlen - used, "%s: listen: warning: "
+                     "[%s] listens on %s, not a loopback address, and "
+                     "injects AUTH: any host that reaches it gets an "
+                     "authenticated session\n",
+                     config_where(cfg, line_or_section(sc, SK_LISTEN), at,
+                                  sizeof(at)), sc->name, sc->listen);
+        used += r > 0 && (size_t)r < outlen - used ? (size_t)r : 0;
+        n++;
+    }
+    return n;
+}

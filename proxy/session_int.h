@@ -1,0 +1,137 @@
+/*
+ * session_int.h: private to session.c, session_end.c and session_io.c;
+ * nothing else includes it (the public API is session.h).
+ *
+ * Owns the layout of struct session and its pending buffers, and declares
+ * the functions the three files share.  Calls run one way only:
+ * session.c (relays bytes) -> session_end.c (decides how a session ends
+ * and frees it) -> session_io.c (buffers, warm list, timer, and what each
+ * socket waits for); session.c also calls session_io.c.
+ */
+#ifndef REDSLEEVE_SESSION_INT_H
+#define REDSLEEVE_SESSION_INT_H
+
+#include <event2/event_struct.h>
+#include <event2/util.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+#include "resp.h"
+#include "session.h"
+#include "track.h"
+
+enum session_state {
+    SESSION_CONNECTING = 0,     /* link on its way; client bytes held */
+    SESSION_RELAYING,           /* both ways */
+    SESSION_LINGERING           /* FIN sent to the client, draining it */
+};
+
+/* Bytes one direction could not deliver yet: data[off .. off+len). */
+struct pending {
+    char *data;                 /* owned: NULL while nothing is blocked */
+    size_t off;                 /* first undelivered byte */
+    size_t len;                 /* undelivered bytes */
+    size_t cap;                 /* allocated size */
+};
+
+struct session {
+    struct session_host *h;         /* ref: the service's host block */
+    struct session *prev, *next;    /* ref: h->sessions list */
+    uint64_t id;                    /* for log lines */
+    enum session_state state;       /* see above */
+    int cfd;                        /* owned: client socket */
+    struct event cev_read;          /* owned: client readable */
+    struct event cev_write;         /* owned: client writable */
+    struct event ev_timer;          /* owned: idle, linger, half-close */
+    bool c_reading;                 /* cev_read is added */
+    bool c_writing;                 /* cev_write is added */
+    struct link *link;              /* owned: the upstream link */
+    bool up_read_wants_write;       /* SSL_read said WANT_WRITE */
+    bool up_write_wants_read;       /* SSL_write said WANT_READ */
+    bool client_eof;                /* client sent FIN */
+    bool up_eof;                    /* server closed */
+    bool up_broken;                 /* TLS error: no close_notify */
+    bool up_wdead;                  /* writing to the server failed */
+    bool up_shut;                   /* close_notify sent for client EOF */
+    const char *unrecyclable;       /* why the link was not kept, once
+                                       decided (static text) */
+    bool reused;                    /* the link came from the pool */
+    bool scan_off;                  /* a scanner failed: relay blind */
+    bool swallowing;                /* dropping our AUTH's reply */
+    bool stale;                     /* the server said READONLY/LOADING on
+                                       a role = primary service: close at
+                                       the next command boundary */
+    bool drain_expired;             /* the client left and the replies
+                                       owed took longer than drain_timeout:
+                                       not recycled */
+    struct resp_scanner rq;         /* frames client requests */
+    struct resp_scanner rp;         /* frames server replies */
+    struct track tr;                /* replies owed, recyclable? */
+    struct pending c2u;             /* client bytes for the server */
+    struct pending u2c;             /* server bytes for the client */
+    uint64_t rx;                    /* bytes read from the client */
+    uint64_t tx;                    /* bytes read from the server */
+    struct timeval started;         /* accept time */
+    struct timeval last_active;     /* last byte either way */
+    struct session *wprev, *wnext;  /* ref: h->warm list */
+    bool warm;                      /* on it */
+    struct timeval settled;         /* last time nothing was owed */
+    const char *reason;             /* why it is ending, NULL = not yet */
+    char client[INET6_ADDRSTRLEN + 8];  /* client address for logs */
+};
+
+/* --------------------------------------------- defined in session_io.c */
+
+/* session_pending_release(p): frees p's buffer; p is empty afterwards. */
+void session_pending_release(struct pending *p);
+
+/* session_pending_append(p, buf, n, limit): appends n bytes; the caller
+ * has checked the limit.  0, or -1 on ENOMEM. */
+int session_pending_append(struct pending *p, const char *buf, size_t n,
+                           size_t limit);
+
+/* session_pending_consume(p, n): n bytes were delivered; frees the buffer
+ * once p is empty. */
+void session_pending_consume(struct pending *p, size_t n);
+
+/* session_touch(s): s was active now; puts it on h->warm. */
+void session_touch(struct session *s);
+
+/* session_settle_buffers(s): when nothing is owed or waiting, hands s's
+ * TLS buffers back if s had been quiet before this exchange. */
+void session_settle_buffers(struct session *s);
+
+/* session_warm_remove(s): takes s off h->warm (a no-op when not on it). */
+void session_warm_remove(struct session *s);
+
+/* session_set_timer(s, seconds): (re)arms s->ev_timer. */
+void session_set_timer(struct session *s, double seconds);
+
+/* session_elapsed(from, to): seconds from from to to. */
+double session_elapsed(const struct timeval *from, const struct timeval *to);
+
+/* session_update_interest(s): the one place that decides what both
+ * sockets wait for; every state change ends by calling it. */
+void session_update_interest(struct session *s);
+
+/* -------------------------------------------- defined in session_end.c */
+
+/* session_link_verdict(s): NULL when s's link can go back to the pool,
+ * else why not (static text). */
+const char *session_link_verdict(const struct session *s);
+
+/* session_linger(s, reason): the server side is finished: frees the link
+ * and closes towards the client.  0, or -1 when s was closed (s is gone). */
+int session_linger(struct session *s, const char *reason);
+
+/* session_settle(s): after any progress, passes on closes now due and
+ * refreshes interest.  0, or -1 when s was closed (s is gone). */
+int session_settle(struct session *s);
+
+/* session_timer_cb: s->ev_timer's callback (idle, drain, linger). */
+void session_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+#endif

@@ -1,0 +1,449 @@
+/*
+ * stats.c: /metrics, /readyz and the status line from the workers'
+ * copies of their counters (see stats.h).
+ */
+#include "stats.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <openssl/crypto.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tls.h"
+
+void
+stats_worker_clear(struct stats_worker *w)
+{
+    for (int i = 0; w->figs != NULL && i < w->nfigs; i++) {
+        free(w->figs[i].name);
+        free(w->figs[i].upstream);
+    }
+    free(w->figs);
+    memset(w, 0, sizeof(*w));
+}
+
+/* Prometheus label value: backslash, quote and newline escaped. */
+static void
+label(struct evbuffer *out, const char *v)
+{
+    for (; *v != '\0'; v++) {
+        if (*v == '\\' || *v == '"') {
+            evbuffer_add_printf(out, "\\%c", *v);
+        } else if (*v == '\n') {
+            evbuffer_add_printf(out, "\\n");
+        } else {
+            evbuffer_add(out, v, 1);
+        }
+    }
+}
+
+static void
+metric_family(struct evbuffer *out, const char *name, const char *type,
+       const char *help)
+{
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+                        name, type);
+}
+
+/* service="...": the label every per-service sample has. */
+static void
+svc_labels(struct evbuffer *out, const char *svc)
+{
+    evbuffer_add_printf(out, "service=\"");
+    label(out, svc);
+    evbuffer_add(out, "\"", 1);
+}
+
+/* name{service="..."[,k="v"]} value */
+static void
+sample(struct evbuffer *out, const char *name, const char *svc,
+       const char *k, const char *v, unsigned long long value)
+{
+    evbuffer_add_printf(out, "%s{", name);
+    svc_labels(out, svc);
+    if (k != NULL) {
+        evbuffer_add_printf(out, ",%s=\"", k);
+        label(out, v);
+        evbuffer_add(out, "\"", 1);
+    }
+    evbuffer_add_printf(out, "} %llu\n", value);
+}
+
+static void
+hist_add(struct link_hist *to, const struct link_hist *from)
+{
+    for (int b = 0; b <= LINK_HIST_BUCKETS; b++) {
+        to->bucket[b] += from->bucket[b];
+    }
+    to->count += from->count;
+    to->sum += from->sum;
+}
+
+void
+stats_figures_add(struct svc_figures *to, const struct svc_figures *from)
+{
+    struct pool_stats *a = &to->ps;
+    const struct pool_stats *b = &from->ps;
+
+    a->hits += b->hits;
+    a->misses += b->misses;
+    a->recycled += b->recycled;
+    a->returned_clean += b->returned_clean;
+    a->discarded += b->discarded;
+    a->fill_failures += b->fill_failures;
+    for (int k = 0; k < POOL_FAIL_KINDS; k++) {
+        a->failures[k] += b->failures[k];
+    }
+    a->upstream_up = a->upstream_up && b->upstream_up;
+    a->idle += b->idle;
+    a->filling += b->filling;
+    a->recycling += b->recycling;
+    for (int r = 0; r < POOL_REASONS && b->closed[r].reason != NULL; r++) {
+        int s = 0;
+
+        while (s < POOL_REASONS && a->closed[s].reason != NULL &&
+               strcmp(a->closed[s].reason, b->closed[r].reason) != 0) {
+            s++;
+        }
+        if (s < POOL_REASONS) {
+            a->closed[s].reason = b->closed[r].reason;
+            a->closed[s].count += b->closed[r].count;
+        }
+    }
+    to->clients += from->clients;
+    to->total += from->total;
+    to->rx += from->rx;
+    to->tx += from->tx;
+    to->full += from->full;
+    to->resumed += from->resumed;
+    hist_add(&to->ls.connect, &from->ls.connect);
+    hist_add(&to->ls.handshake, &from->ls.handshake);
+    for (int k = 0; k < TLS_FAIL_COUNT; k++) {
+        to->ls.tls_failures[k] += from->ls.tls_failures[k];
+    }
+}
+
+/* A histogram family: the link_hist at offset `at` of each figures' link
+ * stats, buckets made cumulative. */
+static void
+histogram(struct evbuffer *out, const char *name, const char *help,
+          const struct svc_figures *fs, const bool *merged, int n,
+          size_t at)
+{
+    metric_family(out, name, "histogram", help);
+    for (int i = 0; i < n; i++) {
+        const struct link_hist *h;
+        uint64_t cum = 0;
+
+        if (merged[i]) {
+            continue;
+        }
+        h = (const struct link_hist *)((const char *)&fs[i].ls + at);
+        for (int b = 0; b <= LINK_HIST_BUCKETS; b++) {
+            cum += h->bucket[b];
+            evbuffer_add_printf(out, "%s_bucket{", name);
+            svc_labels(out, fs[i].name);
+            if (b < LINK_HIST_BUCKETS) {
+                double le = link_hist_bounds[b];
+
+                /* "1.0", not "1": as the Prometheus clients spell it. */
+                evbuffer_add_printf(out, le == (double)(long)le
+                                             ? ",le=\"%.1f\"} %llu\n"
+                                             : ",le=\"%g\"} %llu\n",
+                                    le, (unsigned long long)cum);
+            } else {
+                evbuffer_add_printf(out, ",le=\"+Inf\"} %llu\n",
+                                    (unsigned long long)cum);
+            }
+        }
+        evbuffer_add_printf(out, "%s_sum{", name);
+        svc_labels(out, fs[i].name);
+        evbuffer_add_printf(out, "} %.9f\n%s_count{", h->sum, name);
+        svc_labels(out, fs[i].name);
+        evbuffer_add_printf(out, "} %llu\n", (unsigned long long)h->count);
+    }
+}
+
+/* The metrics with one value per service, read from one table. */
+enum scalar {
+    M_CLIENTS_ACTIVE,
+    M_CLIENTS_TOTAL,
+    M_CLIENT_BYTES,
+    M_UPSTREAM_BYTES,
+    M_POOL_HITS,
+    M_POOL_MISSES,
+    M_LINKS_RECYCLED,
+    M_LINKS_CLEAN,
+    M_UPSTREAM_UP
+};
+
+static const struct {
+    const char *name;       /* Prometheus name */
+    const char *type;       /* counter | gauge */
+    const char *help;       /* HELP text */
+    enum scalar which;      /* what scalar_value() returns */
+} scalars[] = {
+    {"redsleeve_clients_active", "gauge", "Clients connected now.",
+     M_CLIENTS_ACTIVE},
+    {"redsleeve_clients_total", "counter", "Clients accepted since start.",
+     M_CLIENTS_TOTAL},
+    {"redsleeve_client_bytes_received_total", "counter",
+     "Bytes read from clients (sent on to the upstream).", M_CLIENT_BYTES},
+    {"redsleeve_upstream_bytes_received_total", "counter",
+     "Bytes read from the upstream (sent on to clients).", M_UPSTREAM_BYTES},
+    {"redsleeve_pool_hits_total", "counter",
+     "Clients given a warm link at once.", M_POOL_HITS},
+    {"redsleeve_pool_misses_total", "counter",
+     "Clients that waited for a new link.", M_POOL_MISSES},
+    {"redsleeve_links_recycled_total", "counter",
+     "Used links kept for the next client (after RESET, or clean).",
+     M_LINKS_RECYCLED},
+    {"redsleeve_links_returned_clean_total", "counter",
+     "Used links kept without RESET: their client touched no connection "
+     "state.", M_LINKS_CLEAN},
+    {"redsleeve_upstream_up", "gauge",
+     "1 when the last link to the upstream succeeded (in every worker).",
+     M_UPSTREAM_UP},
+};
+
+static unsigned long long
+scalar_value(const struct svc_figures *f, enum scalar which)
+{
+    switch (which) {
+    case M_CLIENTS_ACTIVE:
+        return f->clients;
+    case M_CLIENTS_TOTAL:
+        return f->total;
+    case M_CLIENT_BYTES:
+        return f->rx;
+    case M_UPSTREAM_BYTES:
+        return f->tx;
+    case M_POOL_HITS:
+        return f->ps.hits;
+    case M_POOL_MISSES:
+        return f->ps.misses;
+    case M_LINKS_RECYCLED:
+        return f->ps.recycled;
+    case M_LINKS_CLEAN:
+        return f->ps.returned_clean;
+    case M_UPSTREAM_UP:
+        return f->ps.upstream_up ? 1 : 0;
+    }
+    return 0;
+}
+
+
+/* redsleeve_build_info: the same in every /metrics. */
+static void
+build_info(struct evbuffer *out)
+{
+    evbuffer_add_printf(out, "# HELP redsleeve_build_info Version and the "
+                        "libraries it runs with.\n"
+                        "# TYPE redsleeve_build_info gauge\n"
+                        "redsleeve_build_info{version=\"%s\",openssl=\"%s\","
+                        "libevent=\"%s\"} 1\n", REDSLEEVE_VERSION,
+                        OpenSSL_version(OPENSSL_VERSION_STRING),
+                        event_get_version());
+}
+
+/* The services: every worker's, summed by name into the first of it. */
+static void
+render_services(struct evbuffer *out, struct svc_figures *fs, int n)
+{
+    static const char *const kinds[POOL_FAIL_KINDS] = {
+        "dns", "connect", "tls", "auth", "role", "other"};
+    bool *merged = calloc((size_t)n + 1, sizeof(*merged));
+    int i;
+
+    if (merged == NULL) {
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        for (int j = 0; j < i; j++) {
+            if (!merged[j] && strcmp(fs[j].name, fs[i].name) == 0) {
+                stats_figures_add(&fs[j], &fs[i]);
+                merged[i] = true;
+                break;
+            }
+        }
+    }
+    for (size_t m = 0; m < sizeof(scalars) / sizeof(scalars[0]); m++) {
+        metric_family(out, scalars[m].name, scalars[m].type, scalars[m].help);
+        for (i = 0; i < n; i++) {
+            if (!merged[i]) {
+                sample(out, scalars[m].name, fs[i].name, NULL, NULL,
+                       scalar_value(&fs[i], scalars[m].which));
+            }
+        }
+    }
+    metric_family(out, "redsleeve_links", "gauge",
+           "Upstream links by state (busy = owned by a client).");
+    for (i = 0; i < n; i++) {
+        if (merged[i]) {
+            continue;
+        }
+        sample(out, "redsleeve_links", fs[i].name, "state", "idle",
+               fs[i].ps.idle);
+        sample(out, "redsleeve_links", fs[i].name, "state", "filling",
+               fs[i].ps.filling);
+        sample(out, "redsleeve_links", fs[i].name, "state", "recycling",
+               fs[i].ps.recycling);
+        sample(out, "redsleeve_links", fs[i].name, "state", "busy",
+               fs[i].clients);
+    }
+    metric_family(out, "redsleeve_links_closed_total", "counter",
+           "Used links closed instead of recycled, by reason.");
+    for (i = 0; i < n; i++) {
+        for (int r = 0; !merged[i] && r < POOL_REASONS &&
+                        fs[i].ps.closed[r].reason != NULL; r++) {
+            sample(out, "redsleeve_links_closed_total", fs[i].name, "reason",
+                   fs[i].ps.closed[r].reason, fs[i].ps.closed[r].count);
+        }
+    }
+    metric_family(out, "redsleeve_tls_handshakes_total", "counter",
+           "TLS handshakes with the upstream, full or resumed.");
+    for (i = 0; i < n; i++) {
+        if (!merged[i]) {
+            sample(out, "redsleeve_tls_handshakes_total", fs[i].name, "type",
+                   "full", fs[i].full);
+            sample(out, "redsleeve_tls_handshakes_total", fs[i].name, "type",
+                   "resumed", fs[i].resumed);
+        }
+    }
+    metric_family(out, "redsleeve_upstream_failures_total", "counter",
+           "Upstream links that failed, by kind (dns, connect, tls, auth, "
+           "role).");
+    for (i = 0; i < n; i++) {
+        for (int k = 0; !merged[i] && k < POOL_FAIL_KINDS; k++) {
+            sample(out, "redsleeve_upstream_failures_total", fs[i].name,
+                   "kind", kinds[k], fs[i].ps.failures[k]);
+        }
+    }
+    metric_family(out, "redsleeve_tls_failures_total", "counter",
+           "TLS handshakes with the upstream that failed, by reason.");
+    for (i = 0; i < n; i++) {
+        for (int k = 0; !merged[i] && k < TLS_FAIL_COUNT; k++) {
+            sample(out, "redsleeve_tls_failures_total", fs[i].name, "reason",
+                   tls_fail_name((enum tls_fail)k),
+                   fs[i].ls.tls_failures[k]);
+        }
+    }
+    histogram(out, "redsleeve_upstream_connect_seconds",
+              "Time from the first connect() to an established TCP "
+              "connection.", fs, merged, n,
+              offsetof(struct link_stats, connect));
+    histogram(out, "redsleeve_upstream_handshake_seconds",
+              "Time of the TLS handshake with the upstream (AUTH not "
+              "included).", fs, merged, n,
+              offsetof(struct link_stats, handshake));
+    free(merged);
+}
+
+void
+stats_render(struct evbuffer *out, const struct stats_worker *w, int n,
+             const struct stats_reloads *rec)
+{
+    struct svc_figures *all;
+    unsigned retired = 0;
+    int total = 0;
+
+    build_info(out);
+    for (int k = 0; k < n; k++) {
+        total += w[k].nfigs;
+        retired += w[k].retired_clients;
+    }
+    /* A shallow copy: summing writes into it, the strings stay w's. */
+    all = calloc((size_t)total + 1, sizeof(*all));
+    if (all != NULL) {
+        total = 0;
+        for (int k = 0; k < n; k++) {
+            memcpy(&all[total], w[k].figs,
+                   (size_t)w[k].nfigs * sizeof(*all));
+            total += w[k].nfigs;
+        }
+        render_services(out, all, total);
+        free(all);
+    }
+    evbuffer_add_printf(out,
+                        "# HELP redsleeve_clients_on_retired_config Clients "
+                        "still on links of a service a reload replaced.\n"
+                        "# TYPE redsleeve_clients_on_retired_config gauge\n"
+                        "redsleeve_clients_on_retired_config %u\n"
+                        "# HELP redsleeve_config_reloads_total Reloads "
+                        "(SIGHUP) by result.\n"
+                        "# TYPE redsleeve_config_reloads_total counter\n"
+                        "redsleeve_config_reloads_total{result=\"success\"} "
+                        "%llu\n"
+                        "redsleeve_config_reloads_total{result=\"failure\"} "
+                        "%llu\n"
+                        "# HELP redsleeve_config_last_reload_successful 1 "
+                        "when the last reload (or the start) applied its "
+                        "config.\n"
+                        "# TYPE redsleeve_config_last_reload_successful "
+                        "gauge\n"
+                        "redsleeve_config_last_reload_successful %d\n"
+                        "# HELP redsleeve_config_last_reload_success_"
+                        "timestamp_seconds When the running config was "
+                        "applied (Unix time).\n"
+                        "# TYPE redsleeve_config_last_reload_success_"
+                        "timestamp_seconds gauge\n"
+                        "redsleeve_config_last_reload_success_timestamp_"
+                        "seconds %.3f\n", retired,
+                        (unsigned long long)rec->ok,
+                        (unsigned long long)rec->failed,
+                        rec->last_ok ? 1 : 0, rec->last_time);
+    /* How SO_REUSEPORT spread the clients. */
+    metric_family(out, "redsleeve_worker_clients_active", "gauge",
+                  "Clients connected now, by worker thread.");
+    for (int k = 0; k < n; k++) {
+        evbuffer_add_printf(out, "redsleeve_worker_clients_active"
+                            "{worker=\"%d\"} %u\n", k, w[k].clients);
+    }
+    metric_family(out, "redsleeve_worker_clients_total", "counter",
+                  "Clients accepted since start, by worker thread.");
+    for (int k = 0; k < n; k++) {
+        evbuffer_add_printf(out, "redsleeve_worker_clients_total"
+                            "{worker=\"%d\"} %llu\n", k,
+                            (unsigned long long)w[k].accepted);
+    }
+}
+
+void
+stats_status(char *out, size_t outlen, const char *state,
+             const struct stats_worker *w, int n)
+{
+    unsigned clients = 0, idle = 0;
+
+    for (int k = 0; k < n; k++) {
+        clients += w[k].clients;
+        for (int i = 0; i < w[k].nfigs; i++) {
+            idle += w[k].figs[i].ps.idle;
+        }
+    }
+    snprintf(out, outlen, "%s clients=%u links_idle=%u workers=%d", state,
+             clients, idle, n);
+}
+
+bool
+stats_ready(const struct stats_worker *w, int n, char *why, size_t whylen)
+{
+    for (int k = 0; k < n; k++) {
+        if (!w[k].valid || !w[k].ready) {
+            snprintf(why, whylen, "starting");
+            return false;
+        }
+    }
+    for (int k = 0; k < n; k++) {
+        for (int i = 0; i < w[k].nfigs; i++) {
+            if (!w[k].figs[i].ps.upstream_up) {
+                snprintf(why, whylen, "service %s: upstream %s unreachable",
+                         w[k].figs[i].name, w[k].figs[i].upstream);
+                return false;
+            }
+        }
+    }
+    return true;
+}

@@ -1,0 +1,140 @@
+/*
+ * check_sigv4: the ElastiCache IAM token against AWS's published sample
+ * (2025-01-01T00:00:00Z, my-replication-group-id, my-user-id, eu-west-1,
+ * fakeAccessKeyId / fakeSecretKey, with and without fakeSessionToken).
+ */
+#include <check.h>
+#include <string.h>
+
+#include "sigv4.h"
+#include "unit.h"
+
+#define AT_2025 ((time_t)1735689600)    /* 2025-01-01T00:00:00Z */
+
+static const struct sigv4_creds fake = {"fakeAccessKeyId", "fakeSecretKey",
+                                        NULL};
+
+START_TEST(published_sample)
+{
+    char tok[2048];
+
+    ck_assert_int_eq(sigv4_elasticache_token("my-replication-group-id",
+                                             "my-user-id", "eu-west-1", false,
+                                             AT_2025, &fake, tok,
+                                             sizeof(tok)), 0);
+    ck_assert_str_eq(tok,
+        "my-replication-group-id/?Action=connect&User=my-user-id"
+        "&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        "&X-Amz-Credential=fakeAccessKeyId%2F20250101%2Feu-west-1"
+        "%2Felasticache%2Faws4_request"
+        "&X-Amz-Date=20250101T000000Z&X-Amz-Expires=900"
+        "&X-Amz-SignedHeaders=host"
+        "&X-Amz-Signature="
+        "9e361603d85874bce06114c6644725ed113e3b11ae6fa92efdf10c6bcf5de8d7");
+}
+END_TEST
+
+START_TEST(published_sample_with_session_token)
+{
+    struct sigv4_creds c = fake;
+    char tok[2048];
+    const char *sig;
+
+    c.session_token = "fakeSessionToken";
+    ck_assert_int_eq(sigv4_elasticache_token("my-replication-group-id",
+                                             "my-user-id", "eu-west-1", false,
+                                             AT_2025, &c, tok, sizeof(tok)),
+                     0);
+    /* inside the signed query, in its sorted place */
+    ck_assert_ptr_nonnull(strstr(tok, "&X-Amz-Expires=900"
+                                      "&X-Amz-Security-Token=fakeSessionToken"
+                                      "&X-Amz-SignedHeaders=host&"));
+    sig = strstr(tok, "&X-Amz-Signature=");
+    ck_assert_ptr_nonnull(sig);
+    ck_assert_str_eq(sig + strlen("&X-Amz-Signature="),
+        "bbce2bd61bd78461297ecb92e7001ddbeab2d85906c3cbedad6c9b81fb3466dc");
+}
+END_TEST
+
+START_TEST(cache_name_lower_cased)
+{
+    char a[2048], b[2048];
+
+    ck_assert_int_eq(sigv4_elasticache_token("My-Replication-Group-ID",
+                                             "my-user-id", "eu-west-1", false,
+                                             AT_2025, &fake, a, sizeof(a)),
+                     0);
+    ck_assert_int_eq(sigv4_elasticache_token("my-replication-group-id",
+                                             "my-user-id", "eu-west-1", false,
+                                             AT_2025, &fake, b, sizeof(b)),
+                     0);
+    ck_assert_str_eq(a, b);
+}
+END_TEST
+
+START_TEST(serverless_and_encoding)
+{
+    char tok[2048], plain[2048];
+
+    ck_assert_int_eq(sigv4_elasticache_token("cache", "a b/c", "us-east-1",
+                                             true, AT_2025, &fake, tok,
+                                             sizeof(tok)), 0);
+    ck_assert_ptr_nonnull(strstr(tok, "cache/?Action=connect"
+                                      "&ResourceType=ServerlessCache"
+                                      "&User=a%20b%2Fc&X-Amz-Algorithm="));
+    ck_assert_ptr_nonnull(strstr(tok, "%2Fus-east-1%2Felasticache%2F"));
+    ck_assert_int_eq(sigv4_elasticache_token("cache", "a b/c", "us-east-1",
+                                             false, AT_2025, &fake, plain,
+                                             sizeof(plain)), 0);
+    ck_assert_ptr_null(strstr(plain, "ResourceType"));
+    /* a signed parameter more is another signature */
+    ck_assert_str_ne(strstr(tok, "X-Amz-Signature="),
+                     strstr(plain, "X-Amz-Signature="));
+}
+END_TEST
+
+START_TEST(short_buffer_refused)
+{
+    char tok[2048];
+    size_t full;
+
+    ck_assert_int_eq(sigv4_elasticache_token("my-replication-group-id",
+                                             "my-user-id", "eu-west-1", false,
+                                             AT_2025, &fake, tok,
+                                             sizeof(tok)), 0);
+    full = strlen(tok);
+    for (size_t len = 0; len <= full; len += 7) {
+        char small[2048];
+
+        memset(small, 'Z', sizeof(small));
+        ck_assert_int_eq(sigv4_elasticache_token(
+                             "my-replication-group-id", "my-user-id",
+                             "eu-west-1", false, AT_2025, &fake, small, len),
+                         -1);
+        ck_assert(len == 0 || small[0] == '\0');    /* nothing half made */
+        ck_assert_int_eq(small[len], 'Z');          /* nothing past len */
+    }
+    ck_assert_int_eq(sigv4_elasticache_token("my-replication-group-id",
+                                             "my-user-id", "eu-west-1", false,
+                                             AT_2025, &fake, tok, full + 1),
+                     0);
+    ck_assert_int_eq(sigv4_elasticache_token("", "u", "eu-west-1", false,
+                                             AT_2025, &fake, tok,
+                                             sizeof(tok)), -1);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("sigv4");
+    TCase *tc = tcase_create("sigv4");
+
+    tcase_add_test(tc, published_sample);
+    tcase_add_test(tc, published_sample_with_session_token);
+    tcase_add_test(tc, cache_name_lower_cased);
+    tcase_add_test(tc, serverless_and_encoding);
+    tcase_add_test(tc, short_buffer_refused);
+    suite_add_tcase(s, tc);
+    return unit_run(s);
+}
