@@ -181,12 +181,12 @@ daemon_write_pid(const struct config *cfg, int *pid_fd)
 }
 
 void
-daemon_remove_pid(const struct config *cfg, int pid_fd)
+daemon_remove_pid(const char *pid_file, int pid_fd)
 {
-    if (cfg->pid_file == NULL || pid_fd < 0) {
+    if (pid_file == NULL || pid_fd < 0) {
         return;
     }
-    if (unlink(cfg->pid_file) < 0) {
+    if (unlink(pid_file) < 0) {
         log_debug("event=pid-file error=\"%s\"", strerror(errno));
         if (ftruncate(pid_fd, 0) < 0) {
             log_debug("event=pid-file error=\"%s\"", strerror(errno));

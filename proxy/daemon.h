@@ -56,9 +56,10 @@ void daemon_fd_budget(const struct config *cfg, unsigned *cap,
  */
 int daemon_write_pid(const struct config *cfg, int *fd) MUST_CHECK;
 
-/* daemon_remove_pid(cfg, fd): at exit, our own pid file (we hold its
- * lock); emptied when the user we became may not remove it.  Closes fd. */
-void daemon_remove_pid(const struct config *cfg, int fd);
+/* daemon_remove_pid(pid_file, fd): at exit, our own pid file (we hold
+ * its lock); emptied when the user we became may not remove it.  Closes
+ * fd.  Nothing to do when pid_file is NULL or fd < 0. */
+void daemon_remove_pid(const char *pid_file, int fd);
 
 /* daemon_drop_privileges(cfg): after every listener is bound and every
  * secret, key and certificate read, become [global] user / group.  0, or

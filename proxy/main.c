@@ -40,8 +40,12 @@
 struct control {
     struct event_base *base;    /* owned: the control loop */
     struct evdns_base *dns;     /* owned: resolver of the reload probes */
-    struct config *boot;        /* held: the start's config (restart-only
-                                   keys: admin, user, pid file, ...) */
+    struct config *boot;        /* held until start-up is done: the
+                                   start's config (restart-only keys:
+                                   admin, user, pid file, ...).  Then
+                                   dropped: it holds the secrets of the
+                                   start, which a reload may replace. */
+    char *pid_file;             /* owned: the boot's pid_file, or NULL */
     struct shared *shared;      /* owned: what the workers share */
     struct workers *ws;         /* owned */
     struct reload *reload;      /* owned: the config in force, SIGHUP */
@@ -286,6 +290,7 @@ control_free(struct control *c)
         event_base_free(c->base);
     }
     config_free(c->boot);
+    free(c->pid_file);
 }
 
 int
@@ -369,10 +374,19 @@ main(int argc, char **argv)
     }
     if (daemon_write_pid(c.boot, &c.pid_fd) < 0 ||
         daemon_drop_privileges(c.boot) < 0) {
-        daemon_remove_pid(c.boot, c.pid_fd);
+        daemon_remove_pid(c.boot->pid_file, c.pid_fd);
         goto out;
     }
     daemon_set_dumpable(c.boot);
+    if (c.boot->pid_file != NULL &&
+        (c.pid_file = strdup(c.boot->pid_file)) == NULL) {
+        log_error("event=start error=\"out of memory\"");
+        daemon_remove_pid(c.boot->pid_file, c.pid_fd);
+        goto out;
+    }
+    /* The reload owns the config in force from here on. */
+    config_free(c.boot);
+    c.boot = NULL;
     if (workers_start(c.ws) == 0) {
         log_info("event=workers count=%d", workers_count(c.ws));
         rc = event_base_dispatch(c.base) < 0 ? 1 : 0;
@@ -380,7 +394,7 @@ main(int argc, char **argv)
     workers_stop(c.ws);
     workers_join(c.ws);
     log_info("event=exit code=%d", rc);
-    daemon_remove_pid(c.boot, c.pid_fd);
+    daemon_remove_pid(c.pid_file, c.pid_fd);
 out:
     control_free(&c);
     libevent_global_shutdown();

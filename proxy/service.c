@@ -339,7 +339,11 @@ service_describe(const struct service *svc, char *out, size_t outlen)
              sc->sni ? sc->sni : "(none)",
              sc->ca_file ? sc->ca_file : (sc->ca_path ? sc->ca_path
                                                       : "system store"),
-             sc->verify == VERIFY_NONE ? " (NOT VERIFIED: insecure)" : "",
+             sc->verify == VERIFY_NONE ? " (NOT VERIFIED: insecure)"
+             : sc->verify == VERIFY_CHAIN && sc->ca_file == NULL &&
+                     sc->ca_path == NULL
+                 ? " (ANY publicly trusted certificate, any name: insecure)"
+                 : "",
              sc->cert_file ? sc->cert_file : "none", auth, sc->max_clients,
              sc->buffer_limit, sc->pool_min_idle, pool_max,
              sc->role == ROLE_PRIMARY ? "primary"

@@ -308,6 +308,7 @@ relay_requests(struct session *s, const char *buf, size_t n)
         pos += used;
         if (st == RESP_FRAME && track_request(&s->tr, &f) == TRACK_REAUTH &&
             auth->len > 0) {
+            s->c2u.secret = true;       /* wiped when released */
             if (to_server(s, buf + seg, pos - seg) < 0 ||
                 to_server(s, auth->buf, auth->len) < 0) {
                 return -1;

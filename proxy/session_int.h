@@ -35,6 +35,8 @@ struct pending {
     size_t off;                 /* first undelivered byte */
     size_t len;                 /* undelivered bytes */
     size_t cap;                 /* allocated size */
+    bool secret;                /* may hold our AUTH: wiped when freed or
+                                   moved (session_pending_release) */
 };
 
 struct session {
@@ -85,7 +87,8 @@ struct session {
 
 /* --------------------------------------------- defined in session_io.c */
 
-/* session_pending_release(p): frees p's buffer; p is empty afterwards. */
+/* session_pending_release(p): frees p's buffer (wiped first if p->secret);
+ * p is empty afterwards. */
 void session_pending_release(struct pending *p);
 
 /* session_pending_append(p, buf, n, limit): appends n bytes; the caller

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <event2/util.h>
+#include <openssl/crypto.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +31,43 @@
 void
 session_pending_release(struct pending *p)
 {
+    if (p->secret && p->data != NULL) {
+        OPENSSL_cleanse(p->data, p->cap);
+    }
     free(p->data);
     p->data = NULL;
     p->off = p->len = p->cap = 0;
+    p->secret = false;
+}
+
+/*
+ * Resizes p's buffer to cap.  A buffer that may hold our AUTH is copied
+ * and the old one wiped, not realloc()ed: realloc may leave a copy behind.
+ */
+static int
+pending_grow(struct pending *p, size_t cap)
+{
+    char *d;
+
+    if (!p->secret) {
+        d = realloc(p->data, cap);
+        if (d == NULL) {
+            return -1;
+        }
+    } else {
+        d = malloc(cap);
+        if (d == NULL) {
+            return -1;
+        }
+        if (p->data != NULL) {
+            memcpy(d, p->data, p->len);
+            OPENSSL_cleanse(p->data, p->cap);
+            free(p->data);
+        }
+    }
+    p->data = d;
+    p->cap = cap;
+    return 0;
 }
 
 /* Appends n bytes; the caller has checked the limit.  0, or -1 on ENOMEM. */
@@ -47,7 +82,6 @@ session_pending_append(struct pending *p, const char *buf, size_t n,
         }
         if (p->len + n > p->cap) {
             size_t cap = p->cap ? p->cap : PENDING_MIN;
-            char *d;
 
             while (cap < p->len + n) {
                 cap *= 2;
@@ -55,12 +89,9 @@ session_pending_append(struct pending *p, const char *buf, size_t n,
             if (cap > limit && limit >= p->len + n) {
                 cap = limit;
             }
-            d = realloc(p->data, cap);
-            if (d == NULL) {
+            if (pending_grow(p, cap) < 0) {
                 return -1;
             }
-            p->data = d;
-            p->cap = cap;
         }
     }
     memcpy(p->data + p->off + p->len, buf, n);

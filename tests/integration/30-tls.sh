@@ -162,8 +162,14 @@ out=$("$REDSLEEVE" -c "$W/chain.ini" --check-config 2>&1 || true)
 check "verify = chain without ca_file/ca_path is refused with file:line:key" \
     grep -q "^$W/chain.ini:4: verify: \"chain\" with the system trust store" <<<"$out"
 printf 'insecure = yes\n' >>"$W/chain.ini"
-check "... accepted with insecure = yes" \
-    "$REDSLEEVE" -c "$W/chain.ini" --check-config
+out=$("$REDSLEEVE" -c "$W/chain.ini" --check-config 2>&1) && rc=0 || rc=$?
+check "... accepted with insecure = yes" test "$rc" = 0
+check "... and --check-config says as loudly as for verify = none" \
+    grep -q 'verify chain, .*ca system store (ANY publicly trusted certificate, any name: insecure)' <<<"$out"
+run_redsleeve chainsys 1 -c "$W/chain.ini"
+check "... and the start-up log warns (event=insecure)" \
+    grep -q 'event=insecure service=c warning="verify = chain with the system trust store' "$W/chainsys.log"
+stop_bg chainsys
 
 out=$(rcli "$RS_PORT_mtls" PING 2>&1 || true)
 check "client certificate accepted by a server that requires one" \

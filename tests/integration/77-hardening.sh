@@ -136,4 +136,61 @@ if ((EUID == 0)); then
     stop_bg dump2
 fi
 
+# Pid file with user = nobody: the dropped user cannot unlink it in a
+# root-owned directory, so it is emptied (no stale pid left); where it
+# may, it is removed.
+if ((EUID == 0)); then
+    mkdir -m 755 "$W/rootdir" "$W/nobodydir"
+    chown nobody "$W/nobodydir"
+    chmod 711 "$W"
+    for d in rootdir nobodydir; do
+        { printf '[global]\nuser = nobody\npid_file = %s\n' "$W/$d/rs.pid"; svc p "127.0.0.1:0"; } >"$W/pid-$d.ini"
+        start_redsleeve "pid$d" "$W/pid-$d.ini"
+        check "user = nobody, pid file in $d: written with the pid" \
+            test "$(cat "$W/$d/rs.pid")" = "$RS_PID"
+        stop_bg "pid$d"
+    done
+    check "... in a root-owned directory it is emptied at exit" \
+        test -e "$W/rootdir/rs.pid" -a ! -s "$W/rootdir/rs.pid"
+    check "... where nobody may remove it, it is removed" \
+        test ! -e "$W/nobodydir/rs.pid"
+    chmod 700 "$W"
+fi
+
+# Secrets are wiped when freed: after links were made, a client sent
+# RESET (our AUTH injected behind it) and a reload moved to a new
+# password, no copy of the old one is left anywhere in the process's
+# memory.  (Root reads /proc/PID/mem; a sanitizer's shadow is too large
+# to scan, so only the plain build is scanned.)
+if ((EUID == 0)) && ! ldd "$REDSLEEVE" | grep -q 'lib[at]san'; then
+    rnd() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+    OLD=oldsecret-$(rnd) NEW=newsecret-$(rnd)
+    rcli_tls "$RP" ACL SETUSER wiper on ">$OLD" '~*' '&*' '+@all' >/dev/null
+    printf '%s\n' "$OLD" >"$W/wpw"
+    chmod 600 "$W/wpw"
+    svc wipe "127.0.0.1:0" "auth_user = wiper" "auth_password_file = $W/wpw" \
+        "pool_min_idle = 2" >"$W/wipe.ini"
+    sed -i '/^pool_min_idle = 0$/d' "$W/wipe.ini"
+    start_redsleeve wipe "$W/wipe.ini"
+    LOG=$W/wipe.log
+    check "wipe: the service authenticates with the old password" \
+        test "$(rcli "$RS_PORT_wipe" PING)" = PONG
+    out=$(printf 'RESET\r\nPING\r\n' | rcli "$RS_PORT_wipe" 2>&1)
+    check "wipe: a client's RESET is followed by our AUTH" \
+        grep -q PONG <<<"$out"
+    check "wipe: the old password is in memory while in use (the scan sees it)" \
+        test "$(python3 "$(dirname "$0")/memscan.py" "$RS_PID" "$OLD" | head -1)" -gt 0
+    rcli_tls "$RP" ACL SETUSER wiper resetpass ">$NEW" >/dev/null
+    printf '%s\n' "$NEW" >"$W/wpw"
+    hup_and_wait 'event=reload result=ok'
+    check "wipe: the reload to the new password applied" \
+        test "$(rcli "$RS_PORT_wipe" PING)" = PONG
+    rcli_tls "$RP" CLIENT KILL USER wiper >/dev/null
+    wait_until 10 bash -c "redis-cli -h 127.0.0.1 -p $RS_PORT_wipe PING | grep -q PONG"
+    scan=$(python3 "$(dirname "$0")/memscan.py" "$RS_PID" "$OLD")
+    check "wipe: no copy of the old password is left in the process ($(tr '\n' ';' <<<"$scan"))" \
+        test "$(head -1 <<<"$scan")" = 0
+    stop_bg wipe
+fi
+
 finish

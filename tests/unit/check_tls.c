@@ -3,7 +3,10 @@
  * PKI script), and the error each bad file gives, naming its key.
  */
 #include <check.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/x509_vfy.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +216,76 @@ START_TEST(hostname_mismatch_reason)
 }
 END_TEST
 
+/* Runs a handshake in memory between client and a server presenting
+ * server.crt; true when the client finished it. */
+static bool
+handshake(SSL *client)
+{
+    SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
+    SSL *server;
+    BIO *cb, *sb;
+    bool done = false;
+
+    ck_assert_ptr_nonnull(sctx);
+    ck_assert_int_eq(SSL_CTX_use_certificate_chain_file(sctx,
+                                                        path("server.crt")),
+                     1);
+    ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(sctx, path("server.key"),
+                                                 SSL_FILETYPE_PEM), 1);
+    server = SSL_new(sctx);
+    ck_assert_int_eq(BIO_new_bio_pair(&cb, 0, &sb, 0), 1);
+    SSL_set_bio(client, cb, cb);
+    SSL_set_bio(server, sb, sb);
+    SSL_set_connect_state(client);
+    SSL_set_accept_state(server);
+    for (int i = 0; i < 20 && !done; i++) {
+        int c = SSL_do_handshake(client);
+
+        (void)SSL_do_handshake(server);
+        done = c == 1;
+    }
+    SSL_free(server);
+    SSL_CTX_free(sctx);
+    ERR_clear_error();
+    return done;
+}
+
+START_TEST(check_peer_after_handshake)
+{
+    struct service_config sc;
+    struct tls_verify_info info;
+    enum service_key bad = SK_COUNT;
+    char out[TLS_REASON_MAX] = "";
+    SSL_CTX *ctx;
+    SSL *ssl;
+
+    base_config(&sc);
+    ctx = tls_ctx_new(&sc, err, sizeof(err), &bad);
+    ck_assert_msg(ctx != NULL, "%s", err);
+
+    /* No certificate from the server (no handshake yet stands for an
+     * anonymous one): refused, and it says nothing was sent. */
+    ssl = tls_ssl_new(ctx, &sc, &info);
+    ck_assert_int_eq(tls_check_peer(ssl, &sc, out, sizeof(out)), -1);
+    ck_assert_msg(strstr(out, "certificate rejected: the server sent no "
+                         "certificate") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "nothing was sent to it") != NULL, "%s", out);
+    /* ... which verify = none does not ask for. */
+    sc.verify = VERIFY_NONE;
+    ck_assert_int_eq(tls_check_peer(ssl, &sc, out, sizeof(out)), 0);
+    sc.verify = VERIFY_FULL;
+    SSL_free(ssl);
+
+    /* A real handshake with the test server: its certificate verified. */
+    ssl = tls_ssl_new(ctx, &sc, &info);
+    ck_assert(handshake(ssl));
+    ck_assert_ptr_nonnull(SSL_get0_peer_certificate(ssl));
+    ck_assert_int_eq(tls_check_peer(ssl, &sc, out, sizeof(out)), 0);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -244,6 +317,7 @@ main(void)
     tcase_add_test(tc, bad_ciphers);
     tcase_add_test(tc, ssl_for_ip_and_name);
     tcase_add_test(tc, hostname_mismatch_reason);
+    tcase_add_test(tc, check_peer_after_handshake);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
