@@ -116,6 +116,42 @@ attack 'hidden RESET' '"subscribe" a b b b\r\n' '"reset"\r\n'
 check "the tokenizer saw the subscribes (links closed for pubsub)" \
     grep -q 'service=one .*link_end=close:pubsub' "$LOG"
 
+# 1b. The reset's answer must be exactly ours, every byte accounted for:
+# a server that says one reply more after RESET (here a fake, "forge";
+# a client's own pipelined RESET could leave the same behind) cannot
+# pass it off, and the next client gets only its own reply.  The honest
+# fake, the same but for that reply, has its link recycled.
+for mode in honest forge; do
+    start_bg "fake$mode" python3 "$HERE/forge-reset.py" "$mode" \
+        "$PKI/server.crt" "$PKI/server.key" "$W/fake-$mode.port"
+    wait_until 10 test -s "$W/fake-$mode.port"
+    { printf '[global]\nlog_level = debug\n'
+      printf '[f%s]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:%s\n' "$mode" "$(cat "$W/fake-$mode.port")"
+      printf 'verify_host = redis.test\nca_file = %s\npool_min_idle = 0\n' "$PKI/ca.crt"; } >"$W/fake-$mode.ini"
+    start_redsleeve "rsf$mode" "$W/fake-$mode.ini"
+    port_var=RS_PORT_f$mode
+    port=${!port_var}
+    check "$mode: a client's SELECT (state: the link is reset after it)" \
+        test "$(rcli "$port" SELECT 1)" = OK
+    wait_until 10 grep -q "service=f$mode .*link_end=" "$W/rsf$mode.log"
+    wait_until 10 grep -Eq "event=(link-discard|link-recycled) service=f$mode" "$W/rsf$mode.log" || true
+    out=$(rcli "$port" PING 2>&1)
+    check "$mode: the next client gets only its own reply" test "$out" = PONG
+    if [[ $mode == honest ]]; then
+        check "honest: the reset passed and the next client had the recycled link" \
+            grep -q "service=f$mode .*link=pooled" "$W/rsf$mode.log"
+        check "... after RESET and ECHO <nonce>" \
+            grep -qx ECHO "$W/fake-$mode.port.log"
+    else
+        check "forge: the reset's extra reply is caught (reset-mismatch)" \
+            grep -q "event=link-discard service=fforge .*reason=reset-mismatch" "$W/rsfforge.log"
+        check "... and the next client had a new link, never the pooled one" \
+            bash -c "grep -q 'service=fforge .*link=new' '$W/rsfforge.log' && ! grep -q 'service=fforge .*link=pooled' '$W/rsfforge.log'"
+    fi
+    stop_bg "rsf$mode"
+    stop_bg "fake$mode"
+done
+
 # ------------------------------------------------------------ 2. blocking
 # left NAME SETUP CMD CHECK...: a client sends CMD and goes away (a
 # normal close); the server must see it go at once: no blocked client
