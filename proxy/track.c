@@ -3,7 +3,7 @@
  *
  * The rule is Redis' own: one reply per request, in order, except for
  * commands that change the rule (subscribe family, MONITOR, CLIENT REPLY,
- * SYNC/PSYNC) and empty requests (no reply at all).  Out-of-band RESP3
+ * SCRIPT DEBUG, SYNC/PSYNC) and empty requests (no reply at all).  Out-of-band RESP3
  * pushes ('>') never count.  What cannot be proved stays unrecyclable.
  */
 #include "track.h"
@@ -88,6 +88,14 @@ track_request(struct track *t, const struct resp_frame *f)
     }
     if (blocking) {
         t->block_reply = t->sent;
+    }
+    /* SCRIPT DEBUG is in no ACL category that says so, yet it changes the
+     * connection (its next EVAL runs in the debugger, which speaks its own
+     * replies) and RESET does not undo it: the link is not reused. */
+    if (f->name[0] == 's' && strcmp(f->name, "script") == 0 &&
+        strcmp(f->arg1, "debug") == 0) {
+        t->touched = true;
+        track_break(t, "script-debug");
     }
     if (clean && f->type != 'i') {
         return TRACK_FORWARD;   /* the hot path: GET, SET, EVAL, ... */

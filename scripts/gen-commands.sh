@@ -11,7 +11,9 @@
 # commands in those categories that touch nothing are clean by name:
 # PING, ECHO, COMMAND, PUBLISH, SPUBLISH and PUBSUB.  The keyspace commands,
 # scripts and functions are clean (a script cannot change its caller's
-# connection: SELECT inside one is local to it since Redis 2.8.12).
+# connection: SELECT inside one is local to it since Redis 2.8.12); the
+# one exception, SCRIPT DEBUG (a flag RESET keeps), is caught by
+# subcommand in track.c.
 # BLOCKING marks the commands that can block the connection: @blocking,
 # WAIT and WAITAOF.  Usage: scripts/gen-commands.sh > proxy/commands.inc
 set -euo pipefail

@@ -259,13 +259,25 @@ check "a session that ran SELECT is reset" \
 
 # pristine LABEL ARGS...: a client runs ARGS (as a RESP array, like any
 # client library) and leaves; the next one finds the link pristine.
+# With one worker its pool (pool_min_idle = 0) holds just that link, reset
+# and kept: the next client gets it (link=pooled), not a new one.
+resets_kept() { grep -c 'event=link-recycled service=one .*how=reset' "$LOG" || true; }
 pristine_after() {
-    local label=$1 info bad="" before
+    local label=$1 info bad="" before kept
     shift
     before=$(ended)
+    kept=$(resets_kept)
     rcli "$P" "$@" >/dev/null 2>&1 || true
     wait_until 10 outcomes_above "$before" || true
+    if ((NWORKERS == 1)); then
+        (($(resets_kept) > kept)) || bad+=" link-not-reset-and-kept"
+    fi
     info=$(rcli "$P" CLIENT INFO 2>&1)
+    if ((NWORKERS == 1)); then
+        wait_until 5 bash -c "tail -n 3 '$LOG' | grep -q 'event=close .*service=one '" || true
+        grep 'event=close .*service=one ' "$LOG" | tail -n 1 | grep -q 'link=pooled' ||
+            bad+=" next-client-not-on-the-pooled-link"
+    fi
     for want in ' db=0 ' ' name= ' ' sub=0 ' ' multi=-1 ' ' user=app ' \
         ' resp=2' ' flags=N '; do
         [[ " $info " == *"$want"* ]] || bad+=" missing[$want]"
@@ -285,6 +297,17 @@ pristine_after "READONLY" READONLY
 pristine_after "WATCH" WATCH w
 pristine_after "MULTI without EXEC" MULTI
 pristine_after "AUTH as another user" AUTH default "$REDIS_PASSWORD"
+
+# SCRIPT DEBUG turns the connection's Lua debugger on and RESET keeps it:
+# that link is closed, and the next client's EVALSHA is not refused.
+sha=$(rcli "$P" SCRIPT LOAD 'return 7')
+before=$(ended)
+rcli "$P" SCRIPT DEBUG YES >/dev/null 2>&1 || true
+wait_until 10 outcomes_above "$before" || true
+check "SCRIPT DEBUG: the link is closed when its client leaves" \
+    grep -q 'service=one .*link_end=close:script-debug' "$LOG"
+check "... and the next client's EVALSHA runs (no debugger left behind)" \
+    test "$(rcli "$P" EVALSHA "$sha" 0 2>&1)" = 7
 
 # A RESET + AUTH (+ ECHO) longer than any fixed buffer still recycles.
 rcli "$RS_PORT_long" SELECT 1 >/dev/null

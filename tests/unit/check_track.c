@@ -101,6 +101,8 @@ static const struct {
     {"MONITOR\r\n", "monitor"},
     {"CLIENT REPLY OFF\r\n", "client-reply"},
     {"client reply skip\r\n", "client-reply"},
+    {"*3\r\n$6\r\nSCRIPT\r\n$5\r\nDEBUG\r\n$3\r\nYES\r\n", "script-debug"},
+    {"*3\r\n$6\r\nscript\r\n$5\r\ndebug\r\n$4\r\nsync\r\n", "script-debug"},
     {"PSYNC ? -1\r\n", "replication"},
     {"SYNC\r\n", "replication"},
     {"QUIT\r\n", "quit"},
@@ -115,6 +117,19 @@ START_TEST(mode_changers_are_unrecyclable)
     requests(&t, unrecyclable[_i].req);
     ck_assert(!track_is_recyclable(&t, &why));
     ck_assert_str_eq(why, unrecyclable[_i].why);
+}
+END_TEST
+
+START_TEST(script_load_stays_clean)
+{
+    struct track t;
+    const char *why = NULL;
+
+    track_init(&t);
+    requests(&t, "*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n$8\r\nreturn 1\r\n");
+    replies(&t, "$40\r\ne0e1f9fabfc9d4800c877a703b823ac0578ff8db\r\n");
+    ck_assert(track_is_recyclable(&t, &why));
+    ck_assert(!t.touched);
 }
 END_TEST
 
@@ -291,6 +306,7 @@ main(void)
     tcase_add_test(tc, counts_owed_replies);
     tcase_add_test(tc, empty_requests_owe_nothing);
     tcase_add_test(tc, multi_exec_counted);
+    tcase_add_test(tc, script_load_stays_clean);
     tcase_add_loop_test(tc, mode_changers_are_unrecyclable, 0,
                         (int)(sizeof(unrecyclable) /
                               sizeof(unrecyclable[0])));
