@@ -152,6 +152,22 @@ for mode in honest forge; do
     stop_bg "fake$mode"
 done
 
+# Replies a departed client still owes (not a blocking command) are
+# waited for only up to drain_timeout: a GET the server (the fake, slow
+# mode) answers after 6 s costs the link after 1 s, not 6.
+start_bg fakeslow python3 "$HERE/forge-reset.py" slow \
+    "$PKI/server.crt" "$PKI/server.key" "$W/fake-slow.port"
+wait_until 10 test -s "$W/fake-slow.port"
+{ printf '[global]\nlog_level = debug\n'
+  printf '[fslow]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:%s\n' "$(cat "$W/fake-slow.port")"
+  printf 'verify_host = redis.test\nca_file = %s\npool_min_idle = 0\ndrain_timeout = 1s\n' "$PKI/ca.crt"; } >"$W/fake-slow.ini"
+start_redsleeve rsfslow "$W/fake-slow.ini"
+python3 "$RAW" send "$RS_PORT_fslow" '*2\r\n$3\r\nGET\r\n$1\r\nk\r\n' rst
+check "an owed reply is waited for only up to drain_timeout (1 s of the server's 6)" \
+    wait_until 4 grep -q 'event=link-discard service=fslow .*reason=drain-timeout' "$W/rsfslow.log"
+stop_bg rsfslow
+stop_bg fakeslow
+
 # ------------------------------------------------------------ 2. blocking
 # left NAME SETUP CMD CHECK...: a client sends CMD and goes away (a
 # normal close); the server must see it go at once: no blocked client

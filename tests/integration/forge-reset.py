@@ -4,12 +4,14 @@
 It answers PING, SELECT, CLIENT, GET, ECHO and RESET the way Redis does,
 except that in MODE forge its answer to RESET is followed by one more
 reply nobody asked for (what a client's own pipelined RESET could leave
-behind).  MODE honest answers like Redis.  Every command it receives is
+behind), and in MODE slow GET is answered after 6 s.  MODE honest answers
+like Redis.  Every command it receives is
 appended to PORTFILE.log, one line each."""
 import socket
 import ssl
 import sys
 import threading
+import time
 
 mode, cert, key, portfile = sys.argv[1:5]
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -56,6 +58,8 @@ def serve(conn):
             elif name in (b"SELECT", b"CLIENT"):
                 out = b"+OK\r\n"
             elif name == b"GET":
+                if mode == "slow":
+                    time.sleep(6)
                 out = b"$-1\r\n"
             elif name == b"ECHO":
                 out = bulk(args[1])
