@@ -1196,6 +1196,57 @@ END_TEST
  * part ([global] KEYS or SERVICE KEYS), and no key the table lacks.  A
  * key is the first line after .TP: ".B key" or ".BR a \", \" b".
  */
+/* Whole file under the checkout root (data_dir()/../../..), or NULL. */
+static char *
+read_tree_file(const char *rel)
+{
+    char path[512];
+    FILE *fp;
+    char *buf;
+    long n;
+
+    snprintf(path, sizeof(path), "%s/../../../%s", data_dir(), rel);
+    fp = fopen(path, "r");
+    ck_assert_msg(fp != NULL, "%s", path);
+    ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
+    n = ftell(fp);
+    ck_assert_int_ge(n, 0);
+    rewind(fp);
+    buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    buf[n] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+/* A refused stunnel key points at the README's table and the man page's
+ * STUNNEL FILES: both exist, and the package ships both. */
+START_TEST(stunnel_refusal_points_at_docs_that_exist)
+{
+    char path[512];
+    struct config *cfg;
+    char *readme, *man, *docs;
+
+    snprintf(path, sizeof(path), "%s/stunnel-refused.ini", data_dir());
+    cfg = config_load(path, err, sizeof(err));
+    ck_assert_ptr_null(cfg);
+    ck_assert_msg(strstr(err, "(see \"stunnel client-mode keys\" in "
+                         "README.md, or STUNNEL FILES in redsleeve.ini(5))")
+                  != NULL, "%s", err);
+    readme = read_tree_file("README.md");
+    ck_assert_ptr_nonnull(strstr(readme, "\n### stunnel client-mode keys\n"));
+    ck_assert_ptr_nonnull(strstr(readme, "| `OCSP`, `OCSPaia`"));
+    man = read_tree_file("man/redsleeve.ini.5");
+    ck_assert_ptr_nonnull(strstr(man, "\n.SH STUNNEL FILES\n"));
+    docs = read_tree_file("debian/redsleeve.docs");
+    ck_assert_ptr_nonnull(strstr(docs, "README.md\n"));
+    free(readme);
+    free(man);
+    free(docs);
+}
+END_TEST
+
 START_TEST(man_page_lists_the_table)
 {
     char path[512], line[1024];
@@ -1285,6 +1336,7 @@ config_suite(void)
     tcase_add_test(good, hold_and_free_count_references);
     tcase_add_test(helpers, table_names_pinned);
     tcase_add_test(helpers, man_page_lists_the_table);
+    tcase_add_test(helpers, stunnel_refusal_points_at_docs_that_exist);
     tcase_add_test(helpers, suggestions);
     tcase_add_test(bad, dup_names_both_lines);
     tcase_add_test(bad, stream_refuses_include);
