@@ -315,7 +315,7 @@ render_services(struct evbuffer *out, struct svc_figures *fs, int n)
     }
     metric_family(out, "redsleeve_upstream_failures_total", "counter",
            "Upstream links that failed, by kind (dns, connect, tls, auth, "
-           "role).");
+           "role, other).");
     for (i = 0; i < n; i++) {
         for (int k = 0; !merged[i] && k < POOL_FAIL_KINDS; k++) {
             sample(out, "redsleeve_upstream_failures_total", fs[i].name,

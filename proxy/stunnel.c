@@ -300,7 +300,8 @@ stunnel_global(const struct stunnel_sink *sink, const char *name,
     }
     if (in_list(global_refused, NELEM(global_refused), name)) {
         refuse_value(sink, "%s: stunnel option redsleeve does not support (see "
-               "docs/stunnel-keys.md)", name);
+               "\"stunnel client-mode keys\" in README.md, or STUNNEL "
+               "FILES in redsleeve.ini(5))", name);
         return 1;
     }
     return -1;
@@ -358,7 +359,8 @@ stunnel_service(const struct stunnel_sink *sink, const char *section,
     }
     if (in_list(service_refused, NELEM(service_refused), name)) {
         refuse_value(sink, "%s: stunnel option redsleeve does not support (see "
-               "docs/stunnel-keys.md)", name);
+               "\"stunnel client-mode keys\" in README.md, or STUNNEL "
+               "FILES in redsleeve.ini(5))", name);
         return 1;
     }
     return -1;

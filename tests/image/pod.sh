@@ -9,8 +9,11 @@
 # paths (/healthz, /readyz) answer on admin_listen.
 #
 # What the test changes in its copy of the manifest, and only that: the
-# image names (local images; there is no registry here) and the probes'
-# port (the free admin port).  Images: redsleeve:latest from `make image`,
+# image names (local images; there is no registry here), the probes'
+# port (the free admin port) and hostNetwork: true, which the shipped
+# manifest does not have (the test's redis-server is on this machine's
+# loopback, which a pod's own network namespace cannot see).  Images:
+# redsleeve:latest from `make image`,
 # and a FROM-scratch busybox (Debian's busybox-static) standing in for
 # busybox:1.36.  Needs podman, runc, catatonit (the pod's infra process)
 # and busybox-static; says "skip" without them.
@@ -106,6 +109,7 @@ metadata:
 data:
   REDSLEEVE_LISTEN: "127.0.0.1:$P"
   REDSLEEVE_UPSTREAM: "127.0.0.1:$RP"
+  REDSLEEVE_ROLE: "primary"
   REDSLEEVE_VERIFY_HOST: "redis.test"
   REDSLEEVE_CA_FILE: "/etc/redsleeve/ca/ca.crt"
   REDSLEEVE_ADMIN_LISTEN: "127.0.0.1:$A"
@@ -116,13 +120,17 @@ YAML
     sed 's/^/    /' "$PKI/ca.crt"
 } >"$W/ca.yaml"
 
-# 3. The manifest, with local images and the free admin port.
+# 3. The manifest, with local images, the free admin port and the host's
+# network.
+check "the shipped manifest does not put the pod on the node's network" \
+    test "$(grep -Ec '^[[:space:]]*hostNetwork:' "$MANIFEST")" = 0
 sed -e "s|image: busybox:1.36|image: $BUSYBOX_IMAGE|" \
     -e "s|image: redsleeve:latest|image: localhost/${IMAGE#localhost/}|" \
-    -e "s|port: 9121|port: $A|" "$MANIFEST" >"$W/pod.yaml"
+    -e "s|port: 9121|port: $A|" \
+    -e 's|^spec:$|spec:\n  hostNetwork: true|' "$MANIFEST" >"$W/pod.yaml"
 changed=$(diff "$MANIFEST" "$W/pod.yaml" | grep -c '^>' || true)
-check "the test changes 5 lines of the manifest (3 images, 2 probe ports)" \
-    test "$changed" = 5
+check "the test changes 6 lines of the manifest (3 images, 2 probe ports, hostNetwork)" \
+    test "$changed" = 6
 
 # kube play looks for a build context named like the image in the working
 # directory (podman 4.3 even with --build=false): from the tree that is the

@@ -34,6 +34,40 @@ else
 fi
 check "check-config -t short form" "$REDSLEEVE" -t -c "$W/good.ini"
 
+# The summary line names each service's role (master/slave: aliases).
+cat >"$W/roles.ini" <<'EOF'
+[p]
+listen = 127.0.0.1:0
+upstream = redis.test:6380
+role = primary
+[r]
+listen = 127.0.0.1:0
+upstream = redis.test:6381
+role = replica
+[n]
+listen = 127.0.0.1:0
+upstream = redis.test:6382
+[m]
+listen = 127.0.0.1:0
+upstream = redis.test:6383
+role = master
+[s]
+listen = 127.0.0.1:0
+upstream = redis.test:6384
+role = slave
+EOF
+out=$("$REDSLEEVE" -c "$W/roles.ini" --check-config 2>&1) && rc=0 || rc=$?
+check "check-config accepts role = primary, replica, master and slave" \
+    test "$rc" -eq 0
+roles=$(sed -n 's/^\[\([a-z]*\)\] .*, role \([a-z]*\)$/\1=\2/p' <<<"$out" |
+    paste -sd ' ' -)
+check "check-config prints each service's role ($roles)" \
+    test "$roles" = "p=primary r=replica n=any m=primary s=replica"
+out=$(REDSLEEVE_ROLE=replica "$REDSLEEVE" --listen 127.0.0.1:0 \
+    --upstream redis.test:6380 -t 2>&1) && rc=0 || rc=$?
+check "... in sidecar mode too (REDSLEEVE_ROLE=replica)" \
+    grep -q '^\[sidecar\] .*, role replica$' <<<"$out"
+
 cat >"$W/bad.ini" <<'EOF'
 [primary]
 listen = 127.0.0.1:0

@@ -76,6 +76,7 @@ sect() {  # sect NAME HOST ROLE [LINES...]
 } >"$W/rs.ini"
 start_redsleeve rs "$W/rs.ini"
 P=$RS_PORT_primary
+A=$RS_PORT_admin
 LOG=$W/rs.log
 
 # Role checks, before anything moves.
@@ -84,8 +85,20 @@ check "role = primary refuses a replica's link (the client gets the reason)" \
     grep -q 'wrong role: 127.0.0.3:[0-9]* is not a primary (ROLE says slave)' <<<"$out"
 check "... and the replica never ran the command" \
     test "$(rc_at 127.0.0.3 INFO commandstats | grep -c '^cmdstat_set:')" = 0
-check "... counted as upstream_failures{kind=role}" \
+check "... logged as an upstream error with the reason" \
     grep -q 'event=upstream-error service=wrongrole .*reason="wrong role: ' "$LOG"
+failures() {  # failures KIND: the wrongrole service's counter in /metrics
+    metric "redsleeve_upstream_failures_total{service=\"wrongrole\",kind=\"$1\"}"
+}
+role_counted() { (($(failures role) >= 1)); }
+check "... counted in /metrics as upstream_failures_total{kind=\"role\"}" \
+    wait_until 5 role_counted
+others=
+for kind in dns connect tls auth other; do
+    others+="${others:+ }$kind=$(failures "$kind")"
+done
+check "... and under no other kind ($others)" \
+    test "$others" = "dns=0 connect=0 tls=0 auth=0 other=0"
 check "role = replica accepts the replica" \
     test "$(rcli "$RS_PORT_replica" ROLE | head -n 1)" = slave
 check "role = primary through the name reaches A, the primary" \

@@ -71,8 +71,10 @@ check "pid file removed at exit" test ! -e "$W/stunnel.pid"
 
 # The guide's file, literally (host names and all), as the shipped unit
 # runs it: not root (DynamicUser; here nobody through setpriv, with
-# no_new_privs and umask 077).  setuid = root, setgid = root and the
-# /var/run pid file cannot be honoured there, and need not be: notes.
+# no_new_privs and the unit's UMask=, 0077).  setuid = root, setgid = root
+# and the /var/run pid file cannot be honoured there, and need not be:
+# notes.
+UNIT_UMASK=$(sed -n 's/^UMask=//p' "$HERE/../../systemd/redsleeve.service")
 chmod 711 "$W"
 mkdir -m 755 "$W/pub"
 cp "$PKI/ca.crt" "$W/pub/ca.crt"
@@ -100,9 +102,12 @@ chmod 644 "$W/pub/redis-cli.conf"
 # mode 700): it runs a copy of the binary from the world-readable dir.
 cp "$REDSLEEVE" "$W/pub/redsleeve"
 chmod 755 "$W/pub/redsleeve"
-as_nobody() {
-    setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs "$@"
+as_nobody() {  # in a subshell: the umask is the unit's for this run only
+    (umask "$UNIT_UMASK" &&
+        exec setpriv --reuid=65534 --regid=65534 --clear-groups \
+            --no-new-privs "$@")
 }
+check "the shipped unit's UMask is 0077" test "$UNIT_UMASK" = 0077
 out=$("$REDSLEEVE" -c "$W/pub/redis-cli.conf" -t 2>&1) && rc=0 || rc=$?
 check "the guide's file, literally, passes --check-config as root" \
     test "$rc" -eq 0
@@ -127,15 +132,19 @@ sed -e "s/^accept = .*/accept = 127.0.0.1:0/" \
     "$W/pub/redis-cli.conf" >"$W/pub/local.conf"
 chmod 644 "$W/pub/local.conf"
 export SSL_CERT_FILE=$W/pub/ca.crt
-printf '#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs %s "$@"\n' \
-    "$W/pub/redsleeve" >"$W/pub/as-nobody"
+printf '#!/bin/sh\numask %s\nexec setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs %s "$@"\n' \
+    "$UNIT_UMASK" "$W/pub/redsleeve" >"$W/pub/as-nobody"
 chmod 755 "$W/pub/as-nobody"
 rs_bin=$REDSLEEVE
 REDSLEEVE=$W/pub/as-nobody      # run_redsleeve starts $REDSLEEVE
+umask 022       # (lib.sh's is 077: here the wrapper must set the unit's)
 run_redsleeve nobody 2 -c "$W/pub/local.conf"
+umask 077
 REDSLEEVE=$rs_bin
 check "as nobody: the process runs unprivileged" \
     test "$(awk '/^Uid:/ {print $2}' "/proc/$RS_PID/status")" = 65534
+check "... with the unit's umask, $UNIT_UMASK" \
+    test "$(awk '/^Umask:/ {print $2}' "/proc/$RS_PID/status")" = "$UNIT_UMASK"
 out=$(redis-cli -h 127.0.0.1 -p "$RS_PORT_redis_cli" -a "$REDIS_PASSWORD" \
     --no-auth-warning PING 2>&1)
 check "as nobody: traffic through the primary section" test "$out" = PONG

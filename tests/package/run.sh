@@ -113,6 +113,28 @@ check "the installed binary checks a config as the redsleeve user" \
     setpriv --reuid=redsleeve --regid=redsleeve --clear-groups \
     /usr/bin/redsleeve -c "$tmp/r.ini" --check-config
 rm -rf "$tmp"
+# The README's steps after install with the shipped config: its password
+# file, /etc/redsleeve/cache.secret, is read by the unit's user (never
+# root), ExecStartPre= included: a root-owned 0600 file fails that check,
+# one owned by redsleeve passes it.
+secret=/etc/redsleeve/cache.secret
+install -m 0600 /dev/null "$secret"
+printf 'token-of-the-package-test\n' >"$secret"
+as_unit() {  # its output goes to $LOG too (shown on failure)
+    runuser -u redsleeve -- /usr/bin/redsleeve \
+        -c /etc/redsleeve/redsleeve.ini --check-config 2>&1 | tee -a "$LOG"
+}
+out=$(as_unit) && rc=0 || rc=$?
+check "a root-owned 0600 password file fails the unit user's check" \
+    grep -q "auth_password_file: cannot open $secret: Permission denied" \
+    <<<"$out"
+chown redsleeve:redsleeve "$secret"
+out=$(as_unit) && rc=0 || rc=$?
+check "... owned by redsleeve (README: After installing) the shipped config passes" \
+    test "$rc" = 0
+check "... with role primary and role replica" \
+    test "$(grep -c 'role primary$\|role replica$' <<<"$out")" = 2
+rm -f "$secret"
 
 # 3. Remove keeps the edited conffile; purge removes it.
 echo '; edited by the package test' >>/etc/redsleeve/redsleeve.ini

@@ -96,6 +96,21 @@ START_TEST(role_and_dns_refresh)
 }
 END_TEST
 
+/* role = master and role = slave: redis's own words (what ROLE answers)
+ * for primary and replica, accepted as aliases. */
+START_TEST(role_master_slave_aliases)
+{
+    struct config *cfg = load_text(
+        "[a]\nlisten = 6379\nupstream = c.example:6379\nrole = master\n"
+        "[b]\nlisten = 6380\nupstream = c.example:6379\nrole = slave\n");
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(cfg->services->role, ROLE_PRIMARY);
+    ck_assert_int_eq(cfg->services->next->role, ROLE_REPLICA);
+    config_free(cfg);
+}
+END_TEST
+
 /* The reload digest: settings and file contents, not line numbers. */
 START_TEST(digest_sees_settings_and_files)
 {
@@ -459,6 +474,67 @@ START_TEST(stunnel_include_dir)
     snprintf(sub, sizeof(sub), "%s/conf.d/25-bad.conf:4: verifi: unknown "
              "key in [d] (did you mean verify?)\n", dir);
     ck_assert_str_eq(err, sub);
+}
+END_TEST
+
+/* include = DIR before the first section: the included files stand where
+ * the line is, so their service keys are defaults for every section (and
+ * their global keys global ones), named by their own file and line. */
+START_TEST(stunnel_include_before_first_section)
+{
+    char text[600], want[700], sub[600];
+    struct config *cfg;
+    const struct service_config *a, *b;
+
+    snprintf(sub, sizeof(sub), "%s/defaults.d", dir);
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    write_file("defaults.d/10-global.conf", "debug = warning\n");
+    write_file("defaults.d/20-service.conf", "client = yes\n"
+               "CAfile = /etc/ssl/ca.pem\nTIMEOUTconnect = 7\n"
+               "sslVersionMin = TLSv1.3\n");
+    snprintf(text, sizeof(text), "include = %s/defaults.d\n"
+             "[a]\naccept = 6379\nconnect = a.example:6379\n"
+             "[b]\naccept = 6380\nconnect = b.example:6379\n"
+             "TIMEOUTconnect = 2\n", dir);
+    cfg = load_text(text);
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(cfg->nservices, 2);
+    ck_assert_int_eq(cfg->log_level, LOG_LEVEL_WARN);
+    a = cfg->services;
+    b = a->next;
+    ck_assert_str_eq(a->ca_file, "/etc/ssl/ca.pem");
+    ck_assert_str_eq(b->ca_file, "/etc/ssl/ca.pem");
+    ck_assert_int_eq(a->tls_min_version, TLS1_3_VERSION);
+    ck_assert_int_eq(b->tls_min_version, TLS1_3_VERSION);
+    ck_assert_double_eq_tol(a->connect_timeout, 7, 1e-9);
+    ck_assert_double_eq_tol(b->connect_timeout, 2, 1e-9);  /* its own wins */
+    snprintf(want, sizeof(want), "%s/defaults.d/20-service.conf:2: "
+             "[every section] CAfile -> ca_file = /etc/ssl/ca.pem\n", dir);
+    ck_assert_msg(strstr(cfg->notes, want) != NULL, "%s", cfg->notes);
+    snprintf(want, sizeof(want), "%s/defaults.d/10-global.conf:1: debug = "
+             "warning -> log_level = warn\n", dir);
+    ck_assert_msg(strstr(cfg->notes, want) != NULL, "%s", cfg->notes);
+    config_free(cfg);
+}
+END_TEST
+
+/* output becomes log_file; syslog is noted, not refused. */
+START_TEST(stunnel_output_and_syslog)
+{
+    struct config *cfg = load_text(
+        "output = /var/log/redsleeve.log\nsyslog = no\n"
+        "[s]\naccept = 6379\nconnect = s.example:6379\n");
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_str_eq(cfg->log_file, "/var/log/redsleeve.log");
+    ck_assert_msg(strstr(cfg->notes, "t.ini:1: output -> log_file = "
+                         "/var/log/redsleeve.log\n") != NULL,
+                  "%s", cfg->notes);
+    ck_assert_msg(strstr(cfg->notes, "t.ini:2: syslog = no: stunnel option "
+                         "with no meaning here, ignored (logs go to stderr "
+                         "(journald) or log_file)\n") != NULL,
+                  "%s", cfg->notes);
+    config_free(cfg);
 }
 END_TEST
 
@@ -1196,6 +1272,57 @@ END_TEST
  * part ([global] KEYS or SERVICE KEYS), and no key the table lacks.  A
  * key is the first line after .TP: ".B key" or ".BR a \", \" b".
  */
+/* Whole file under the checkout root (data_dir()/../../..), or NULL. */
+static char *
+read_tree_file(const char *rel)
+{
+    char path[512];
+    FILE *fp;
+    char *buf;
+    long n;
+
+    snprintf(path, sizeof(path), "%s/../../../%s", data_dir(), rel);
+    fp = fopen(path, "r");
+    ck_assert_msg(fp != NULL, "%s", path);
+    ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
+    n = ftell(fp);
+    ck_assert_int_ge(n, 0);
+    rewind(fp);
+    buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    buf[n] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+/* A refused stunnel key points at the README's table and the man page's
+ * STUNNEL FILES: both exist, and the package ships both. */
+START_TEST(stunnel_refusal_points_at_docs_that_exist)
+{
+    char path[512];
+    struct config *cfg;
+    char *readme, *man, *docs;
+
+    snprintf(path, sizeof(path), "%s/stunnel-refused.ini", data_dir());
+    cfg = config_load(path, err, sizeof(err));
+    ck_assert_ptr_null(cfg);
+    ck_assert_msg(strstr(err, "(see \"stunnel client-mode keys\" in "
+                         "README.md, or STUNNEL FILES in redsleeve.ini(5))")
+                  != NULL, "%s", err);
+    readme = read_tree_file("README.md");
+    ck_assert_ptr_nonnull(strstr(readme, "\n### stunnel client-mode keys\n"));
+    ck_assert_ptr_nonnull(strstr(readme, "| `OCSP`, `OCSPaia`"));
+    man = read_tree_file("man/redsleeve.ini.5");
+    ck_assert_ptr_nonnull(strstr(man, "\n.SH STUNNEL FILES\n"));
+    docs = read_tree_file("debian/redsleeve.docs");
+    ck_assert_ptr_nonnull(strstr(docs, "README.md\n"));
+    free(readme);
+    free(man);
+    free(docs);
+}
+END_TEST
+
 START_TEST(man_page_lists_the_table)
 {
     char path[512], line[1024];
@@ -1266,6 +1393,7 @@ config_suite(void)
     tcase_add_checked_fixture(good, setup, teardown);
     tcase_add_test(good, every_key_parses);
     tcase_add_test(good, role_and_dns_refresh);
+    tcase_add_test(good, role_master_slave_aliases);
     tcase_add_test(good, digest_sees_settings_and_files);
     tcase_add_test(good, defaults_apply);
     tcase_add_test(good, indented_keys_and_inline_comments);
@@ -1279,12 +1407,15 @@ config_suite(void)
     tcase_add_test(good, stunnel_service_defaults);
     tcase_add_test(good, stunnel_verify_levels_and_versions);
     tcase_add_test(good, stunnel_include_dir);
+    tcase_add_test(good, stunnel_include_before_first_section);
+    tcase_add_test(good, stunnel_output_and_syslog);
     tcase_add_test(good, password_trailing_blank_warned);
     tcase_add_test(good, every_table_key_parses_in_its_section);
     tcase_add_test(good, restart_changes_reported);
     tcase_add_test(good, hold_and_free_count_references);
     tcase_add_test(helpers, table_names_pinned);
     tcase_add_test(helpers, man_page_lists_the_table);
+    tcase_add_test(helpers, stunnel_refusal_points_at_docs_that_exist);
     tcase_add_test(helpers, suggestions);
     tcase_add_test(bad, dup_names_both_lines);
     tcase_add_test(bad, stream_refuses_include);
