@@ -28,8 +28,7 @@ auth_cmd_build(struct auth_cmd *ac, const char *user, const char *password)
     size_t cap;
     size_t n;
 
-    ac->buf = NULL;
-    ac->len = 0;
+    memset(ac, 0, sizeof(*ac));
     if (password == NULL) {
         return 0;
     }
@@ -45,7 +44,70 @@ auth_cmd_build(struct auth_cmd *ac, const char *user, const char *password)
     }
     n += put_bulk(ac->buf + n, password);
     ac->len = n;
+    ac->on = true;
     return 0;
+}
+
+void
+auth_cmd_build_iam(struct auth_cmd *ac, const struct auth_iam *iam)
+{
+    memset(ac, 0, sizeof(*ac));
+    ac->on = true;
+    ac->iam = true;
+    ac->iam_cfg = *iam;
+}
+
+/* A token is "<cache>/?Action=connect&User=...&X-Amz-...": well under. */
+#define AUTH_TOKEN_MAX 4096
+
+int
+auth_cmd_render(const struct auth_cmd *ac, time_t now, char **out,
+                size_t *outlen)
+{
+    const struct auth_iam *iam = &ac->iam_cfg;
+    char token[AUTH_TOKEN_MAX];
+    size_t cap, n;
+    char *buf;
+
+    *out = NULL;
+    *outlen = 0;
+    if (!ac->iam) {
+        if ((buf = malloc(ac->len)) == NULL) {
+            return -1;
+        }
+        memcpy(buf, ac->buf, ac->len);
+        *out = buf;
+        *outlen = ac->len;
+        return 0;
+    }
+    if (sigv4_elasticache_token(iam->cache, iam->user, iam->region,
+                                iam->serverless, now, &iam->creds, token,
+                                sizeof(token)) < 0) {
+        OPENSSL_cleanse(token, sizeof(token));
+        return -1;
+    }
+    cap = 64 + strlen(iam->user) + strlen(token);
+    if ((buf = malloc(cap)) == NULL) {
+        OPENSSL_cleanse(token, sizeof(token));
+        return -1;
+    }
+    n = (size_t)sprintf(buf, "*3\r\n");
+    n += put_bulk(buf + n, "AUTH");
+    n += put_bulk(buf + n, iam->user);
+    n += put_bulk(buf + n, token);
+    OPENSSL_cleanse(token, sizeof(token));
+    *out = buf;
+    *outlen = n;
+    return 0;
+}
+
+void
+auth_buf_free(char *buf, size_t len)
+{
+    if (buf != NULL) {
+        OPENSSL_cleanse(buf, len);
+        free(buf);
+    }
 }
 
 void
@@ -57,6 +119,8 @@ auth_cmd_clear(struct auth_cmd *ac)
     }
     ac->buf = NULL;
     ac->len = 0;
+    ac->on = false;
+    ac->iam = false;
 }
 
 enum auth_reply

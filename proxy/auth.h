@@ -10,12 +10,27 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "log.h"
+#include "sigv4.h"
+
+/* IAM (ElastiCache): AUTH <user> <token>, a token signed per use. */
+struct auth_iam {
+    const char *user;           /* ref: iam_user_id */
+    const char *cache;          /* ref: iam_cache_name */
+    const char *region;         /* ref */
+    bool serverless;
+    struct sigv4_creds creds;   /* refs, secret: the service config's */
+};
 
 struct auth_cmd {
-    char *buf;      /* owned, secret: RESP "AUTH [user] password" */
-    size_t len;     /* bytes in buf; 0 = no AUTH configured */
+    char *buf;      /* owned, secret: RESP "AUTH [user] password"; NULL
+                       with IAM (made by auth_cmd_render each time) */
+    size_t len;     /* bytes in buf */
+    bool on;        /* AUTH is sent (a password or IAM) */
+    bool iam;       /* IAM: iam below, not buf */
+    struct auth_iam iam_cfg;    /* refs: valid while the config is */
 };
 
 /*
@@ -25,6 +40,25 @@ struct auth_cmd {
  */
 int auth_cmd_build(struct auth_cmd *ac, const char *user,
                    const char *password) MUST_CHECK;
+
+/*
+ * auth_cmd_build_iam(ac, iam): AUTH with an IAM token signed for each
+ * use; iam's strings are refs that must outlive ac (the service config).
+ */
+void auth_cmd_build_iam(struct auth_cmd *ac, const struct auth_iam *iam);
+
+/*
+ * auth_cmd_render(ac, now, out, outlen): the AUTH command to send now, in
+ * a new buffer the caller owns and frees with auth_buf_free(): a copy of
+ * the password's command, or with IAM "AUTH user <token>" with a token
+ * signed for the instant now.  0, or -1 (out of memory, cannot sign).
+ * ac must be on.
+ */
+int auth_cmd_render(const struct auth_cmd *ac, time_t now, char **out,
+                    size_t *outlen) MUST_CHECK;
+
+/* auth_buf_free(buf, len): wipes and frees what auth_cmd_render gave. */
+void auth_buf_free(char *buf, size_t len);
 
 /* auth_cmd_clear(ac): wipes and frees the command; safe on an empty one. */
 void auth_cmd_clear(struct auth_cmd *ac);

@@ -166,6 +166,16 @@ const struct config_key config_keys[CONFIG_NKEYS] = {
         SOFF(listen_mode), NULL, 0, 0777, NULL, NULL, NULL, 0},
     SK(SK_LISTEN_OWNER) = {"listen_owner", false, CONFIG_T_STRING,
         SOFF(listen_owner), NULL, 0, 0, NULL, NULL, NULL, 0},
+    SK(SK_IAM_USER_ID) = {"iam_user_id", false, CONFIG_T_STRING,
+        SOFF(iam_user_id), NULL, 0, 0, NULL, NULL, NULL, 0},
+    SK(SK_IAM_CACHE_NAME) = {"iam_cache_name", false, CONFIG_T_STRING,
+        SOFF(iam_cache_name), NULL, 0, 0, NULL, NULL, NULL, 0},
+    SK(SK_IAM_REGION) = {"iam_region", false, CONFIG_T_STRING,
+        SOFF(iam_region), NULL, 0, 0, NULL, NULL, NULL, 0},
+    SK(SK_IAM_SERVERLESS) = {"iam_serverless", false, CONFIG_T_BOOL,
+        SOFF(iam_serverless), "no", 0, 0, NULL, NULL, NULL, 0},
+    SK(SK_AWS_PROFILE) = {"aws_profile", false, CONFIG_T_STRING,
+        SOFF(aws_profile), NULL, 0, 0, NULL, NULL, NULL, 0},
 };
 
 /* Owned strings of a service that no key sets (derived in validation). */
@@ -178,6 +188,10 @@ static const struct {
     {SOFF(listen_unix), false},
     {SOFF(upstream_host), false},
     {SOFF(auth_password), true},
+    {SOFF(iam_access_key), false},
+    {SOFF(iam_secret_key), true},
+    {SOFF(iam_session_token), true},
+    {SOFF(iam_creds_source), false},
 };
 
 int
@@ -790,6 +804,9 @@ config_service_digest(const struct service_config *sc,
         }
     }
     digest_str(md, sc->auth_password);
+    digest_str(md, sc->iam_access_key);
+    digest_str(md, sc->iam_secret_key);
+    digest_str(md, sc->iam_session_token);
     for (int i = GK_COUNT; i < CONFIG_NKEYS; i++) {
         const struct config_key *kd = &config_keys[i];
         const char *path;

@@ -70,6 +70,11 @@ enum service_key {
     SK_DNS_REFRESH,
     SK_LISTEN_MODE,
     SK_LISTEN_OWNER,
+    SK_IAM_USER_ID,
+    SK_IAM_CACHE_NAME,
+    SK_IAM_REGION,
+    SK_IAM_SERVERLESS,
+    SK_AWS_PROFILE,
     SK_COUNT
 };
 
@@ -195,6 +200,19 @@ struct service_config {
     char *auth_password_file;   /* owned: where the password came from */
     char *auth_password_env;    /* owned: or this environment variable */
     char *auth_password;        /* owned, secret: wiped on free */
+
+    /* IAM authentication (ElastiCache): AUTH <iam_user_id> <token>, a
+     * token signed for each link with the credentials below. */
+    char *iam_user_id;          /* owned: turns IAM on; NULL = off */
+    char *iam_cache_name;       /* owned: replication group / cache name */
+    char *iam_region;           /* owned: as set, or found (AWS_REGION, the
+                                   config file) in validation */
+    bool iam_serverless;        /* ResourceType=ServerlessCache */
+    char *aws_profile;          /* owned: profile of the shared files */
+    char *iam_access_key;       /* owned: found in validation */
+    char *iam_secret_key;       /* owned, secret */
+    char *iam_session_token;    /* owned, secret; NULL if none */
+    char *iam_creds_source;     /* owned: "environment", "FILE [profile]" */
 
     double connect_timeout;     /* seconds: resolve + TCP connect */
     double handshake_timeout;   /* seconds: TLS handshake + AUTH */

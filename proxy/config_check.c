@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aws_creds.h"
 #include "config_parse.h"
 
 #define SECRET_MAX 1024             /* longest password accepted */
@@ -325,6 +326,92 @@ validate_tls(struct config_parse *ps, struct service_config *sc)
     }
 }
 
+/* IAM: exclusive with the password keys; the cache name, a region and
+ * credentials (the environment, then the shared files) must be found. */
+static void
+validate_iam(struct config_parse *ps, struct service_config *sc)
+{
+    static const enum service_key iam_only[] = {
+        SK_IAM_CACHE_NAME, SK_IAM_REGION, SK_IAM_SERVERLESS, SK_AWS_PROFILE
+    };
+    int line = sc->key_line[SK_IAM_USER_ID];
+    struct aws_creds creds;
+    char err[PATH_MAX + 256], region[64];
+
+    if (sc->iam_user_id == NULL) {
+        for (size_t i = 0; i < sizeof(iam_only) / sizeof(iam_only[0]); i++) {
+            if (sc->key_line[iam_only[i]] != 0) {
+                config_perr(ps, sc->key_line[iam_only[i]], "%s: needs "
+                            "iam_user_id (IAM authentication)",
+                            config_key_name(iam_only[i]));
+            }
+        }
+        return;
+    }
+    if (sc->auth_password_file != NULL || sc->auth_password_env != NULL) {
+        enum service_key k = sc->auth_password_file != NULL
+                                 ? SK_AUTH_PASSWORD_FILE
+                                 : SK_AUTH_PASSWORD_ENV;
+
+        config_perr(ps, sc->key_line[k], "%s: set either a password or "
+                    "iam_user_id (line %d), not both", config_key_name(k),
+                    line);
+        return;
+    }
+    if (sc->auth_user != NULL && strcmp(sc->auth_user, sc->iam_user_id)) {
+        config_perr(ps, sc->key_line[SK_AUTH_USER], "auth_user: \"%s\" is "
+                    "not iam_user_id \"%s\" (IAM sends AUTH <iam_user_id> "
+                    "<token>; leave auth_user out)", sc->auth_user,
+                    sc->iam_user_id);
+        return;
+    }
+    if (sc->iam_user_id[0] == '\0' ||
+        strpbrk(sc->iam_user_id, " \t\r\n") != NULL) {
+        config_perr(ps, line, "iam_user_id: \"%s\" must be one word",
+                    sc->iam_user_id);
+        return;
+    }
+    if (sc->iam_cache_name == NULL || sc->iam_cache_name[0] == '\0') {
+        config_perr(ps, line_or_section(sc, SK_IAM_USER_ID), "iam_cache_name: "
+                    "needed with iam_user_id (the replication group id or "
+                    "serverless cache name)");
+        return;
+    }
+    if (sc->iam_region == NULL) {
+        if (aws_region(sc->aws_profile, region, sizeof(region)) < 0) {
+            config_perr(ps, line, "iam_region: not set, and neither "
+                        "AWS_REGION, AWS_DEFAULT_REGION nor the profile's "
+                        "region in the AWS config file names one");
+            return;
+        }
+        if ((sc->iam_region = strdup(region)) == NULL) {
+            config_perr(ps, line, "iam_region: out of memory");
+            return;
+        }
+    }
+    if (sc->link_max_lifetime == 0 || sc->link_max_lifetime > 43200 - 600) {
+        /* ElastiCache ends an IAM connection after 12 hours. */
+        config_perr(ps, line_or_section(sc, SK_LINK_MAX_LIFETIME),
+                    "link_max_lifetime: with iam_user_id it must be set and "
+                    "below 11h50m (ElastiCache closes IAM connections after "
+                    "12 hours)");
+        return;
+    }
+    if (aws_creds_load(sc->aws_profile, &creds, err, sizeof(err)) < 0) {
+        config_perr(ps, line, "iam_user_id: no AWS credentials: %s", err);
+        return;
+    }
+    sc->iam_access_key = creds.access_key;
+    sc->iam_secret_key = creds.secret_key;
+    sc->iam_session_token = creds.session_token;
+    sc->iam_creds_source = strdup(creds.source);
+    creds.access_key = creds.secret_key = creds.session_token = NULL;
+    aws_creds_clear(&creds);
+    if (sc->iam_creds_source == NULL) {
+        config_perr(ps, line, "iam_user_id: out of memory");
+    }
+}
+
 static void
 validate_auth(struct config_parse *ps, struct service_config *sc)
 {
@@ -343,7 +430,7 @@ validate_auth(struct config_parse *ps, struct service_config *sc)
         (void)load_secret_file(ps, sc);
     } else if (sc->auth_password_env != NULL) {
         (void)load_secret_env(ps, sc);
-    } else if (sc->auth_user != NULL) {
+    } else if (sc->auth_user != NULL && sc->iam_user_id == NULL) {
         config_perr(ps, sc->key_line[SK_AUTH_USER], "auth_user: needs "
              "auth_password_file or auth_password_env");
     }
@@ -589,6 +676,7 @@ config_validate(struct config_parse *ps)
         validate_unix_perms(ps, sc);
         validate_tls(ps, sc);
         validate_auth(ps, sc);
+        validate_iam(ps, sc);
         validate_pool(ps, sc);
     }
     validate_owners(ps);

@@ -68,7 +68,8 @@ pool_start_command(struct pooled *pl, enum pl_state st)
     const struct auth_cmd *ac = pl->pool->lp->auth;
     unsigned char raw[POOL_NONCE_BYTES];
     char echo[64];
-    size_t len = 0, elen = 0;
+    size_t len = 0, elen = 0, alen = 0;
+    char *auth = NULL;
     const char *cmd = st == PL_PINGING ? PING_CMD
                       : st == PL_PROBING ? ROLE_CMD : RESET_CMD;
     size_t clen = strlen(cmd);
@@ -87,21 +88,27 @@ pool_start_command(struct pooled *pl, enum pl_state st)
                                     : "*2\r\n$4\r\nECHO\r\n$%d\r\n%s\r\n",
                                 POOL_NONCE_LEN, pl->nonce);
     }
-    pl->out_len = clen + elen + (st == PL_RESETTING ? ac->len : 0);
+    if (st == PL_RESETTING && ac->on &&
+        auth_cmd_render(ac, time(NULL), &auth, &alen) < 0) {
+        return -1;
+    }
+    pl->out_len = clen + elen + alen;
     if ((pl->out = malloc(pl->out_len)) == NULL) {
         pl->out_len = 0;
+        auth_buf_free(auth, alen);
         return -1;
     }
     memcpy(pl->out, cmd, clen);
     len = clen;
     if (st == PL_RESETTING) {
         /* RESET logs the connection out: log it back in, same write. */
-        if (ac->len > 0) {
-            memcpy(pl->out + len, ac->buf, ac->len);
-            len += ac->len;
+        if (auth != NULL) {
+            memcpy(pl->out + len, auth, alen);
+            len += alen;
         }
         memcpy(pl->out + len, echo, elen);
     }
+    auth_buf_free(auth, alen);
     pl->out_off = 0;
     pl->answers = 0;
     resp_init(&pl->rs, RESP_REPLIES);
@@ -158,7 +165,7 @@ static const char *
 on_frame(struct pooled *pl, const struct resp_frame *f)
 {
     struct pool *p = pl->pool;
-    bool with_auth = p->lp->auth->len > 0;
+    bool with_auth = p->lp->auth->on;
 
     if (f->type == '>') {
         return NULL;    /* RESP3 push (say, an invalidation): not a reply */

@@ -225,7 +225,19 @@ service_new(const struct service_config *sc, const struct service_env *env,
         free(svc);
         return NULL;
     }
-    if (auth_cmd_build(&svc->auth, sc->auth_user, sc->auth_password) < 0) {
+    if (sc->iam_user_id != NULL) {
+        struct auth_iam iam = {
+            .user = sc->iam_user_id,
+            .cache = sc->iam_cache_name,
+            .region = sc->iam_region,
+            .serverless = sc->iam_serverless,
+            .creds = {sc->iam_access_key, sc->iam_secret_key,
+                      sc->iam_session_token},
+        };
+
+        auth_cmd_build_iam(&svc->auth, &iam);
+    } else if (auth_cmd_build(&svc->auth, sc->auth_user,
+                              sc->auth_password) < 0) {
         snprintf(err, errlen, "out of memory");
         *bad_key = SK_AUTH_USER;
         SSL_CTX_free(svc->ctx);
@@ -312,14 +324,19 @@ service_describe(const struct service *svc, char *out, size_t outlen)
 {
     const struct service_config *sc = svc->sc;
     static const char *const modes[] = {"full", "chain", "none"};
-    char auth[160], pool_max[16];
+    char auth[512], pool_max[16];
 
     if (sc->pool_max_idle < 0) {
         snprintf(pool_max, sizeof(pool_max), "auto");
     } else {
         snprintf(pool_max, sizeof(pool_max), "%d", sc->pool_max_idle);
     }
-    if (sc->auth_password == NULL) {
+    if (sc->iam_user_id != NULL) {
+        snprintf(auth, sizeof(auth), "IAM user %s, cache %s%s, region %s, "
+                 "credentials from %s", sc->iam_user_id, sc->iam_cache_name,
+                 sc->iam_serverless ? " (serverless)" : "", sc->iam_region,
+                 sc->iam_creds_source);
+    } else if (sc->auth_password == NULL) {
         snprintf(auth, sizeof(auth), "none");
     } else {
         snprintf(auth, sizeof(auth), "%s%s (password from %s %s)",

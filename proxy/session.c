@@ -307,10 +307,22 @@ relay_requests(struct session *s, const char *buf, size_t n)
         }
         pos += used;
         if (st == RESP_FRAME && track_request(&s->tr, &f) == TRACK_REAUTH &&
-            auth->len > 0) {
+            auth->on) {
+            char *cmd;
+            size_t clen;
+            int r;
+
             s->c2u.secret = true;       /* wiped when released */
-            if (to_server(s, buf + seg, pos - seg) < 0 ||
-                to_server(s, auth->buf, auth->len) < 0) {
+            if (to_server(s, buf + seg, pos - seg) < 0) {
+                return -1;
+            }
+            if (auth_cmd_render(auth, time(NULL), &cmd, &clen) < 0) {
+                session_close(s, "out-of-memory");
+                return -1;
+            }
+            r = to_server(s, cmd, clen);
+            auth_buf_free(cmd, clen);
+            if (r < 0) {
                 return -1;
             }
             seg = pos;

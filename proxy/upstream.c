@@ -72,8 +72,17 @@ link_free(struct link *l, bool graceful)
     if (l->addrs != NULL) {
         evutil_freeaddrinfo(l->addrs);
     }
-    free(l->init);
+    link_init_free(l->init);
     free(l);
+}
+
+void
+link_init_free(struct link_init *in)
+{
+    if (in != NULL) {
+        auth_buf_free(in->auth, in->auth_len);
+        free(in);
+    }
 }
 
 void

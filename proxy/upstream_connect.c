@@ -235,7 +235,7 @@ become_ready(struct link *l)
     link_watch(l, false, false);
     /* Verification is over (no renegotiation): forget its details. */
     tls_ssl_forget_info(l->ssl);
-    free(l->init);
+    link_init_free(l->init);
     l->init = NULL;
     l->ready_cb(l, NULL, l->arg);   /* may free l */
 }
@@ -362,13 +362,13 @@ write_init(struct link *l, enum link_fail step, const char *cmd, size_t len,
 static void
 step_init(struct link *l)
 {
-    const struct auth_cmd *ac = l->p->auth;
     struct link_init *in = l->init;
     enum link_io st;
     char line[200];
     int r;
 
-    r = write_init(l, LINK_FAIL_AUTH, ac->buf, ac->len, &in->auth_sent);
+    r = write_init(l, LINK_FAIL_AUTH, in->auth, in->auth_len,
+                   &in->auth_sent);
     if (r <= 0) {
         return;
     }
@@ -466,7 +466,14 @@ step_handshake(struct link *l)
             observe(&l->p->stats->handshake, l->t_handshake);
         }
         l->resumed = tls_note_handshake(l->ssl);
-        l->init->auth_pending = l->p->auth->len > 0;
+        l->init->auth_pending = l->p->auth->on;
+        if (l->init->auth_pending &&
+            auth_cmd_render(l->p->auth, time(NULL), &l->init->auth,
+                            &l->init->auth_len) < 0) {
+            fail_step(l, LINK_FAIL_AUTH, "cannot make the AUTH command "
+                      "(out of memory)");
+            return;
+        }
         l->init->role_pending = l->p->sc->role != ROLE_ANY;
         if (!l->init->auth_pending && !l->init->role_pending) {
             become_ready(l);

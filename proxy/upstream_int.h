@@ -40,6 +40,10 @@ enum link_state {
 struct link_init {
     struct tls_verify_info vinfo;       /* filled by tls.c's callback */
     struct resp_scanner rs;             /* frames the AUTH/ROLE replies */
+    char *auth;                         /* owned, secret: this link's AUTH
+                                           (an IAM token is signed for
+                                           each link); wiped when freed */
+    size_t auth_len;                    /* bytes in auth */
     size_t auth_sent;                   /* AUTH bytes written so far */
     size_t role_sent;                   /* ROLE bytes written so far */
     bool auth_pending;                  /* the AUTH reply is still due */
@@ -82,6 +86,9 @@ struct link {
     char peer[INET6_ADDRSTRLEN + 8];    /* address:port connected to */
     char ioerr[LINK_IOERR_MAX];         /* why I/O failed once ready */
 };
+
+/* link_init_free(in): frees a link's set-up state (its AUTH wiped). */
+void link_init_free(struct link_init *in);
 
 /* link_close_socket(l): stops watching, frees the SSL, closes the fd. */
 void link_close_socket(struct link *l);

@@ -5,13 +5,19 @@ It answers PING, SELECT, CLIENT, GET, ECHO and RESET the way Redis does,
 except that in MODE forge its answer to RESET is followed by one more
 reply nobody asked for (what a client's own pipelined RESET could leave
 behind), and in MODE slow GET is answered after 6 s.  MODE honest answers
-like Redis.  Every command it receives is
+like Redis.  MODE iam accepts AUTH <user> <token> only when the token is
+the one `$FAKE_RS --iam-token` signs (same user, $FAKE_IAM_CACHE,
+$FAKE_IAM_REGION, the credentials in the environment) for the instant in
+its X-Amz-Date, no more than 900 s ago: "AUTH ok USER DATE" or "AUTH bad"
+is logged; every other command needs that login.  Every command it receives is
 appended to PORTFILE.log, one line each."""
 import socket
 import ssl
 import sys
+import subprocess
 import threading
 import time
+import urllib.parse
 
 mode, cert, key, portfile = sys.argv[1:5]
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -45,15 +51,49 @@ def commands(f):
         yield args
 
 
+def note(line):
+    with lock, open(portfile + ".log", "ab") as log:
+        log.write(line + b"\n")
+
+
+def iam_ok(user, token):
+    """The token is the one our own signer makes for its instant."""
+    q = urllib.parse.parse_qs(token.decode().partition("?")[2])
+    date = q.get("X-Amz-Date", [""])[0]
+    try:
+        at = time.strptime(date, "%Y%m%dT%H%M%SZ")
+    except ValueError:
+        return False, b""
+    import calendar
+    if not 0 <= time.time() - calendar.timegm(at) <= 900:
+        return False, date.encode()
+    iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", at)
+    want = subprocess.run(
+        [os.environ["FAKE_RS"], "--iam-token", "--iam-user-id", user.decode(),
+         "--iam-cache-name", os.environ["FAKE_IAM_CACHE"], "--iam-region",
+         os.environ["FAKE_IAM_REGION"], "--at", iso],
+        capture_output=True, text=True).stdout.strip()
+    return want != "" and want == token.decode(), date.encode()
+
+
 def serve(conn):
+    authed = mode != "iam"
     try:
         s = ctx.wrap_socket(conn, server_side=True)
         f = s.makefile("rb")
         for args in commands(f):
             name = args[0].upper() if args else b""
-            with lock, open(portfile + ".log", "ab") as log:
-                log.write(b" ".join(args[:1]) + b"\n")
-            if name == b"PING":
+            note(b" ".join(args[:1]))
+            if name == b"AUTH" and mode == "iam" and len(args) == 3:
+                authed, date = iam_ok(args[1], args[2])
+                note(b"AUTH ok " + args[1] + b" " + date if authed
+                     else b"AUTH bad")
+                out = (b"+OK\r\n" if authed else
+                       b"-WRONGPASS invalid username-password pair or user "
+                       b"is disabled.\r\n")
+            elif not authed and name not in (b"RESET",):
+                out = b"-NOAUTH Authentication required.\r\n"
+            elif name == b"PING":
                 out = b"+PONG\r\n"
             elif name in (b"SELECT", b"CLIENT"):
                 out = b"+OK\r\n"
@@ -65,6 +105,7 @@ def serve(conn):
                 out = bulk(args[1])
             elif name == b"RESET":
                 out = b"+RESET\r\n"
+                authed = mode != "iam"          # RESET logs out
                 if mode == "forge":
                     out += bulk(b"INJECTED-BY-FORGE")
             else:

@@ -956,7 +956,8 @@ START_TEST(table_names_pinned)
         "client_idle_timeout", "max_clients", "buffer_limit",
         "pool_min_idle", "pool_max_idle", "link_max_lifetime",
         "link_idle_check", "drain_timeout", "role", "dns_refresh",
-        "listen_mode", "listen_owner",
+        "listen_mode", "listen_owner", "iam_user_id", "iam_cache_name",
+        "iam_region", "iam_serverless", "aws_profile",
     };
 
     ck_assert_int_eq(CONFIG_NKEYS, (int)(sizeof(want) / sizeof(want[0])));
@@ -1021,6 +1022,13 @@ static const struct {
     {"dns_refresh", "1m", ""},
     {"listen_mode", "0660", ""},
     {"listen_owner", "@me", ""},
+    {"iam_user_id", "app", "iam_cache_name = c\niam_region = eu-west-1\n"},
+    {"iam_cache_name", "c", "iam_user_id = app\niam_region = eu-west-1\n"},
+    {"iam_region", "eu-west-1", "iam_user_id = app\niam_cache_name = c\n"},
+    {"iam_serverless", "yes", "iam_user_id = app\niam_cache_name = c\n"
+                              "iam_region = eu-west-1\n"},
+    {"aws_profile", "unit", "iam_user_id = app\niam_cache_name = c\n"
+                            "iam_region = eu-west-1\n"},
 };
 
 #define NSAMPLES ((int)(sizeof(samples) / sizeof(samples[0])))
@@ -1043,6 +1051,8 @@ START_TEST(every_table_key_parses_in_its_section)
         ck_assert_str_eq(samples[i].key, kd->name);
         v = strcmp(v, "@pw") == 0 ? pw : strcmp(v, "@me") == 0 ? me : v;
         setenv("REDSLEEVE_UNIT_PW", "envpw", 1);
+        setenv("AWS_ACCESS_KEY_ID", "AKIDUNIT", 1);     /* IAM samples */
+        setenv("AWS_SECRET_ACCESS_KEY", "unitsecret", 1);
         if (kd->global) {
             /* line 2: the key */
             snprintf(text, sizeof(text), "[global]\n%s = %s\n[s]\n"
