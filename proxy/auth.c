@@ -96,6 +96,9 @@ auth_cmd_render(const struct auth_cmd *ac, time_t now, char **out,
     n += put_bulk(buf + n, iam->user);
     n += put_bulk(buf + n, token);
     OPENSSL_cleanse(token, sizeof(token));
+    if (iam->signed_count != NULL) {
+        (*iam->signed_count)++;     /* the owning loop's counter */
+    }
     *out = buf;
     *outlen = n;
     return 0;

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "log.h"
@@ -22,6 +23,7 @@ struct auth_iam {
     const char *region;         /* ref */
     bool serverless;
     struct sigv4_creds creds;   /* refs, secret: the service config's */
+    uint64_t *signed_count;     /* ref: counts tokens signed, or NULL */
 };
 
 struct auth_cmd {
@@ -51,8 +53,8 @@ void auth_cmd_build_iam(struct auth_cmd *ac, const struct auth_iam *iam);
  * auth_cmd_render(ac, now, out, outlen): the AUTH command to send now, in
  * a new buffer the caller owns and frees with auth_buf_free(): a copy of
  * the password's command, or with IAM "AUTH user <token>" with a token
- * signed for the instant now.  0, or -1 (out of memory, cannot sign).
- * ac must be on.
+ * signed for the instant now (counted in *signed_count).  0, or -1 (out
+ * of memory, cannot sign).  ac must be on; called in ac's owning loop.
  */
 int auth_cmd_render(const struct auth_cmd *ac, time_t now, char **out,
                     size_t *outlen) MUST_CHECK;

@@ -26,6 +26,7 @@ struct service {
     const struct service_config *sc;    /* ref: owner is the config */
     SSL_CTX *ctx;                       /* owned: client TLS context */
     struct auth_cmd auth;               /* owned, secret: AUTH to send */
+    uint64_t iam_tokens;                /* IAM tokens signed (this loop) */
     struct link_params lp;              /* lent to every link */
     struct session_host host;           /* lent to every session */
     struct listener *listener;          /* owned: NULL until listening */
@@ -233,6 +234,7 @@ service_new(const struct service_config *sc, const struct service_env *env,
             .serverless = sc->iam_serverless,
             .creds = {sc->iam_access_key, sc->iam_secret_key,
                       sc->iam_session_token},
+            .signed_count = &svc->iam_tokens,
         };
 
         auth_cmd_build_iam(&svc->auth, &iam);
@@ -437,6 +439,11 @@ service_figures(const struct service *svc, struct svc_figures *f)
     f->tx = svc->host.tx_total;
     tls_session_counts(svc->ctx, &f->full, &f->resumed);
     f->ls = svc->lstats;
+    f->iam_tokens = svc->iam_tokens;
+    if (svc->sc->iam_user_id != NULL &&
+        (f->iam_source = strdup(svc->sc->iam_creds_source)) == NULL) {
+        return -1;
+    }
     return 0;
 }
 

@@ -20,6 +20,7 @@ stats_worker_clear(struct stats_worker *w)
     for (int i = 0; w->figs != NULL && i < w->nfigs; i++) {
         free(w->figs[i].name);
         free(w->figs[i].upstream);
+        free(w->figs[i].iam_source);
     }
     free(w->figs);
     memset(w, 0, sizeof(*w));
@@ -119,6 +120,7 @@ stats_figures_add(struct svc_figures *to, const struct svc_figures *from)
     to->tx += from->tx;
     to->full += from->full;
     to->resumed += from->resumed;
+    to->iam_tokens += from->iam_tokens;
     hist_add(&to->ls.connect, &from->ls.connect);
     hist_add(&to->ls.handshake, &from->ls.handshake);
     for (int k = 0; k < TLS_FAIL_COUNT; k++) {
@@ -329,6 +331,23 @@ render_services(struct evbuffer *out, struct svc_figures *fs, int n)
             sample(out, "redsleeve_tls_failures_total", fs[i].name, "reason",
                    tls_fail_name((enum tls_fail)k),
                    fs[i].ls.tls_failures[k]);
+        }
+    }
+    metric_family(out, "redsleeve_iam_tokens_signed_total", "counter",
+           "IAM tokens signed for AUTH (services with iam_user_id).");
+    for (i = 0; i < n; i++) {
+        if (!merged[i] && fs[i].iam_source != NULL) {
+            sample(out, "redsleeve_iam_tokens_signed_total", fs[i].name,
+                   NULL, NULL, fs[i].iam_tokens);
+        }
+    }
+    metric_family(out, "redsleeve_iam_credentials_info", "gauge",
+           "Where a service's AWS credentials came from (the source "
+           "label; never a key).");
+    for (i = 0; i < n; i++) {
+        if (!merged[i] && fs[i].iam_source != NULL) {
+            sample(out, "redsleeve_iam_credentials_info", fs[i].name,
+                   "source", fs[i].iam_source, 1);
         }
     }
     histogram(out, "redsleeve_upstream_connect_seconds",

@@ -30,6 +30,9 @@ struct svc_figures {
     uint64_t rx, tx;            /* bytes from clients, from the upstream */
     unsigned long full, resumed;    /* TLS handshakes */
     struct link_stats ls;       /* latencies, TLS failures */
+    uint64_t iam_tokens;        /* IAM tokens signed */
+    char *iam_source;           /* owned: where IAM credentials came
+                                   from; NULL without IAM */
 };
 
 /* One worker, copied. */

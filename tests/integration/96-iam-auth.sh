@@ -66,7 +66,7 @@ start_bg fakeiam python3 "$HERE/forge-reset.py" iam \
 wait_until 10 test -s "$W/iam.port"
 FL=$W/iam.port.log
 logins_above() { (($(grep -c '^AUTH ok' "$FL" 2>/dev/null || true) > $1)); }
-{ printf '[global]\nlog_level = debug\n'
+{ printf '[global]\nlog_level = debug\nadmin_listen = 127.0.0.1:0\n'
   iam_svc cache "$(cat "$W/iam.port")" "iam_user_id = app-user" \
       "iam_cache_name = My-Cache" "iam_region = eu-west-1" "pool_min_idle = 4"; } >"$W/e2e.ini"
 start_redsleeve e2e "$W/e2e.ini"
@@ -88,6 +88,16 @@ check "the pool's reset of a touched link logs back in with a fresh token" \
 dates=$(sed -n 's/^AUTH ok app-user //p' "$FL" | sort -u | wc -l)
 check "tokens are signed per use, not once: $dates X-Amz-Date values seen" \
     test "$dates" -ge 2
+A=$RS_PORT_admin
+signed=$(metric 'redsleeve_iam_tokens_signed_total{service="cache"}')
+logins=$(grep -c '^AUTH ok' "$FL")
+check "/metrics counts the tokens signed ($signed; the server saw $logins logins)" \
+    test "${signed:-0}" -ge "$logins"
+check "/metrics says where the credentials came from" \
+    test "$(metric 'redsleeve_iam_credentials_info{service="cache",source="environment"}')" = 1
+body=$(exec 3<>/dev/tcp/127.0.0.1/"$A"; printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3; cat <&3)
+check "... and no secret in it" \
+    bash -c "! grep -q -e iamSecretKeyNeverLogged -e iamSessionTokenNeverLogged -e AKIDIAMTEST -e X-Amz <<<\"\$1\"" _ "$body"
 check "no secret key, session token or token in the log" \
     bash -c "! grep -q -e iamSecretKeyNeverLogged -e iamSessionTokenNeverLogged -e 'X-Amz-Signature' -e 'Action=connect' '$W/e2e.log'"
 stop_bg e2e
