@@ -58,11 +58,57 @@ auth_cmd_build_iam(struct auth_cmd *ac, const struct auth_iam *iam)
 }
 
 /* A token is "<cache>/?Action=connect&User=...&X-Amz-...": well under. */
-#define AUTH_TOKEN_MAX 4096
+#define AUTH_TOKEN_MAX 16384           /* STS session tokens run to ~2 KiB,
+                                          ~3x that URL-encoded */
 
 int
 auth_cmd_render(const struct auth_cmd *ac, time_t now, char **out,
                 size_t *outlen)
+{
+    char why[200];
+
+    return auth_cmd_render_why(ac, now, out, outlen, why, sizeof(why));
+}
+
+/* Signs with the cell's credentials of the moment (copied under its lock,
+ * wiped after). */
+static int
+sign_from_cell(const struct auth_iam *iam, time_t now, char *token,
+               size_t n, char *why, size_t whylen)
+{
+    char *ak = malloc(CREDS_FIELD_MAX), *sk = malloc(CREDS_FIELD_MAX);
+    char *tok = malloc(CREDS_FIELD_MAX);
+    int rc = -1;
+
+    if (ak == NULL || sk == NULL || tok == NULL) {
+        snprintf(why, whylen, "out of memory");
+    } else if (creds_cell_copy(iam->cell, now, ak, sk, tok,
+                               CREDS_FIELD_MAX) < 0) {
+        snprintf(why, whylen, "%s", ak);
+    } else {
+        struct sigv4_creds c = {ak, sk, tok[0] != '\0' ? tok : NULL};
+
+        rc = sigv4_elasticache_token(iam->cache, iam->user, iam->region,
+                                     iam->serverless, now, &c, token, n);
+        if (rc < 0) {
+            snprintf(why, whylen, "cannot sign the IAM token");
+        }
+    }
+    if (sk != NULL) {
+        OPENSSL_cleanse(sk, CREDS_FIELD_MAX);
+    }
+    if (tok != NULL) {
+        OPENSSL_cleanse(tok, CREDS_FIELD_MAX);
+    }
+    free(ak);
+    free(sk);
+    free(tok);
+    return rc;
+}
+
+int
+auth_cmd_render_why(const struct auth_cmd *ac, time_t now, char **out,
+                    size_t *outlen, char *why, size_t whylen)
 {
     const struct auth_iam *iam = &ac->iam_cfg;
     char token[AUTH_TOKEN_MAX];
@@ -71,6 +117,7 @@ auth_cmd_render(const struct auth_cmd *ac, time_t now, char **out,
 
     *out = NULL;
     *outlen = 0;
+    snprintf(why, whylen, "out of memory");
     if (!ac->iam) {
         if ((buf = malloc(ac->len)) == NULL) {
             return -1;
@@ -80,10 +127,16 @@ auth_cmd_render(const struct auth_cmd *ac, time_t now, char **out,
         *outlen = ac->len;
         return 0;
     }
-    if (sigv4_elasticache_token(iam->cache, iam->user, iam->region,
-                                iam->serverless, now, &iam->creds, token,
-                                sizeof(token)) < 0) {
-        OPENSSL_cleanse(token, sizeof(token));
+    if (iam->cell != NULL) {
+        if (sign_from_cell(iam, now, token, sizeof(token), why, whylen) < 0) {
+            OPENSSL_cleanse(token, sizeof(token));
+            return -1;
+        }
+    } else if (sigv4_elasticache_token(iam->cache, iam->user, iam->region,
+                                       iam->serverless, now, &iam->creds,
+                                       token, sizeof(token)) < 0) {
+        snprintf(why, whylen, "cannot sign the IAM token (cache name or "
+                 "session token too long)");
         return -1;
     }
     cap = 64 + strlen(iam->user) + strlen(token);

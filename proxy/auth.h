@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "creds.h"
 #include "log.h"
 #include "sigv4.h"
 
@@ -24,6 +25,8 @@ struct auth_iam {
     bool serverless;
     struct sigv4_creds creds;   /* refs, secret: the service config's */
     uint64_t *signed_count;     /* ref: counts tokens signed, or NULL */
+    struct creds_cell *cell;    /* ref: credentials fetched at run time
+                                   (used instead of creds), or NULL */
 };
 
 struct auth_cmd {
@@ -58,6 +61,11 @@ void auth_cmd_build_iam(struct auth_cmd *ac, const struct auth_iam *iam);
  */
 int auth_cmd_render(const struct auth_cmd *ac, time_t now, char **out,
                     size_t *outlen) MUST_CHECK;
+
+/* auth_cmd_render_why(...): the same, saying why it failed in why (no
+ * credentials yet or expired, or out of memory). */
+int auth_cmd_render_why(const struct auth_cmd *ac, time_t now, char **out,
+                        size_t *outlen, char *why, size_t whylen) MUST_CHECK;
 
 /* auth_buf_free(buf, len): wipes and frees what auth_cmd_render gave. */
 void auth_buf_free(char *buf, size_t len);

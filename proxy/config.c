@@ -807,6 +807,7 @@ config_service_digest(const struct service_config *sc,
     digest_str(md, sc->iam_access_key);
     digest_str(md, sc->iam_secret_key);
     digest_str(md, sc->iam_session_token);
+    EVP_DigestUpdate(md, &sc->iam_dynamic, sizeof(sc->iam_dynamic));
     for (int i = GK_COUNT; i < CONFIG_NKEYS; i++) {
         const struct config_key *kd = &config_keys[i];
         const char *path;

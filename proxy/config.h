@@ -212,7 +212,10 @@ struct service_config {
     char *iam_access_key;       /* owned: found in validation */
     char *iam_secret_key;       /* owned, secret */
     char *iam_session_token;    /* owned, secret; NULL if none */
-    char *iam_creds_source;     /* owned: "environment", "FILE [profile]" */
+    char *iam_creds_source;     /* owned: "environment", "FILE [profile]",
+                                   "container endpoint" */
+    bool iam_dynamic;           /* credentials fetched at run time (the
+                                   container endpoint), not the keys above */
 
     double connect_timeout;     /* seconds: resolve + TCP connect */
     double handshake_timeout;   /* seconds: TLS handshake + AUTH */

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "aws_creds.h"
+#include "creds.h"
 #include "config_parse.h"
 
 #define SECRET_MAX 1024             /* longest password accepted */
@@ -377,6 +378,12 @@ validate_iam(struct config_parse *ps, struct service_config *sc)
                     "serverless cache name)");
         return;
     }
+    if (strlen(sc->iam_cache_name) > 200) {
+        config_perr(ps, sc->key_line[SK_IAM_CACHE_NAME], "iam_cache_name: "
+                    "longer than 200 bytes (ElastiCache names are at most "
+                    "40)");
+        return;
+    }
     if (sc->iam_region == NULL) {
         if (aws_region(sc->aws_profile, region, sizeof(region)) < 0) {
             config_perr(ps, line, "iam_region: not set, and neither "
@@ -398,7 +405,18 @@ validate_iam(struct config_parse *ps, struct service_config *sc)
         return;
     }
     if (aws_creds_load(sc->aws_profile, &creds, err, sizeof(err)) < 0) {
-        config_perr(ps, line, "iam_user_id: no AWS credentials: %s", err);
+        if (creds_container_configured()) {
+            /* Fetched by the control loop once running (creds.c). */
+            sc->iam_dynamic = true;
+            sc->iam_creds_source = strdup("container endpoint");
+            if (sc->iam_creds_source == NULL) {
+                config_perr(ps, line, "iam_user_id: out of memory");
+            }
+            return;
+        }
+        config_perr(ps, line, "iam_user_id: no AWS credentials: %s; and "
+                    "no container endpoint (AWS_CONTAINER_CREDENTIALS_"
+                    "RELATIVE_URI or _FULL_URI)", err);
         return;
     }
     sc->iam_access_key = creds.access_key;

@@ -51,6 +51,8 @@ struct control {
     struct reload *reload;      /* owned: the config in force, SIGHUP */
     struct admin *admin;        /* owned: /metrics etc., or NULL */
     struct sd *sd;              /* owned: systemd notifications */
+    struct creds_fetcher *creds;    /* owned: container credentials, or
+                                       NULL when no service uses them */
     struct event *ev_sig[3];    /* owned: INT, TERM, HUP */
     bool ready;                 /* READY=1 was sent */
     bool draining;              /* a stop signal came */
@@ -234,6 +236,31 @@ out:
     return rc;
 }
 
+/* The container credentials endpoint, fetched on the control loop when a
+ * service's IAM credentials come from it (the workers' first links wait
+ * for its answer: their AUTH fails, and is retried, until it comes). */
+static int
+start_creds(struct control *c)
+{
+    char err[512];
+
+    for (const struct service_config *sc = c->boot->services; sc != NULL;
+         sc = sc->next) {
+        if (sc->iam_dynamic) {
+            c->creds = creds_fetcher_new(c->base, c->dns,
+                                         shared_container_creds(c->shared),
+                                         err, sizeof(err));
+            if (c->creds == NULL) {
+                fprintf(stderr, "%s:%d: iam_user_id: %s\n", c->boot->file,
+                        sc->key_line[SK_IAM_USER_ID], err);
+                return -1;
+            }
+            return 0;
+        }
+    }
+    return 0;
+}
+
 /* Admin endpoint, systemd, signals: the control loop's events. */
 static int
 start_control(struct control *c)
@@ -282,6 +309,7 @@ control_free(struct control *c)
     sd_free(c->sd);
     reload_free(c->reload);     /* its probes' events are on c->base */
     workers_free(c->ws);
+    creds_fetcher_free(c->creds);
     shared_free(c->shared);
     if (c->dns != NULL) {
         evdns_base_free(c->dns, 0);
@@ -369,7 +397,8 @@ main(int argc, char **argv)
     }
     (void)evdns_base_resolv_conf_parse(c.dns, DNS_OPTIONS_ALL,
                                        c.boot->resolv_conf);
-    if (start_workers(&c) < 0 || start_control(&c) < 0) {
+    if (start_workers(&c) < 0 || start_control(&c) < 0 ||
+        start_creds(&c) < 0) {
         goto out;
     }
     if (daemon_write_pid(c.boot, &c.pid_fd) < 0 ||

@@ -455,6 +455,9 @@ rejected_key(const struct service_config *sc, enum link_fail kind,
     }
     switch (kind) {
     case LINK_FAIL_AUTH:
+        if (sc->iam_user_id != NULL) {
+            return SK_IAM_USER_ID;
+        }
         return sc->auth_password_env != NULL ? SK_AUTH_PASSWORD_ENV
                                              : SK_AUTH_PASSWORD_FILE;
     case LINK_FAIL_CERT:

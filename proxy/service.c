@@ -235,6 +235,8 @@ service_new(const struct service_config *sc, const struct service_env *env,
             .creds = {sc->iam_access_key, sc->iam_secret_key,
                       sc->iam_session_token},
             .signed_count = &svc->iam_tokens,
+            .cell = sc->iam_dynamic ? shared_container_creds(env->shared)
+                                    : NULL,
         };
 
         auth_cmd_build_iam(&svc->auth, &iam);
@@ -443,6 +445,14 @@ service_figures(const struct service *svc, struct svc_figures *f)
     if (svc->sc->iam_user_id != NULL &&
         (f->iam_source = strdup(svc->sc->iam_creds_source)) == NULL) {
         return -1;
+    }
+    if (svc->auth.iam_cfg.cell != NULL) {
+        time_t exp;
+
+        creds_cell_state(svc->auth.iam_cfg.cell, &exp,
+                         &f->iam_fetch_failures);
+        f->iam_dynamic = true;
+        f->iam_expiration = (long long)exp;
     }
     return 0;
 }

@@ -317,7 +317,7 @@ relay_requests(struct session *s, const char *buf, size_t n)
                 return -1;
             }
             if (auth_cmd_render(auth, time(NULL), &cmd, &clen) < 0) {
-                session_close(s, "out-of-memory");
+                session_close(s, "auth-unavailable");
                 return -1;
             }
             r = to_server(s, cmd, clen);

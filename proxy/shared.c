@@ -23,6 +23,7 @@ struct seats {
 };
 
 struct shared {
+    struct creds_cell container;    /* its own lock: creds.h */
     pthread_mutex_t mu;             /* guards the lists below */
     struct seats *seats;            /* one per service name */
     struct shared_member *members;  /* newest first */
@@ -35,8 +36,15 @@ shared_new(void)
 
     if (sh != NULL) {
         pthread_mutex_init(&sh->mu, NULL);
+        creds_cell_init(&sh->container);
     }
     return sh;
+}
+
+struct creds_cell *
+shared_container_creds(struct shared *sh)
+{
+    return &sh->container;
 }
 
 void
@@ -47,6 +55,7 @@ shared_free(struct shared *sh)
     }
     /* Every member has left, so every seats is gone with its last one. */
     pthread_mutex_destroy(&sh->mu);
+    creds_cell_clear(&sh->container);
     free(sh);
 }
 

@@ -18,6 +18,9 @@
  *     (peer and reason)
  *   the upstream failure last     upstream_note.mu (its own; pool.c
  *     logged, per service name     takes it)
+ *   AWS credentials from the      creds_cell.mu (its own; written by the
+ *     container endpoint           control loop's fetcher, read by
+ *                                  workers signing IAM tokens)
  *
  * A member is a service's handle (embedded in struct service, fields
  * private to shared.c).  Its wake event is made active (from any thread)
@@ -32,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "creds.h"
 #include "upstream.h"
 
 struct event;
@@ -95,5 +99,10 @@ bool shared_notice_take(struct shared_member *m, char *peer, char *why);
 
 /* shared_note(m): the upstream failure last logged for m's name. */
 struct upstream_note *shared_note(struct shared_member *m);
+
+/* shared_container_creds(sh): the AWS credentials fetched from the
+ * container endpoint, for every service that uses them (lock: the cell's
+ * own, creds.h). */
+struct creds_cell *shared_container_creds(struct shared *sh);
 
 #endif

@@ -230,6 +230,9 @@ sigv4_presign(const char *host, const char *path,
         }
     }
     OPENSSL_cleanse(key, sizeof(key));
+    if (c.p != NULL) {
+        OPENSSL_cleanse(c.p, c.cap);  /* the canonical query: a session token */
+    }
     free(c.p);
     if (rc < 0 && outlen > 0) {
         out[0] = '\0';

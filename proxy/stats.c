@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tls.h"
 
@@ -121,6 +122,9 @@ stats_figures_add(struct svc_figures *to, const struct svc_figures *from)
     to->full += from->full;
     to->resumed += from->resumed;
     to->iam_tokens += from->iam_tokens;
+    if (from->iam_fetch_failures > to->iam_fetch_failures) {
+        to->iam_fetch_failures = from->iam_fetch_failures;  /* one cell */
+    }
     hist_add(&to->ls.connect, &from->ls.connect);
     hist_add(&to->ls.handshake, &from->ls.handshake);
     for (int k = 0; k < TLS_FAIL_COUNT; k++) {
@@ -348,6 +352,27 @@ render_services(struct evbuffer *out, struct svc_figures *fs, int n)
         if (!merged[i] && fs[i].iam_source != NULL) {
             sample(out, "redsleeve_iam_credentials_info", fs[i].name,
                    "source", fs[i].iam_source, 1);
+        }
+    }
+    metric_family(out, "redsleeve_iam_credentials_expiry_seconds", "gauge",
+           "Seconds until the fetched AWS credentials expire (services "
+           "whose credentials come from the container endpoint).");
+    for (i = 0; i < n; i++) {
+        if (!merged[i] && fs[i].iam_dynamic && fs[i].iam_expiration != 0) {
+            long long left = fs[i].iam_expiration - (long long)time(NULL);
+
+            sample(out, "redsleeve_iam_credentials_expiry_seconds",
+                   fs[i].name, NULL, NULL,
+                   left > 0 ? (unsigned long long)left : 0);
+        }
+    }
+    metric_family(out, "redsleeve_iam_credential_fetch_failures_total",
+           "counter", "Failed fetches of AWS credentials, by source.");
+    for (i = 0; i < n; i++) {
+        if (!merged[i] && fs[i].iam_dynamic) {
+            sample(out, "redsleeve_iam_credential_fetch_failures_total",
+                   fs[i].name, "source", "container",
+                   fs[i].iam_fetch_failures);
         }
     }
     histogram(out, "redsleeve_upstream_connect_seconds",

@@ -33,6 +33,9 @@ struct svc_figures {
     uint64_t iam_tokens;        /* IAM tokens signed */
     char *iam_source;           /* owned: where IAM credentials came
                                    from; NULL without IAM */
+    bool iam_dynamic;           /* ... fetched at run time: */
+    long long iam_expiration;   /* when they expire (0 = none yet) */
+    uint64_t iam_fetch_failures;    /* process-wide, not summed */
 };
 
 /* One worker, copied. */

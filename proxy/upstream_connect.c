@@ -453,7 +453,7 @@ step_handshake(struct link *l)
     ERR_clear_error();
     r = SSL_do_handshake(l->ssl);
     if (r == 1) {
-        char reason[TLS_REASON_MAX];
+        char reason[TLS_REASON_MAX], why[200];
 
         /* Before a single byte goes out (AUTH carries the password): a
          * handshake without a verified certificate proves nothing. */
@@ -468,10 +468,11 @@ step_handshake(struct link *l)
         l->resumed = tls_note_handshake(l->ssl);
         l->init->auth_pending = l->p->auth->on;
         if (l->init->auth_pending &&
-            auth_cmd_render(l->p->auth, time(NULL), &l->init->auth,
-                            &l->init->auth_len) < 0) {
-            fail_step(l, LINK_FAIL_AUTH, "cannot make the AUTH command "
-                      "(out of memory)");
+            auth_cmd_render_why(l->p->auth, time(NULL), &l->init->auth,
+                                &l->init->auth_len, why, sizeof(why)) < 0) {
+            /* Ours, not the server's verdict: not an AUTH rejection. */
+            fail_step(l, LINK_FAIL_OTHER, "cannot make the AUTH command: %s",
+                      why);
             return;
         }
         l->init->role_pending = l->p->sc->role != ROLE_ANY;

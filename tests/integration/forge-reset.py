@@ -68,11 +68,24 @@ def iam_ok(user, token):
     if not 0 <= time.time() - calendar.timegm(at) <= 900:
         return False, date.encode()
     iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", at)
+    env = dict(os.environ)
+    if os.environ.get("FAKE_ISSUED"):
+        # credentials handed out by fake-aws.py: the token's key picks them
+        ak = q.get("X-Amz-Credential", [""])[0].split("/")[0]
+        for line in open(os.environ["FAKE_ISSUED"]):
+            k, s, t = line.split()
+            if k == ak:
+                env.update(AWS_ACCESS_KEY_ID=k, AWS_SECRET_ACCESS_KEY=s,
+                           AWS_SESSION_TOKEN=t)
+                break
+        else:
+            return False, date.encode()
+        date = date + " " + ak
     want = subprocess.run(
         [os.environ["FAKE_RS"], "--iam-token", "--iam-user-id", user.decode(),
          "--iam-cache-name", os.environ["FAKE_IAM_CACHE"], "--iam-region",
          os.environ["FAKE_IAM_REGION"], "--at", iso],
-        capture_output=True, text=True).stdout.strip()
+        capture_output=True, text=True, env=env).stdout.strip()
     return want != "" and want == token.decode(), date.encode()
 
 

@@ -1,0 +1,606 @@
+/*
+ * creds.c: the credential cell and the container endpoint fetcher (see
+ * creds.h).
+ */
+#include "creds.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ECS_HOST "169.254.170.2"
+#define FETCH_TIMEOUT 5             /* seconds per request */
+#define BODY_MAX 16384              /* longest answer accepted */
+#define BACKOFF_MAX 60              /* seconds between failed fetches */
+#define AUTHZ_MAX 4096              /* longest Authorization token */
+
+/* ------------------------------------------------------------ the cell */
+
+static void
+wipe_free(char *s)
+{
+    if (s != NULL) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+void
+creds_cell_init(struct creds_cell *c)
+{
+    memset(c, 0, sizeof(*c));
+    pthread_mutex_init(&c->mu, NULL);
+}
+
+void
+creds_cell_clear(struct creds_cell *c)
+{
+    wipe_free(c->access_key);
+    wipe_free(c->secret_key);
+    wipe_free(c->session_token);
+    pthread_mutex_destroy(&c->mu);
+    memset(c, 0, sizeof(*c));
+}
+
+int
+creds_cell_copy(struct creds_cell *c, time_t now, char *ak, char *sk,
+                char *tok, size_t n)
+{
+    int rc = -1;
+
+    pthread_mutex_lock(&c->mu);
+    if (c->access_key == NULL) {
+        snprintf(ak, n, "no AWS credentials yet from the container "
+                 "endpoint%s%s", c->last_error[0] ? ": " : "",
+                 c->last_error);
+    } else if (c->expiration != 0 && now >= c->expiration) {
+        snprintf(ak, n, "the AWS credentials from the container endpoint "
+                 "expired%s%s", c->last_error[0] ? ": " : "",
+                 c->last_error);
+    } else {
+        snprintf(ak, n, "%s", c->access_key);
+        snprintf(sk, n, "%s", c->secret_key);
+        snprintf(tok, n, "%s", c->session_token ? c->session_token : "");
+        rc = 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+void
+creds_cell_state(struct creds_cell *c, time_t *expiration,
+                 uint64_t *failures)
+{
+    pthread_mutex_lock(&c->mu);
+    *expiration = c->access_key != NULL ? c->expiration : 0;
+    *failures = c->fetch_failures;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Takes ownership of the three strings (tok may be NULL). */
+static void
+cell_swap(struct creds_cell *c, char *ak, char *sk, char *tok, time_t exp)
+{
+    char *oak, *osk, *otok;
+
+    pthread_mutex_lock(&c->mu);
+    oak = c->access_key;
+    osk = c->secret_key;
+    otok = c->session_token;
+    c->access_key = ak;
+    c->secret_key = sk;
+    c->session_token = tok;
+    c->expiration = exp;
+    c->last_error[0] = '\0';
+    pthread_mutex_unlock(&c->mu);
+    wipe_free(oak);
+    wipe_free(osk);
+    wipe_free(otok);
+}
+
+static void
+cell_failed(struct creds_cell *c, const char *why)
+{
+    pthread_mutex_lock(&c->mu);
+    c->fetch_failures++;
+    snprintf(c->last_error, sizeof(c->last_error), "%s", why);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* ------------------------------------------------------------ the JSON */
+
+static const char *
+skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+        p++;
+    }
+    return p;
+}
+
+/* A JSON string at p ('"' first): unescaped into out (n bytes, may be
+ * NULL to skip).  The byte after it, or NULL when it is bad or too long. */
+static const char *
+json_string(const char *p, const char *end, char *out, size_t n)
+{
+    size_t len = 0;
+
+    if (p >= end || *p != '"') {
+        return NULL;
+    }
+    for (p++; p < end && *p != '"'; p++) {
+        char ch = *p;
+
+        if ((unsigned char)ch < 0x20) {
+            return NULL;
+        }
+        if (ch == '\\') {
+            if (++p >= end) {
+                return NULL;
+            }
+            switch (*p) {
+            case '"': case '\\': case '/':
+                ch = *p;
+                break;
+            case 'n':
+                ch = '\n';
+                break;
+            case 't':
+                ch = '\t';
+                break;
+            case 'u': {
+                unsigned v;
+
+                if (end - p < 5 || sscanf(p + 1, "%4x", &v) != 1 ||
+                    v == 0 || v > 0x7f) {
+                    return NULL;    /* only ASCII escapes: keys are ASCII */
+                }
+                ch = (char)v;
+                p += 4;
+                break;
+            }
+            default:
+                return NULL;
+            }
+        }
+        if (out != NULL) {
+            if (len + 1 >= n) {
+                return NULL;
+            }
+            out[len] = ch;
+        }
+        len++;
+    }
+    if (p >= end) {
+        return NULL;
+    }
+    if (out != NULL) {
+        out[len] = '\0';
+    }
+    return p + 1;
+}
+
+/* Skips one JSON value of any kind; the byte after it, or NULL. */
+static const char *
+json_skip(const char *p, const char *end)
+{
+    int depth = 0;
+
+    p = skip_ws(p, end);
+    do {
+        if (p >= end) {
+            return NULL;
+        }
+        if (*p == '"') {
+            if ((p = json_string(p, end, NULL, 0)) == NULL) {
+                return NULL;
+            }
+            continue;
+        }
+        if (*p == '{' || *p == '[') {
+            depth++;
+        } else if (*p == '}' || *p == ']') {
+            if (--depth < 0) {
+                return NULL;
+            }
+        } else if (depth == 0 && (*p == ',')) {
+            return p;
+        }
+        p++;
+    } while (depth > 0 || (p < end && *p != ',' && *p != '}' &&
+                          *p != ' ' && *p != '\n' && *p != '\r' &&
+                          *p != '\t'));
+    return p;
+}
+
+static int
+parse_time(const char *s, time_t *out)
+{
+    struct tm tm;
+    int n = 0;
+
+    memset(&tm, 0, sizeof(tm));
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6) {
+        return -1;
+    }
+    s += n;
+    if (*s == '.') {                /* fractions of a second */
+        s += 1 + strspn(s + 1, "0123456789");
+    }
+    if (strcmp(s, "Z") != 0 && strcmp(s, "+00:00") != 0) {
+        return -1;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *out = timegm(&tm);
+    return *out == (time_t)-1 ? -1 : 0;
+}
+
+int
+creds_parse(const char *body, size_t len, char *ak, char *sk, char *tok,
+            size_t n, time_t *expiration)
+{
+    const char *p = body, *end = body + len;
+    char key[64], when[64];
+    bool have_ak = false, have_sk = false, have_exp = false;
+
+    tok[0] = '\0';
+    p = skip_ws(p, end);
+    if (p >= end || *p++ != '{') {
+        return -1;
+    }
+    for (;;) {
+        char *dst = NULL;
+        size_t dn = n;
+
+        p = skip_ws(p, end);
+        if (p < end && *p == '}') {
+            break;
+        }
+        if ((p = json_string(p, end, key, sizeof(key))) == NULL) {
+            return -1;
+        }
+        p = skip_ws(p, end);
+        if (p >= end || *p++ != ':') {
+            return -1;
+        }
+        p = skip_ws(p, end);
+        if (strcmp(key, "AccessKeyId") == 0) {
+            dst = ak;
+            have_ak = true;
+        } else if (strcmp(key, "SecretAccessKey") == 0) {
+            dst = sk;
+            have_sk = true;
+        } else if (strcmp(key, "Token") == 0) {
+            dst = tok;
+        } else if (strcmp(key, "Expiration") == 0) {
+            dst = when;
+            dn = sizeof(when);
+            have_exp = true;
+        }
+        p = dst != NULL ? json_string(p, end, dst, dn) : json_skip(p, end);
+        if (p == NULL) {
+            return -1;
+        }
+        p = skip_ws(p, end);
+        if (p < end && *p == ',') {
+            p++;
+            continue;
+        }
+        if (p < end && *p == '}') {
+            break;
+        }
+        return -1;
+    }
+    if (!have_ak || !have_sk || ak[0] == '\0' || sk[0] == '\0') {
+        return -1;
+    }
+    *expiration = 0;
+    if (have_exp && parse_time(when, expiration) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ the fetcher */
+
+struct creds_fetcher {
+    struct event_base *base;        /* ref */
+    struct evdns_base *dns;         /* ref */
+    struct creds_cell *cell;        /* ref */
+    struct evhttp_connection *conn; /* owned */
+    struct event *timer;            /* owned: the next fetch */
+    char host[256];
+    int port;
+    char path[1024];
+    int backoff;                    /* seconds before the next retry */
+};
+
+bool
+creds_container_configured(void)
+{
+    const char *rel = getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    const char *full = getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+
+    return (rel != NULL && rel[0] != '\0') ||
+           (full != NULL && full[0] != '\0');
+}
+
+/* The hosts the SDKs allow over plain http. */
+static bool
+host_allowed(const char *host)
+{
+    unsigned char a[16];
+    static const unsigned char eks6[16] = {0xfd, 0x00, 0x0e, 0xc2, [15] = 0x23};
+    static const unsigned char lo6[16] = {[15] = 1};
+
+    if (strcmp(host, "localhost") == 0 || strcmp(host, ECS_HOST) == 0 ||
+        strcmp(host, "169.254.170.23") == 0) {
+        return true;
+    }
+    if (inet_pton(AF_INET, host, a) == 1) {
+        return a[0] == 127;
+    }
+    if (inet_pton(AF_INET6, host, a) == 1) {
+        return memcmp(a, lo6, 16) == 0 || memcmp(a, eks6, 16) == 0;
+    }
+    return false;
+}
+
+static int
+endpoint(struct creds_fetcher *f, char *err, size_t errlen)
+{
+    const char *rel = getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    const char *full = getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    struct evhttp_uri *u;
+    const char *h, *path, *q;
+
+    if (rel != NULL && rel[0] != '\0') {
+        snprintf(f->host, sizeof(f->host), "%s", ECS_HOST);
+        f->port = 80;
+        snprintf(f->path, sizeof(f->path), "%s%s", rel[0] == '/' ? "" : "/",
+                 rel);
+        return 0;
+    }
+    if (full == NULL || full[0] == '\0') {
+        snprintf(err, errlen, "neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI "
+                 "nor AWS_CONTAINER_CREDENTIALS_FULL_URI is set");
+        return -1;
+    }
+    u = evhttp_uri_parse(full);
+    if (u == NULL || evhttp_uri_get_scheme(u) == NULL ||
+        strcmp(evhttp_uri_get_scheme(u), "http") != 0 ||
+        (h = evhttp_uri_get_host(u)) == NULL) {
+        snprintf(err, errlen, "AWS_CONTAINER_CREDENTIALS_FULL_URI: not an "
+                 "http:// address (https is not supported yet)");
+        evhttp_uri_free(u);
+        return -1;
+    }
+    if (!host_allowed(h)) {
+        snprintf(err, errlen, "AWS_CONTAINER_CREDENTIALS_FULL_URI: host %s "
+                 "is not allowed over http (loopback, 169.254.170.2, "
+                 "169.254.170.23 or fd00:ec2::23 only, as the AWS SDKs)",
+                 h);
+        evhttp_uri_free(u);
+        return -1;
+    }
+    snprintf(f->host, sizeof(f->host), "%s", h);
+    f->port = evhttp_uri_get_port(u) > 0 ? evhttp_uri_get_port(u) : 80;
+    path = evhttp_uri_get_path(u);
+    q = evhttp_uri_get_query(u);
+    snprintf(f->path, sizeof(f->path), "%s%s%s",
+             path != NULL && path[0] != '\0' ? path : "/", q ? "?" : "",
+             q ? q : "");
+    evhttp_uri_free(u);
+    return 0;
+}
+
+/* The Authorization header's value, or "" when none is configured; -1
+ * when the file cannot be read. */
+static int
+authorization(char *out, size_t n, char *why, size_t whylen)
+{
+    const char *file = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+    const char *tok = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+    ssize_t r;
+    size_t len = 0;
+    int fd;
+
+    out[0] = '\0';
+    if (file == NULL || file[0] == '\0') {
+        snprintf(out, n, "%s", tok != NULL ? tok : "");
+        return 0;
+    }
+    if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
+        snprintf(why, whylen, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: %s",
+                 file, strerror(errno));
+        return -1;
+    }
+    while (len < n - 1 && (r = read(fd, out + len, n - 1 - len)) > 0) {
+        len += (size_t)r;
+    }
+    close(fd);
+    out[len] = '\0';
+    out[strcspn(out, "\r\n")] = '\0';
+    return 0;
+}
+
+static void fetch(struct creds_fetcher *f);
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    fetch(arg);
+}
+
+/* The next fetch in seconds (0: as soon as the loop runs). */
+static void
+schedule(struct creds_fetcher *f, long seconds)
+{
+    struct timeval tv = {seconds > 0 ? seconds : 0, 0};
+
+    evtimer_add(f->timer, &tv);
+}
+
+static void
+failed(struct creds_fetcher *f, const char *why)
+{
+    log_warn("event=aws-credentials source=container endpoint=%s:%d "
+             "result=failed error=\"%s\" retry_in=%ds", f->host, f->port,
+             why, f->backoff);
+    cell_failed(f->cell, why);
+    schedule(f, f->backoff);
+    f->backoff = f->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : f->backoff * 2;
+}
+
+static void
+done_cb(struct evhttp_request *req, void *arg)
+{
+    struct creds_fetcher *f = arg;
+    char *ak = NULL, *sk = NULL, *tok = NULL, why[160];
+    struct evbuffer *in;
+    time_t exp = 0, now = time(NULL);
+    size_t len;
+    int code;
+
+    if (req == NULL || (code = evhttp_request_get_response_code(req)) == 0) {
+        failed(f, "no answer (connection failed or timed out)");
+        return;
+    }
+    if (code != 200) {
+        snprintf(why, sizeof(why), "HTTP %d", code);
+        failed(f, why);
+        return;
+    }
+    in = evhttp_request_get_input_buffer(req);
+    len = evbuffer_get_length(in);
+    ak = malloc(CREDS_FIELD_MAX);
+    sk = malloc(CREDS_FIELD_MAX);
+    tok = malloc(CREDS_FIELD_MAX);
+    if (ak == NULL || sk == NULL || tok == NULL || len > BODY_MAX ||
+        creds_parse((const char *)evbuffer_pullup(in, -1), len, ak, sk, tok,
+                    CREDS_FIELD_MAX, &exp) < 0) {
+        failed(f, len > BODY_MAX ? "answer too long"
+                  : "the answer is not the credentials JSON "
+                    "(AccessKeyId, SecretAccessKey, Token, Expiration)");
+        if (sk != NULL) {
+            OPENSSL_cleanse(sk, CREDS_FIELD_MAX);
+        }
+        if (tok != NULL) {
+            OPENSSL_cleanse(tok, CREDS_FIELD_MAX);
+        }
+        free(ak);
+        free(sk);
+        free(tok);
+        evbuffer_drain(in, len);
+        return;
+    }
+    evbuffer_drain(in, len);
+    f->backoff = 1;
+    log_info("event=aws-credentials source=container endpoint=%s:%d "
+             "result=ok expires_in=%lds", f->host, f->port,
+             exp != 0 ? (long)(exp - now) : -1L);
+    cell_swap(f->cell, ak, sk, tok[0] != '\0' ? tok : NULL, exp);
+    if (tok[0] == '\0') {
+        free(tok);
+    }
+    /* Ahead of Expiration (at least a second apart); no expiry: once an
+     * hour all the same. */
+    if (exp != 0) {
+        long ahead = (long)(exp - now - CREDS_REFRESH_AHEAD);
+
+        schedule(f, ahead >= 1 ? ahead : 1);
+    } else {
+        schedule(f, 3600);
+    }
+}
+
+static void
+fetch(struct creds_fetcher *f)
+{
+    char authz[AUTHZ_MAX], why[300];
+    struct evhttp_request *req;
+    struct evkeyvalq *h;
+
+    if (authorization(authz, sizeof(authz), why, sizeof(why)) < 0) {
+        failed(f, why);
+        return;
+    }
+    if (f->conn == NULL) {
+        f->conn = evhttp_connection_base_new(f->base, f->dns, f->host,
+                                             (unsigned short)f->port);
+        if (f->conn == NULL) {
+            OPENSSL_cleanse(authz, sizeof(authz));
+            failed(f, "cannot make an HTTP connection");
+            return;
+        }
+        evhttp_connection_set_timeout(f->conn, FETCH_TIMEOUT);
+        evhttp_connection_set_max_body_size(f->conn, BODY_MAX);
+    }
+    req = evhttp_request_new(done_cb, f);
+    if (req == NULL) {
+        OPENSSL_cleanse(authz, sizeof(authz));
+        failed(f, "out of memory");
+        return;
+    }
+    h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Host", f->host);
+    evhttp_add_header(h, "Accept", "application/json");
+    if (authz[0] != '\0') {
+        evhttp_add_header(h, "Authorization", authz);
+    }
+    OPENSSL_cleanse(authz, sizeof(authz));
+    if (evhttp_make_request(f->conn, req, EVHTTP_REQ_GET, f->path) < 0) {
+        failed(f, "cannot send the request");
+    }
+}
+
+struct creds_fetcher *
+creds_fetcher_new(struct event_base *base, struct evdns_base *dns,
+                  struct creds_cell *cell, char *err, size_t errlen)
+{
+    struct creds_fetcher *f = calloc(1, sizeof(*f));
+
+    if (f == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    f->base = base;
+    f->dns = dns;
+    f->cell = cell;
+    f->backoff = 1;
+    if (endpoint(f, err, errlen) < 0 ||
+        (f->timer = evtimer_new(base, timer_cb, f)) == NULL) {
+        free(f);
+        return NULL;
+    }
+    /* From the loop, so the token file is read as the user we run as. */
+    schedule(f, 0);
+    return f;
+}
+
+void
+creds_fetcher_free(struct creds_fetcher *f)
+{
+    if (f == NULL) {
+        return;
+    }
+    if (f->timer != NULL) {
+        event_free(f->timer);
+    }
+    if (f->conn != NULL) {
+        evhttp_connection_free(f->conn);
+    }
+    free(f);
+}
