@@ -168,7 +168,9 @@ sigv4_presign(const char *host, const char *path,
     snprintf(credential, sizeof(credential), "%s/%s", creds->access_key,
              scope);
     snprintf(exp, sizeof(exp), "%d", expires);
-    memcpy(all, params, (size_t)n * sizeof(*params));
+    if (n > 0) {
+        memcpy(all, params, (size_t)n * sizeof(*params));
+    }
     m = n;
     all[m++] = (struct sigv4_param){"X-Amz-Algorithm", "AWS4-HMAC-SHA256"};
     all[m++] = (struct sigv4_param){"X-Amz-Credential", credential};
