@@ -405,18 +405,21 @@ validate_iam(struct config_parse *ps, struct service_config *sc)
         return;
     }
     if (aws_creds_load(sc->aws_profile, &creds, err, sizeof(err)) < 0) {
-        if (creds_container_configured()) {
+        if (creds_container_configured() || creds_imds_enabled()) {
             /* Fetched by the control loop once running (creds.c). */
             sc->iam_dynamic = true;
-            sc->iam_creds_source = strdup("container endpoint");
+            sc->iam_creds_source = strdup(creds_container_configured()
+                                              ? "container endpoint"
+                                              : "instance metadata");
             if (sc->iam_creds_source == NULL) {
                 config_perr(ps, line, "iam_user_id: out of memory");
             }
             return;
         }
-        config_perr(ps, line, "iam_user_id: no AWS credentials: %s; and "
-                    "no container endpoint (AWS_CONTAINER_CREDENTIALS_"
-                    "RELATIVE_URI or _FULL_URI)", err);
+        config_perr(ps, line, "iam_user_id: no AWS credentials: %s; no "
+                    "container endpoint (AWS_CONTAINER_CREDENTIALS_"
+                    "RELATIVE_URI or _FULL_URI); and instance metadata is "
+                    "off (AWS_EC2_METADATA_DISABLED=true)", err);
         return;
     }
     sc->iam_access_key = creds.access_key;

@@ -14,9 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define ECS_HOST "169.254.170.2"
+#define IMDS_DEFAULT "http://169.254.169.254"
+#define IMDS_TOKEN_TTL 21600        /* seconds an IMDSv2 token is asked for */
+#define IMDS_CREDS_PATH "/latest/meta-data/iam/security-credentials/"
 #define FETCH_TIMEOUT 5             /* seconds per request */
 #define BODY_MAX 16384              /* longest answer accepted */
 #define BACKOFF_MAX 60              /* seconds between failed fetches */
@@ -58,13 +62,11 @@ creds_cell_copy(struct creds_cell *c, time_t now, char *ak, char *sk,
 
     pthread_mutex_lock(&c->mu);
     if (c->access_key == NULL) {
-        snprintf(ak, n, "no AWS credentials yet from the container "
-                 "endpoint%s%s", c->last_error[0] ? ": " : "",
-                 c->last_error);
+        snprintf(ak, n, "no AWS credentials yet%s%s",
+                 c->last_error[0] ? ": " : "", c->last_error);
     } else if (c->expiration != 0 && now >= c->expiration) {
-        snprintf(ak, n, "the AWS credentials from the container endpoint "
-                 "expired%s%s", c->last_error[0] ? ": " : "",
-                 c->last_error);
+        snprintf(ak, n, "the AWS credentials expired%s%s",
+                 c->last_error[0] ? ": " : "", c->last_error);
     } else {
         snprintf(ak, n, "%s", c->access_key);
         snprintf(sk, n, "%s", c->secret_key);
@@ -314,6 +316,7 @@ creds_parse(const char *body, size_t len, char *ak, char *sk, char *tok,
 /* ------------------------------------------------------------ the fetcher */
 
 struct creds_fetcher {
+    enum creds_source src;
     struct event_base *base;        /* ref */
     struct evdns_base *dns;         /* ref */
     struct creds_cell *cell;        /* ref */
@@ -323,7 +326,26 @@ struct creds_fetcher {
     int port;
     char path[1024];
     int backoff;                    /* seconds before the next retry */
+    /* IMDSv2 only: */
+    char imds_token[512];           /* secret: the session token, "" none */
+    time_t imds_token_at;           /* when it was issued */
+    char role[256];                 /* the instance profile's role */
+    bool retried;                   /* a 401 was retried with a new token */
 };
+
+static const char *
+src_name(const struct creds_fetcher *f)
+{
+    return f->src == CREDS_SRC_IMDS ? "imds" : "container";
+}
+
+bool
+creds_imds_enabled(void)
+{
+    const char *v = getenv("AWS_EC2_METADATA_DISABLED");
+
+    return v == NULL || strcasecmp(v, "true") != 0;
+}
 
 bool
 creds_container_configured(void)
@@ -356,6 +378,29 @@ host_allowed(const char *host)
     return false;
 }
 
+/* IMDS: AWS_EC2_METADATA_SERVICE_ENDPOINT (http://), else the default. */
+static int
+imds_endpoint(struct creds_fetcher *f, char *err, size_t errlen)
+{
+    const char *e = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+    struct evhttp_uri *u = evhttp_uri_parse(e != NULL && e[0] != '\0'
+                                                ? e : IMDS_DEFAULT);
+    const char *h;
+
+    if (u == NULL || evhttp_uri_get_scheme(u) == NULL ||
+        strcmp(evhttp_uri_get_scheme(u), "http") != 0 ||
+        (h = evhttp_uri_get_host(u)) == NULL) {
+        snprintf(err, errlen, "AWS_EC2_METADATA_SERVICE_ENDPOINT: not an "
+                 "http:// address");
+        evhttp_uri_free(u);
+        return -1;
+    }
+    snprintf(f->host, sizeof(f->host), "%s", h);
+    f->port = evhttp_uri_get_port(u) > 0 ? evhttp_uri_get_port(u) : 80;
+    evhttp_uri_free(u);
+    return 0;
+}
+
 static int
 endpoint(struct creds_fetcher *f, char *err, size_t errlen)
 {
@@ -364,6 +409,9 @@ endpoint(struct creds_fetcher *f, char *err, size_t errlen)
     struct evhttp_uri *u;
     const char *h, *path, *q;
 
+    if (f->src == CREDS_SRC_IMDS) {
+        return imds_endpoint(f, err, errlen);
+    }
     if (rel != NULL && rel[0] != '\0') {
         snprintf(f->host, sizeof(f->host), "%s", ECS_HOST);
         f->port = 80;
@@ -456,9 +504,9 @@ schedule(struct creds_fetcher *f, long seconds)
 static void
 failed(struct creds_fetcher *f, const char *why)
 {
-    log_warn("event=aws-credentials source=container endpoint=%s:%d "
-             "result=failed error=\"%s\" retry_in=%ds", f->host, f->port,
-             why, f->backoff);
+    log_warn("event=aws-credentials source=%s endpoint=%s:%d "
+             "result=failed error=\"%s\" retry_in=%ds", src_name(f), f->host,
+             f->port, why, f->backoff);
     cell_failed(f->cell, why);
     schedule(f, f->backoff);
     f->backoff = f->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : f->backoff * 2;
@@ -476,6 +524,13 @@ done_cb(struct evhttp_request *req, void *arg)
 
     if (req == NULL || (code = evhttp_request_get_response_code(req)) == 0) {
         failed(f, "no answer (connection failed or timed out)");
+        return;
+    }
+    if (code == 401 && f->src == CREDS_SRC_IMDS && !f->retried) {
+        /* The session token expired or was refused: a new one, once. */
+        f->retried = true;
+        OPENSSL_cleanse(f->imds_token, sizeof(f->imds_token));
+        schedule(f, 0);
         return;
     }
     if (code != 200) {
@@ -508,8 +563,9 @@ done_cb(struct evhttp_request *req, void *arg)
     }
     evbuffer_drain(in, len);
     f->backoff = 1;
-    log_info("event=aws-credentials source=container endpoint=%s:%d "
-             "result=ok expires_in=%lds", f->host, f->port,
+    f->retried = false;
+    log_info("event=aws-credentials source=%s endpoint=%s:%d "
+             "result=ok expires_in=%lds", src_name(f), f->host, f->port,
              exp != 0 ? (long)(exp - now) : -1L);
     cell_swap(f->cell, ak, sk, tok[0] != '\0' ? tok : NULL, exp);
     if (tok[0] == '\0') {
@@ -526,49 +582,164 @@ done_cb(struct evhttp_request *req, void *arg)
     }
 }
 
-static void
-fetch(struct creds_fetcher *f)
+/* Sends one request to the endpoint; -1 (nothing sent) on failure. */
+static int
+send_request(struct creds_fetcher *f, enum evhttp_cmd_type method,
+             const char *path, void (*cb)(struct evhttp_request *, void *),
+             const char *hname, const char *hvalue)
 {
-    char authz[AUTHZ_MAX], why[300];
     struct evhttp_request *req;
     struct evkeyvalq *h;
 
-    if (authorization(authz, sizeof(authz), why, sizeof(why)) < 0) {
-        failed(f, why);
-        return;
-    }
     if (f->conn == NULL) {
         f->conn = evhttp_connection_base_new(f->base, f->dns, f->host,
                                              (unsigned short)f->port);
         if (f->conn == NULL) {
-            OPENSSL_cleanse(authz, sizeof(authz));
-            failed(f, "cannot make an HTTP connection");
-            return;
+            return -1;
         }
         evhttp_connection_set_timeout(f->conn, FETCH_TIMEOUT);
         evhttp_connection_set_max_body_size(f->conn, BODY_MAX);
     }
-    req = evhttp_request_new(done_cb, f);
-    if (req == NULL) {
-        OPENSSL_cleanse(authz, sizeof(authz));
-        failed(f, "out of memory");
-        return;
+    if ((req = evhttp_request_new(cb, f)) == NULL) {
+        return -1;
     }
     h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Host", f->host);
-    evhttp_add_header(h, "Accept", "application/json");
-    if (authz[0] != '\0') {
-        evhttp_add_header(h, "Authorization", authz);
+    /* One request per connection: a server that closes after answering
+     * (HTTP/1.0) cannot leave the next request on a dead socket. */
+    evhttp_add_header(h, "Connection", "close");
+    if (hname != NULL && hvalue[0] != '\0') {
+        evhttp_add_header(h, hname, hvalue);
     }
+    return evhttp_make_request(f->conn, req, method, path);
+}
+
+/* A short plain-text answer (an IMDS token or role name): its first line
+ * into out, or -1 with why. */
+static int
+text_answer(struct evhttp_request *req, const char *what, char *out,
+            size_t n, char *why, size_t whylen)
+{
+    struct evbuffer *in;
+    size_t len;
+    int code;
+
+    if (req == NULL || (code = evhttp_request_get_response_code(req)) == 0) {
+        snprintf(why, whylen, "%s: no answer (connection failed or timed "
+                 "out)", what);
+        return -1;
+    }
+    if (code != 200) {
+        snprintf(why, whylen, "%s: HTTP %d", what, code);
+        return code == 401 ? -2 : -1;
+    }
+    in = evhttp_request_get_input_buffer(req);
+    len = evbuffer_get_length(in);
+    if (len == 0 || len >= n) {
+        snprintf(why, whylen, "%s: %s answer", what,
+                 len == 0 ? "an empty" : "too long an");
+        evbuffer_drain(in, len);
+        return -1;
+    }
+    evbuffer_remove(in, out, len);
+    out[len] = '\0';
+    out[strcspn(out, "\r\n")] = '\0';
+    return out[0] != '\0' ? 0 : -1;
+}
+
+static void
+imds_token_cb(struct evhttp_request *req, void *arg)
+{
+    struct creds_fetcher *f = arg;
+    char why[160];
+
+    if (text_answer(req, "instance metadata token (PUT /latest/api/token)",
+                    f->imds_token, sizeof(f->imds_token), why,
+                    sizeof(why)) < 0) {
+        OPENSSL_cleanse(f->imds_token, sizeof(f->imds_token));
+        failed(f, why);
+        return;
+    }
+    f->imds_token_at = time(NULL);
+    schedule(f, 0);     /* the next step from the loop, not this callback:
+                           the connection may be closing under it */
+}
+
+static void
+imds_role_cb(struct evhttp_request *req, void *arg)
+{
+    struct creds_fetcher *f = arg;
+    char why[160];
+    int r = text_answer(req, "instance profile role", f->role,
+                        sizeof(f->role), why, sizeof(why));
+
+    if (r == -2 && !f->retried) {
+        f->retried = true;
+        OPENSSL_cleanse(f->imds_token, sizeof(f->imds_token));
+        schedule(f, 0);
+        return;
+    }
+    if (r < 0) {
+        f->role[0] = '\0';
+        failed(f, why);
+        return;
+    }
+    schedule(f, 0);
+}
+
+/* IMDSv2: a session token (PUT), the role's name, its credentials; each
+ * GET carries the token, and a 401 asks for a new one (once). */
+static void
+imds_step(struct creds_fetcher *f)
+{
+    char path[sizeof(IMDS_CREDS_PATH) + 256], ttl[16];
+    int r;
+
+    if (f->imds_token[0] == '\0' ||
+        time(NULL) - f->imds_token_at > IMDS_TOKEN_TTL - 300) {
+        snprintf(ttl, sizeof(ttl), "%d", IMDS_TOKEN_TTL);
+        r = send_request(f, EVHTTP_REQ_PUT, "/latest/api/token",
+                         imds_token_cb, "X-aws-ec2-metadata-token-ttl-seconds",
+                         ttl);
+    } else if (f->role[0] == '\0') {
+        r = send_request(f, EVHTTP_REQ_GET, IMDS_CREDS_PATH, imds_role_cb,
+                         "X-aws-ec2-metadata-token", f->imds_token);
+    } else {
+        snprintf(path, sizeof(path), "%s%s", IMDS_CREDS_PATH, f->role);
+        r = send_request(f, EVHTTP_REQ_GET, path, done_cb,
+                         "X-aws-ec2-metadata-token", f->imds_token);
+    }
+    if (r < 0) {
+        failed(f, "cannot send the request");
+    }
+}
+
+static void
+fetch(struct creds_fetcher *f)
+{
+    char authz[AUTHZ_MAX], why[300];
+    int r;
+
+    if (f->src == CREDS_SRC_IMDS) {
+        imds_step(f);
+        return;
+    }
+    if (authorization(authz, sizeof(authz), why, sizeof(why)) < 0) {
+        failed(f, why);
+        return;
+    }
+    r = send_request(f, EVHTTP_REQ_GET, f->path, done_cb, "Authorization",
+                     authz);
     OPENSSL_cleanse(authz, sizeof(authz));
-    if (evhttp_make_request(f->conn, req, EVHTTP_REQ_GET, f->path) < 0) {
+    if (r < 0) {
         failed(f, "cannot send the request");
     }
 }
 
 struct creds_fetcher *
-creds_fetcher_new(struct event_base *base, struct evdns_base *dns,
-                  struct creds_cell *cell, char *err, size_t errlen)
+creds_fetcher_new(enum creds_source src, struct event_base *base,
+                  struct evdns_base *dns, struct creds_cell *cell, char *err,
+                  size_t errlen)
 {
     struct creds_fetcher *f = calloc(1, sizeof(*f));
 
@@ -576,6 +747,7 @@ creds_fetcher_new(struct event_base *base, struct evdns_base *dns,
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    f->src = src;
     f->base = base;
     f->dns = dns;
     f->cell = cell;
@@ -602,5 +774,6 @@ creds_fetcher_free(struct creds_fetcher *f)
     if (f->conn != NULL) {
         evhttp_connection_free(f->conn);
     }
+    OPENSSL_cleanse(f->imds_token, sizeof(f->imds_token));
     free(f);
 }

@@ -1,7 +1,8 @@
 /*
  * creds.h: AWS credentials that change while redsleeve runs, fetched
- * from the container credentials endpoint (ECS, EKS Pod Identity) and
- * refreshed before they expire, without blocking any loop.
+ * from the container credentials endpoint (ECS, EKS Pod Identity) or the
+ * EC2 instance metadata service (IMDSv2) and refreshed before they
+ * expire, without blocking any loop.
  *
  * A creds_cell holds the current credentials for the whole process; the
  * control loop's fetcher writes it, every worker reads it when it signs an
@@ -16,6 +17,12 @@
  *                                           or [fd00:ec2::23]
  *   AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE  the Authorization header, read
  *   AWS_CONTAINER_AUTHORIZATION_TOKEN       at every fetch (file first)
+ * IMDSv2, when no other source has credentials and
+ * AWS_EC2_METADATA_DISABLED is not "true": PUT /latest/api/token (a
+ * session token for 6 h), GET .../iam/security-credentials/ (the role),
+ * GET .../security-credentials/ROLE, each GET with the token; a 401 gets
+ * a new token, once.  AWS_EC2_METADATA_SERVICE_ENDPOINT moves it (default
+ * http://169.254.169.254).
  * The answer is JSON with AccessKeyId, SecretAccessKey, Token and
  * Expiration (ISO 8601, UTC).  It is fetched again CREDS_REFRESH_AHEAD
  * seconds before Expiration; a failed fetch keeps the credentials it has
@@ -65,6 +72,15 @@ void creds_cell_state(struct creds_cell *c, time_t *expiration,
 /* creds_container_configured(): the container endpoint variables are set. */
 bool creds_container_configured(void);
 
+/* creds_imds_enabled(): instance metadata may be asked
+ * (AWS_EC2_METADATA_DISABLED is not "true"). */
+bool creds_imds_enabled(void);
+
+enum creds_source {
+    CREDS_SRC_CONTAINER,            /* the container endpoint */
+    CREDS_SRC_IMDS                  /* EC2 instance metadata, IMDSv2 */
+};
+
 /*
  * creds_parse(body, len, ak, sk, tok, n, expiration): the four fields of
  * an endpoint's JSON answer.  0, or -1 when a field is missing, too long
@@ -78,11 +94,13 @@ struct evdns_base;
 struct creds_fetcher;
 
 /*
- * creds_fetcher_new(base, dns, cell, err, errlen): starts fetching into
- * cell on base (the first fetch as soon as the loop runs).  NULL with
- * why in err when the endpoint variables are missing or not allowed.
+ * creds_fetcher_new(src, base, dns, cell, err, errlen): starts fetching
+ * from src into cell on base (the first fetch as soon as the loop runs).
+ * NULL with why in err when the endpoint variables are missing or not
+ * allowed.
  */
-struct creds_fetcher *creds_fetcher_new(struct event_base *base,
+struct creds_fetcher *creds_fetcher_new(enum creds_source src,
+                                        struct event_base *base,
                                         struct evdns_base *dns,
                                         struct creds_cell *cell, char *err,
                                         size_t errlen);

@@ -247,7 +247,10 @@ start_creds(struct control *c)
     for (const struct service_config *sc = c->boot->services; sc != NULL;
          sc = sc->next) {
         if (sc->iam_dynamic) {
-            c->creds = creds_fetcher_new(c->base, c->dns,
+            c->creds = creds_fetcher_new(creds_container_configured()
+                                             ? CREDS_SRC_CONTAINER
+                                             : CREDS_SRC_IMDS,
+                                         c->base, c->dns,
                                          shared_container_creds(c->shared),
                                          err, sizeof(err));
             if (c->creds == NULL) {

@@ -371,7 +371,9 @@ render_services(struct evbuffer *out, struct svc_figures *fs, int n)
     for (i = 0; i < n; i++) {
         if (!merged[i] && fs[i].iam_dynamic) {
             sample(out, "redsleeve_iam_credential_fetch_failures_total",
-                   fs[i].name, "source", "container",
+                   fs[i].name, "source",
+                   strcmp(fs[i].iam_source, "instance metadata") == 0
+                       ? "imds" : "container",
                    fs[i].iam_fetch_failures);
         }
     }

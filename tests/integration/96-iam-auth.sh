@@ -44,7 +44,7 @@ iam_svc a 1 "iam_user_id = app" "iam_cache_name = c" "iam_region = eu-west-1" \
 check "auth_user other than iam_user_id is refused" \
     grep -q 'user.ini:9: auth_user: "other" is not iam_user_id "app"' <<<"$(cc "$W/user.ini")"
 iam_svc a 1 "iam_user_id = app" "iam_cache_name = c" "iam_region = eu-west-1" >"$W/ok.ini"
-out=$(env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$REDSLEEVE" -c "$W/ok.ini" --check-config 2>&1 || true)
+out=$(env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_EC2_METADATA_DISABLED=true "$REDSLEEVE" -c "$W/ok.ini" --check-config 2>&1 || true)
 check "no credentials anywhere: refused, saying where it looked" \
     grep -q 'ok.ini:6: iam_user_id: no AWS credentials: ' <<<"$out"
 out=$(cc "$W/ok.ini")
