@@ -94,15 +94,7 @@ sign_from_cell(const struct auth_iam *iam, time_t now, char *token,
             snprintf(why, whylen, "cannot sign the IAM token");
         }
     }
-    if (sk != NULL) {
-        OPENSSL_cleanse(sk, CREDS_FIELD_MAX);
-    }
-    if (tok != NULL) {
-        OPENSSL_cleanse(tok, CREDS_FIELD_MAX);
-    }
-    free(ak);
-    free(sk);
-    free(tok);
+    creds_fields_free(ak, sk, tok);
     return rc;
 }
 

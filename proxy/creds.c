@@ -117,6 +117,20 @@ cell_failed(struct creds_cell *c, const char *why)
     pthread_mutex_unlock(&c->mu);
 }
 
+void
+creds_fields_free(char *ak, char *sk, char *tok)
+{
+    if (sk != NULL) {
+        OPENSSL_cleanse(sk, CREDS_FIELD_MAX);
+    }
+    if (tok != NULL) {
+        OPENSSL_cleanse(tok, CREDS_FIELD_MAX);
+    }
+    free(ak);
+    free(sk);
+    free(tok);
+}
+
 /* ------------------------------------------------------------ the JSON */
 
 static const char *
@@ -549,15 +563,7 @@ done_cb(struct evhttp_request *req, void *arg)
         failed(f, len > BODY_MAX ? "answer too long"
                   : "the answer is not the credentials JSON "
                     "(AccessKeyId, SecretAccessKey, Token, Expiration)");
-        if (sk != NULL) {
-            OPENSSL_cleanse(sk, CREDS_FIELD_MAX);
-        }
-        if (tok != NULL) {
-            OPENSSL_cleanse(tok, CREDS_FIELD_MAX);
-        }
-        free(ak);
-        free(sk);
-        free(tok);
+        creds_fields_free(ak, sk, tok);
         evbuffer_drain(in, len);
         return;
     }

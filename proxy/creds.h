@@ -65,6 +65,10 @@ void creds_cell_clear(struct creds_cell *c);
 int creds_cell_copy(struct creds_cell *c, time_t now, char *ak, char *sk,
                     char *tok, size_t n) MUST_CHECK;
 
+/* creds_fields_free(ak, sk, tok): wipes (sk, tok) and frees three
+ * CREDS_FIELD_MAX buffers from malloc; any may be NULL. */
+void creds_fields_free(char *ak, char *sk, char *tok);
+
 /* creds_cell_state(c, expiration, failures): the figures for /metrics. */
 void creds_cell_state(struct creds_cell *c, time_t *expiration,
                       uint64_t *failures);

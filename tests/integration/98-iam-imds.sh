@@ -16,15 +16,7 @@ wait_until 10 test -s "$W/imds.port"
 export AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:$(cat "$W/imds.port")
 ML=$W/imds.port.log
 
-export FAKE_RS=$REDSLEEVE FAKE_IAM_CACHE=c1 FAKE_IAM_REGION=eu-west-1 FAKE_ISSUED=$W/imds.port.issued
-start_bg fakeiam python3 "$HERE/forge-reset.py" iam \
-    "$PKI/server.crt" "$PKI/server.key" "$W/iam.port"
-wait_until 10 test -s "$W/iam.port"
-FL=$W/iam.port.log
-{ printf '[global]\nadmin_listen = 127.0.0.1:0\n'
-  printf '[cache]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:%s\n' "$(cat "$W/iam.port")"
-  printf 'verify_host = redis.test\nca_file = %s\npool_min_idle = 1\n' "$PKI/ca.crt"
-  printf 'iam_user_id = app\niam_cache_name = c1\n'; } >"$W/m.ini"
+iam_gate "$W/imds.port.issued" "$W/m.ini"
 
 out=$("$REDSLEEVE" -c "$W/m.ini" --check-config 2>&1 || true)
 check "--check-config: nothing else found, so instance metadata" \

@@ -93,23 +93,7 @@ class H(http.server.BaseHTTPRequestHandler):
             self.send_response(401)
             self.end_headers()
             return
-        state["n"] += 1
-        n = state["n"]
-        ak, sk, tok = f"AKIDC{n}", f"secret{n}NeverLogged", f"token{n}NeverLogged"
-        with open(portfile + ".issued", "a") as f:
-            f.write(f"{ak} {sk} {tok}\n")
-        exp = (datetime.datetime.now(datetime.timezone.utc)
-               + datetime.timedelta(seconds=303)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = ('{"RoleArn": "arn:aws:iam::123456789012:role/x", '
-                f'"AccessKeyId": "{ak}", "SecretAccessKey": "{sk}", '
-                f'"Token": "{tok}", "Expiration": "{exp}", '
-                '"Extra": {"nested": [1, 2, "x"]}}').encode()
-        note(f"200 {ak}")
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply(200, self.creds_body(), "application/json")
 
 
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)

@@ -279,3 +279,21 @@ hup_and_wait() {  # hup_and_wait PATTERN: SIGHUP, wait for PATTERN once more
     more() { (($(reloads "$1") >= before + 1)); }   # one per reload, any workers
     wait_until 15 more "$1"
 }
+
+# ------------------------------------------------------------- IAM
+
+# iam_gate ISSUED INI: starts the TLS fake that checks every IAM token
+# (forge-reset.py iam: user app, cache c1, eu-west-1, the credentials
+# listed in ISSUED by fake-aws.py) and writes INI, a service [cache] in
+# front of it with an admin port.  Sets FL, the fake's log.
+iam_gate() {
+    export FAKE_RS=$REDSLEEVE FAKE_IAM_CACHE=c1 FAKE_IAM_REGION=eu-west-1 FAKE_ISSUED=$1
+    start_bg fakeiam python3 "$HERE/forge-reset.py" iam \
+        "$PKI/server.crt" "$PKI/server.key" "$W/iam.port"
+    wait_until 10 test -s "$W/iam.port"
+    FL=$W/iam.port.log
+    { printf '[global]\nadmin_listen = 127.0.0.1:0\n'
+      printf '[cache]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:%s\n' "$(cat "$W/iam.port")"
+      printf 'verify_host = redis.test\nca_file = %s\npool_min_idle = 1\n' "$PKI/ca.crt"
+      printf 'iam_user_id = app\niam_cache_name = c1\n'; } >"$2"
+}
