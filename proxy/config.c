@@ -176,6 +176,9 @@ const struct config_key config_keys[CONFIG_NKEYS] = {
         SOFF(iam_serverless), "no", 0, 0, NULL, NULL, NULL, 0},
     SK(SK_AWS_PROFILE) = {"aws_profile", false, CONFIG_T_STRING,
         SOFF(aws_profile), NULL, 0, 0, NULL, NULL, NULL, 0},
+    SK(SK_IAM_REAUTH_INTERVAL) = {"iam_reauth_interval", false,
+        CONFIG_T_DURATION, SOFF(iam_reauth_interval), "11h", 1, 42600,
+        NULL, NULL, NULL, 0},
 };
 
 /* Owned strings of a service that no key sets (derived in validation). */

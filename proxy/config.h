@@ -75,6 +75,7 @@ enum service_key {
     SK_IAM_REGION,
     SK_IAM_SERVERLESS,
     SK_AWS_PROFILE,
+    SK_IAM_REAUTH_INTERVAL,
     SK_COUNT
 };
 
@@ -216,6 +217,10 @@ struct service_config {
                                    "container endpoint" */
     bool iam_dynamic;           /* credentials fetched at run time (the
                                    container endpoint), not the keys above */
+    double iam_reauth_interval; /* seconds: a link logs in again with a
+                                   fresh token this long after its last
+                                   AUTH (ElastiCache ends an IAM
+                                   connection 12 h after it) */
 
     double connect_timeout;     /* seconds: resolve + TCP connect */
     double handshake_timeout;   /* seconds: TLS handshake + AUTH */

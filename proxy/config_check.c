@@ -333,7 +333,8 @@ static void
 validate_iam(struct config_parse *ps, struct service_config *sc)
 {
     static const enum service_key iam_only[] = {
-        SK_IAM_CACHE_NAME, SK_IAM_REGION, SK_IAM_SERVERLESS, SK_AWS_PROFILE
+        SK_IAM_CACHE_NAME, SK_IAM_REGION, SK_IAM_SERVERLESS, SK_AWS_PROFILE,
+        SK_IAM_REAUTH_INTERVAL
     };
     int line = sc->key_line[SK_IAM_USER_ID];
     struct aws_creds creds;
@@ -396,14 +397,8 @@ validate_iam(struct config_parse *ps, struct service_config *sc)
             return;
         }
     }
-    if (sc->link_max_lifetime == 0 || sc->link_max_lifetime > 43200 - 600) {
-        /* ElastiCache ends an IAM connection after 12 hours. */
-        config_perr(ps, line_or_section(sc, SK_LINK_MAX_LIFETIME),
-                    "link_max_lifetime: with iam_user_id it must be set and "
-                    "below 11h50m (ElastiCache closes IAM connections after "
-                    "12 hours)");
-        return;
-    }
+    /* No bound on link_max_lifetime: a link, pooled or held, logs in
+     * again every iam_reauth_interval (below ElastiCache's 12 hours). */
     if (aws_creds_load(sc->aws_profile, &creds, err, sizeof(err)) < 0) {
         if (creds_container_configured() || creds_imds_enabled()) {
             /* Fetched by the control loop once running (creds.c). */

@@ -242,6 +242,12 @@ pool_tick_cb(evutil_socket_t fd, short what, void *arg)
             if (sc->link_max_lifetime > 0 &&
                 link_age(pl->link) >= sc->link_max_lifetime) {
                 pool_discard(pl, "lifetime");
+            } else if (p->lp->auth->iam &&
+                       link_auth_age(pl->link) >= sc->iam_reauth_interval) {
+                /* Before ElastiCache's 12 hours: a fresh token. */
+                if (pool_start_command(pl, PL_REAUTHING) < 0) {
+                    pool_discard(pl, "reauth-unavailable");
+                }
             } else if (sc->link_idle_check > 0 &&
                        now - pl->idle_since >= sc->link_idle_check &&
                        pool_start_command(pl, PL_PINGING) < 0) {
@@ -252,6 +258,7 @@ pool_tick_cb(evutil_socket_t fd, short what, void *arg)
         case PL_DRAINING:
         case PL_RESETTING:
         case PL_PROBING:
+        case PL_REAUTHING:
             if (now >= pl->deadline) {
                 pool_discard(pl, pl->state == PL_DRAINING ? "drain-timeout"
                                                      : "reply-timeout");
@@ -385,4 +392,10 @@ pool_get_stats(const struct pool *p, struct pool_stats *st)
     for (const struct pooled *pl = p->links; pl != NULL; pl = pl->next) {
         st->recycling += pl->state != PL_IDLE && pl->state != PL_FILLING;
     }
+}
+
+void
+pool_note_reauth(struct pool *p)
+{
+    p->stats.reauths++;
 }

@@ -45,6 +45,8 @@ struct pool_stats {
     uint64_t returned_clean;    /* ... of them handed back without RESET */
     uint64_t discarded;         /* links closed instead of recycled */
     uint64_t fill_failures;     /* pool links that never became ready */
+    uint64_t reauths;           /* IAM: links logged in again with a fresh
+                                   token (idle in the pool, or held) */
     uint64_t failures[POOL_FAIL_KINDS];     /* link failures by kind */
     bool upstream_up;           /* the last link attempt succeeded */
     unsigned idle;              /* links ready now */
@@ -151,5 +153,8 @@ void pool_note_closed(struct pool *p, const char *reason);
 
 /* pool_get_stats(p, st): counters for logs and metrics. */
 void pool_get_stats(const struct pool *p, struct pool_stats *st);
+
+/* pool_note_reauth(p): a link a client holds logged in again (IAM). */
+void pool_note_reauth(struct pool *p);
 
 #endif

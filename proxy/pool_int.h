@@ -4,7 +4,7 @@
  * The pool's own structs (a pool, and a link while the pool holds it) and
  * the helpers of the lower files: pool_links.c (the list, health, stale
  * servers) and pool_reset.c (the commands a held link is sent: RESET +
- * nonce, PING, ROLE, and their replies).  pool.c is on top.  Include it
+ * nonce, PING, ROLE, AUTH, and their replies).  pool.c is on top.  Include it
  * only from pool*.c.
  */
 #ifndef REDSLEEVE_POOL_INT_H
@@ -30,7 +30,8 @@ enum pl_state {
     PL_PINGING,         /* idle check: PING sent, +PONG expected */
     PL_DRAINING,        /* dropping replies owed to a departed client */
     PL_RESETTING,       /* RESET [+ AUTH] + ECHO nonce sent */
-    PL_PROBING          /* ROLE sent to confirm a READONLY/LOADING hint */
+    PL_PROBING,         /* ROLE sent to confirm a READONLY/LOADING hint */
+    PL_REAUTHING        /* IAM: AUTH with a fresh token sent, +OK expected */
 };
 
 /* A link while the pool holds it. */
@@ -117,7 +118,8 @@ unsigned pool_idle_cap(const struct pool *p);
 
 /*
  * pool_start_command(pl, st): sends what state st sends (PL_RESETTING:
- * RESET [+ AUTH] + a nonce; PL_PINGING: PING; PL_PROBING: ROLE) and moves
+ * RESET [+ AUTH] + a nonce; PL_PINGING: PING; PL_PROBING: ROLE;
+ * PL_REAUTHING: AUTH alone) and moves
  * pl to st.  0, or -1 when it cannot be written (the caller discards).
  */
 int pool_start_command(struct pooled *pl, enum pl_state st);

@@ -8,6 +8,9 @@
  *                                                      the name moved)
  *   pinging   --+PONG-->                               idle
  *   probing   --ROLE: master--> idle, else the peer is stale
+ *   reauthing --+OK-->                                 idle (IAM: a fresh
+ *                                                      token before the
+ *                                                      server's 12 hours)
  *
  * It owns pool_recycle (a departed client's link comes in here) and the
  * I/O callback of every held link.  It does not fill, count demand, look
@@ -60,7 +63,8 @@ send_out(struct pooled *pl)
  * one) ECHO would be refused with NOAUTH; the nonce is then sent as a
  * command of its own, which Redis answers before any AUTH check with
  * "-ERR unknown command '<nonce>'" (RESET and the name lookup need no
- * login).  0, or -1 when it cannot be written.
+ * login).  PL_REAUTHING sends AUTH alone, with a token signed now.  0, or
+ * -1 when it cannot be written.
  */
 int
 pool_start_command(struct pooled *pl, enum pl_state st)
@@ -71,7 +75,8 @@ pool_start_command(struct pooled *pl, enum pl_state st)
     size_t len = 0, elen = 0, alen = 0;
     char *auth = NULL;
     const char *cmd = st == PL_PINGING ? PING_CMD
-                      : st == PL_PROBING ? ROLE_CMD : RESET_CMD;
+                      : st == PL_PROBING ? ROLE_CMD
+                      : st == PL_REAUTHING ? "" : RESET_CMD;
     size_t clen = strlen(cmd);
 
     pool_out_clear(pl);
@@ -88,7 +93,7 @@ pool_start_command(struct pooled *pl, enum pl_state st)
                                     : "*2\r\n$4\r\nECHO\r\n$%d\r\n%s\r\n",
                                 POOL_NONCE_LEN, pl->nonce);
     }
-    if (st == PL_RESETTING && ac->on &&
+    if ((st == PL_RESETTING || st == PL_REAUTHING) && ac->on &&
         auth_cmd_render(ac, time(NULL), &auth, &alen) < 0) {
         return -1;
     }
@@ -100,12 +105,12 @@ pool_start_command(struct pooled *pl, enum pl_state st)
     }
     memcpy(pl->out, cmd, clen);
     len = clen;
+    /* RESET logs the connection out: log it back in, same write. */
+    if (auth != NULL) {
+        memcpy(pl->out + len, auth, alen);
+        len += alen;
+    }
     if (st == PL_RESETTING) {
-        /* RESET logs the connection out: log it back in, same write. */
-        if (auth != NULL) {
-            memcpy(pl->out + len, auth, alen);
-            len += alen;
-        }
         memcpy(pl->out + len, echo, elen);
     }
     auth_buf_free(auth, alen);
@@ -198,8 +203,11 @@ on_frame(struct pooled *pl, const struct resp_frame *f)
             return "reset-rejected";
         }
         if (with_auth && pl->answers == 2) {
-            return f->type == '+' && strcmp(f->head, "OK") == 0
-                       ? NULL : "reauth-rejected";
+            if (f->type != '+' || strcmp(f->head, "OK") != 0) {
+                return "reauth-rejected";
+            }
+            link_auth_renewed(pl->link);
+            return NULL;
         }
         /* The last answer: exactly our nonce, or the link is not ours. */
         if (p->nonce_as_error) {
@@ -230,6 +238,14 @@ on_frame(struct pooled *pl, const struct resp_frame *f)
         if (f->type != '+' || strcmp(f->head, "PONG") != 0) {
             return "ping-failed";
         }
+        pool_set_state(pl, PL_IDLE);
+        return NULL;
+    case PL_REAUTHING:
+        if (f->type != '+' || strcmp(f->head, "OK") != 0) {
+            return "reauth-rejected";
+        }
+        link_auth_renewed(pl->link);
+        p->stats.reauths++;
         pool_set_state(pl, PL_IDLE);
         return NULL;
     case PL_PROBING:

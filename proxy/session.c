@@ -192,6 +192,13 @@ relay_replies(struct session *s, const char *buf, size_t n)
                 session_close(s, "reauth-failed");
                 return -1;
             }
+            link_auth_renewed(s->link);
+            if (s->reauth_timed) {
+                s->reauth_timed = false;
+                pool_note_reauth(s->h->pool);
+                log_debug("event=reauth s=%016" PRIx64 " service=%s "
+                          "result=ok", s->id, s->h->sc->name);
+            }
         }
     }
     if (s->swallowing) {
@@ -334,6 +341,72 @@ relay_requests(struct session *s, const char *buf, size_t n)
     return n > seg ? to_server(s, buf + seg, n - seg) : 0;
 }
 
+/*
+ * reauth_if_due(s): IAM.  ElastiCache ends a connection 12 hours after its
+ * last AUTH; a link a client holds logs in again every iam_reauth_interval,
+ * at a point where our AUTH can land inside nothing of the client's: no
+ * half request, every reply in (so nothing blocks), no MULTI open, replies
+ * still countable (no pub/sub, MONITOR, CLIENT REPLY).  Its +OK is
+ * swallowed (relay_replies); anything else closes the session.  A link
+ * that never reaches such a point is ended by the server, as it would be
+ * without us.  Returns 0, or -1 when s was closed.
+ */
+static int
+reauth_if_due(struct session *s)
+{
+    const struct auth_cmd *auth = s->h->lp->auth;
+    char *cmd, why[160];
+    size_t clen;
+    int r;
+
+    if (s->state != SESSION_RELAYING || s->scan_off || s->swallowing ||
+        s->client_eof || s->up_eof || s->up_wdead || s->stale ||
+        link_auth_age(s->link) < s->h->sc->iam_reauth_interval ||
+        !resp_at_boundary(&s->rq) || !resp_at_boundary(&s->rp) ||
+        !track_is_quiet(&s->tr)) {
+        return 0;
+    }
+    if (auth_cmd_render_why(auth, time(NULL), &cmd, &clen, why,
+                            sizeof(why)) < 0) {
+        if (!s->reauth_warned) {
+            s->reauth_warned = true;
+            log_warn("event=reauth-failed s=%016" PRIx64 " service=%s "
+                     "error=\"%s\" action=\"retried every second\"", s->id,
+                     s->h->sc->name, why);
+        }
+        return 0;
+    }
+    s->c2u.secret = true;       /* wiped when released */
+    r = to_server(s, cmd, clen);
+    auth_buf_free(cmd, clen);
+    if (r < 0) {
+        return -1;
+    }
+    if (track_injected(&s->tr) < 0) {
+        s->scan_off = true;
+        return 0;
+    }
+    s->reauth_timed = true;
+    return 0;
+}
+
+/* Every second: held links of an IAM service due a fresh AUTH. */
+static void
+reauth_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct session_host *h = arg;
+    struct session *s, *next;
+
+    (void)fd;
+    (void)what;
+    for (s = h->sessions; s != NULL; s = next) {
+        next = s->next;
+        if (reauth_if_due(s) == 0) {
+            (void)session_settle(s);
+        }
+    }
+}
+
 /* Client readable: one read, written on at once when nothing is held. */
 static int
 client_read(struct session *s)
@@ -423,6 +496,9 @@ client_cb(evutil_socket_t fd, short what, void *arg)
             up_read(s) < 0) {
             return;
         }
+        if (s->h->lp->auth->iam && reauth_if_due(s) < 0) {
+            return;
+        }
     }
     (void)session_settle(s);
 }
@@ -439,6 +515,9 @@ link_io(struct link *link, short what, void *arg)
         return;
     }
     if (!s->up_eof && up_read(s) < 0) {
+        return;
+    }
+    if (s->h->lp->auth->iam && reauth_if_due(s) < 0) {
         return;
     }
     (void)session_settle(s);
@@ -551,6 +630,11 @@ session_new(struct session_host *h, int fd, const struct sockaddr *addr,
     h->total++;
     if (h->sc->client_idle_timeout > 0) {
         session_set_timer(s, h->sc->client_idle_timeout);
+    }
+    if (h->lp->auth->iam && h->ev_reauth == NULL &&
+        (h->ev_reauth = event_new(h->base, -1, EV_PERSIST, reauth_sweep_cb,
+                                  h)) != NULL) {
+        event_add(h->ev_reauth, &(struct timeval){1, 0});
     }
     log_debug("event=accept s=%016" PRIx64 " service=%s client=%s", s->id,
               h->sc->name, s->client);

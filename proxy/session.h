@@ -48,6 +48,9 @@ struct session_host {
                                            buffers (see session_io.c) */
     struct event *ev_cool;              /* owned: releases them, NULL
                                            until first needed */
+    struct event *ev_reauth;            /* owned: IAM, looks for held links
+                                           due a fresh AUTH; NULL until the
+                                           first session of an IAM service */
     unsigned nsessions;                 /* length of sessions */
     uint64_t total;                     /* sessions ever started */
     uint64_t rx_total;                  /* bytes from clients */

@@ -63,6 +63,9 @@ struct session {
     bool reused;                    /* the link came from the pool */
     bool scan_off;                  /* a scanner failed: relay blind */
     bool swallowing;                /* dropping our AUTH's reply */
+    bool reauth_timed;              /* the AUTH in flight is the timed
+                                       re-AUTH (IAM), not a RESET's */
+    bool reauth_warned;             /* said once that it could not sign */
     bool stale;                     /* the server said READONLY/LOADING on
                                        a role = primary service: close at
                                        the next command boundary */

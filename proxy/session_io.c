@@ -245,6 +245,10 @@ session_host_clear(struct session_host *h)
         event_free(h->ev_cool);
         h->ev_cool = NULL;
     }
+    if (h->ev_reauth != NULL) {
+        event_free(h->ev_reauth);
+        h->ev_reauth = NULL;
+    }
 }
 
 /* ------------------------------------------------------------ interest */

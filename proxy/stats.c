@@ -96,6 +96,7 @@ stats_figures_add(struct svc_figures *to, const struct svc_figures *from)
     a->returned_clean += b->returned_clean;
     a->discarded += b->discarded;
     a->fill_failures += b->fill_failures;
+    a->reauths += b->reauths;
     for (int k = 0; k < POOL_FAIL_KINDS; k++) {
         a->failures[k] += b->failures[k];
     }
@@ -343,6 +344,15 @@ render_services(struct evbuffer *out, struct svc_figures *fs, int n)
         if (!merged[i] && fs[i].iam_source != NULL) {
             sample(out, "redsleeve_iam_tokens_signed_total", fs[i].name,
                    NULL, NULL, fs[i].iam_tokens);
+        }
+    }
+    metric_family(out, "redsleeve_iam_reauths_total", "counter",
+           "Links logged in again with a fresh IAM token before "
+           "ElastiCache's 12 hours (iam_reauth_interval).");
+    for (i = 0; i < n; i++) {
+        if (!merged[i] && fs[i].iam_source != NULL) {
+            sample(out, "redsleeve_iam_reauths_total", fs[i].name, NULL,
+                   NULL, fs[i].ps.reauths);
         }
     }
     metric_family(out, "redsleeve_iam_credentials_info", "gauge",

@@ -101,6 +101,13 @@ track_request(struct track *t, const struct resp_frame *f)
         return TRACK_FORWARD;   /* the hot path: GET, SET, EVAL, ... */
     }
     t->touched = true;
+    if (strcmp(f->name, "multi") == 0) {
+        t->in_multi = true;
+    } else if (strcmp(f->name, "exec") == 0 ||
+               strcmp(f->name, "discard") == 0 ||
+               strcmp(f->name, "reset") == 0) {
+        t->in_multi = false;
+    }
     for (size_t i = 0; i < sizeof(uncountable) / sizeof(uncountable[0]);
          i++) {
         if (strcmp(f->name, uncountable[i].name) == 0) {
@@ -170,6 +177,12 @@ bool
 track_is_clean(const struct track *t)
 {
     return !t->touched && t->broken == NULL;
+}
+
+bool
+track_is_quiet(const struct track *t)
+{
+    return t->broken == NULL && t->received == t->sent && !t->in_multi;
 }
 
 bool

@@ -35,6 +35,7 @@ struct track {
                                    know, or an inline one) was sent */
     int64_t block_reply;        /* received must reach this before no
                                    command that can block is in flight */
+    bool in_multi;              /* MULTI sent, no EXEC/DISCARD/RESET yet */
     int64_t reauth[TRACK_MAX_REAUTH];   /* reply ordinals to swallow */
     int nreauth;                /* entries in reauth */
 };
@@ -95,6 +96,14 @@ bool track_is_clean(const struct track *t);
  * WAIT, WAITAOF, or one we do not know) has not been answered yet.
  */
 bool track_is_blocking(const struct track *t);
+
+/*
+ * track_is_quiet(t): a request of our own sent now could land inside
+ * nothing of the client's: replies still match, every one is in (so no
+ * command blocks), and no MULTI is open (it would be queued).  The caller
+ * also checks no request is half sent.
+ */
+bool track_is_quiet(const struct track *t);
 
 /* track_command_known(name, clean, blocking): looks name (lowercase) up
  * in the command table; false when Redis' table has no such command. */

@@ -214,14 +214,33 @@ link_error(const struct link *l)
     return l->init != NULL ? l->init->error : l->ioerr;
 }
 
-double
-link_age(const struct link *l)
+/* Seconds from t to the loop's cached now. */
+static double
+since(const struct link *l, const struct timeval *t)
 {
     struct timeval now;
 
     event_base_gettimeofday_cached(l->p->base, &now);
-    return (double)(now.tv_sec - l->born.tv_sec) +
-           (double)(now.tv_usec - l->born.tv_usec) / 1e6;
+    return (double)(now.tv_sec - t->tv_sec) +
+           (double)(now.tv_usec - t->tv_usec) / 1e6;
+}
+
+double
+link_age(const struct link *l)
+{
+    return since(l, &l->born);
+}
+
+double
+link_auth_age(const struct link *l)
+{
+    return since(l, &l->authed);
+}
+
+void
+link_auth_renewed(struct link *l)
+{
+    event_base_gettimeofday_cached(l->p->base, &l->authed);
 }
 
 bool

@@ -181,6 +181,13 @@ bool link_fail_is_verdict(enum link_fail k);
 /* link_age(link): seconds since link_new. */
 double link_age(const struct link *link);
 
+/* link_auth_age(link): seconds since the link's last AUTH (its first, in
+ * link_new, or the last link_auth_renewed). */
+double link_auth_age(const struct link *link);
+
+/* link_auth_renewed(link): the server accepted a new AUTH on the link. */
+void link_auth_renewed(struct link *link);
+
 /* link_resumed(link): the handshake resumed the service's TLS session. */
 bool link_resumed(const struct link *link);
 

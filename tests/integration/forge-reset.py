@@ -9,8 +9,13 @@ like Redis.  MODE iam accepts AUTH <user> <token> only when the token is
 the one `$FAKE_RS --iam-token` signs (same user, $FAKE_IAM_CACHE,
 $FAKE_IAM_REGION, the credentials in the environment) for the instant in
 its X-Amz-Date, no more than 900 s ago: "AUTH ok USER DATE" or "AUTH bad"
-is logged; every other command needs that login.  Every command it receives is
-appended to PORTFILE.log, one line each."""
+is logged; every other command needs that login.  With $FAKE_IAM_LIFETIME
+set, a connection is closed that many seconds after its last good AUTH,
+as ElastiCache does after 12 hours ("EXPIRED conn=N" is logged), and a
+good AUTH on a connection already logged in logs "REAUTH conn=N".  MULTI
+queues commands (+QUEUED, AUTH too, as Redis does) until EXEC answers
+them all.  Every command it receives is appended to PORTFILE.log, one
+line each."""
 import socket
 import ssl
 import sys
@@ -89,18 +94,58 @@ def iam_ok(user, token):
     return want != "" and want == token.decode(), date.encode()
 
 
+lifetime = float(os.environ.get("FAKE_IAM_LIFETIME", "0"))
+conn_ids = iter(range(1, 1 << 30))
+
+
+def expire(s, cid):
+    note(b"EXPIRED conn=%d" % cid)
+    try:
+        s.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 def serve(conn):
     authed = mode != "iam"
+    cid = next(conn_ids)
+    timer = None
+    queued = None
     try:
         s = ctx.wrap_socket(conn, server_side=True)
         f = s.makefile("rb")
         for args in commands(f):
             name = args[0].upper() if args else b""
             note(b" ".join(args[:1]))
-            if name == b"AUTH" and mode == "iam" and len(args) == 3:
+            if queued is not None and name not in (b"EXEC", b"DISCARD",
+                                                   b"MULTI", b"RESET"):
+                queued.append(args)
+                s.sendall(b"+QUEUED\r\n")
+                continue
+            if name == b"MULTI":
+                queued = []
+                out = b"+OK\r\n"
+            elif name == b"EXEC" and queued is not None:
+                out = b"*%d\r\n" % len(queued)
+                for q in queued:
+                    qn = q[0].upper()
+                    out += (b"+PONG\r\n" if qn == b"PING" else
+                            b"-ERR AUTH inside MULTI (queued by the proxy?)\r\n"
+                            if qn == b"AUTH" else b"+OK\r\n")
+                queued = None
+            elif name == b"AUTH" and mode == "iam" and len(args) == 3:
+                was = authed
                 authed, date = iam_ok(args[1], args[2])
                 note(b"AUTH ok " + args[1] + b" " + date if authed
                      else b"AUTH bad")
+                if authed and was:
+                    note(b"REAUTH conn=%d" % cid)
+                if authed and lifetime > 0:
+                    if timer is not None:
+                        timer.cancel()
+                    timer = threading.Timer(lifetime, expire, (s, cid))
+                    timer.daemon = True
+                    timer.start()
                 out = (b"+OK\r\n" if authed else
                        b"-WRONGPASS invalid username-password pair or user "
                        b"is disabled.\r\n")
@@ -117,6 +162,7 @@ def serve(conn):
             elif name == b"ECHO":
                 out = bulk(args[1])
             elif name == b"RESET":
+                queued = None
                 out = b"+RESET\r\n"
                 authed = mode != "iam"          # RESET logs out
                 if mode == "forge":
@@ -127,6 +173,8 @@ def serve(conn):
     except (OSError, ValueError, IndexError):
         pass
     finally:
+        if timer is not None:
+            timer.cancel()
         conn.close()
 
 

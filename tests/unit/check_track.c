@@ -90,6 +90,40 @@ START_TEST(multi_exec_counted)
 }
 END_TEST
 
+/* Where our own AUTH may go in (a held link's timed re-AUTH): not while
+ * a reply is owed, a MULTI is open, or replies cannot be matched. */
+START_TEST(quiet_points)
+{
+    struct track t;
+
+    track_init(&t);
+    ck_assert(track_is_quiet(&t));
+    requests(&t, "PING\r\n");
+    ck_assert(!track_is_quiet(&t));                 /* a reply owed */
+    replies(&t, "+PONG\r\n");
+    ck_assert(track_is_quiet(&t));
+    requests(&t, "multi\r\nPING\r\n");
+    replies(&t, "+OK\r\n+QUEUED\r\n");
+    ck_assert(!track_is_quiet(&t));                 /* MULTI open */
+    requests(&t, "*1\r\n$4\r\nEXEC\r\n");
+    replies(&t, "*1\r\n+PONG\r\n");
+    ck_assert(track_is_quiet(&t));
+    requests(&t, "MULTI\r\nDISCARD\r\n");
+    replies(&t, "+OK\r\n+OK\r\n");
+    ck_assert(track_is_quiet(&t));
+    requests(&t, "MULTI\r\nRESET\r\n");
+    replies(&t, "+OK\r\n+RESET\r\n");
+    ck_assert(track_is_quiet(&t));                  /* RESET ends it */
+    requests(&t, "BLPOP q 0\r\n");
+    ck_assert(!track_is_quiet(&t));                 /* blocked */
+    replies(&t, "*-1\r\n");
+    ck_assert(track_is_quiet(&t));
+    requests(&t, "SUBSCRIBE ch\r\n");
+    replies(&t, "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n");
+    ck_assert(!track_is_quiet(&t));                 /* uncountable */
+}
+END_TEST
+
 static const struct {
     const char *req;
     const char *why;
@@ -314,6 +348,7 @@ main(void)
     tcase_add_test(tc, extra_reply_breaks);
     tcase_add_test(tc, reset_then_our_auth_swallowed);
     tcase_add_test(tc, too_many_resets_break);
+    tcase_add_test(tc, quiet_points);
     tcase_add_test(tc, clean_sessions);
     tcase_add_loop_test(tc, touching_sessions, 0,
                         (int)(sizeof(touching) / sizeof(touching[0])));
