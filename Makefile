@@ -7,10 +7,11 @@ CC      ?= cc
 # Debian ships no static one, and no systemd runs inside the image).
 STATIC  ?= 0
 ifeq ($(STATIC),1)
-PKGS    := openssl libevent libevent_pthreads inih
+PKGS    := openssl libevent libevent_pthreads libevent_openssl inih
 PKG_STATIC := --static
 else
-PKGS    := openssl libevent libevent_pthreads inih libsystemd
+PKGS    := openssl libevent libevent_pthreads libevent_openssl inih \
+           libsystemd
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config $(PKG_STATIC) --libs $(PKGS) 2>/dev/null)
