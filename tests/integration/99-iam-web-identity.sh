@@ -111,9 +111,10 @@ stop_bg rs3
   printf '[cache2]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:1\n'
   printf 'verify_host = redis.test\nca_file = %s\n' "$PKI/ca.crt"
   printf 'iam_user_id = app\niam_cache_name = c1\naws_profile = web\n'; } >"$W/two.ini"
+ln=$(grep -n '^iam_user_id' "$W/two.ini" | tail -n 1 | cut -d: -f1)
 out=$(AWS_CONFIG_FILE=$W/aws-config "$REDSLEEVE" -c "$W/two.ini" --check-config 2>&1) && rc=0 || rc=$?
 check "two services needing two fetched sources are refused (one per process)" \
-    bash -c "test $rc -ne 0 && grep -q 'two.ini:16: iam_user_id: \[cache2\] would fetch its credentials from web identity as arn:aws:iam::123456789012:role/redsleeve-profile, \[cache\] from web identity as $ROLE: one fetched credential source per process' <<<'$out'"
+    bash -c "test $rc -ne 0 && grep -q 'two.ini:$ln: iam_user_id: \[cache2\] would fetch its credentials from web identity as arn:aws:iam::123456789012:role/redsleeve-profile, \[cache\] from web identity as $ROLE: one fetched credential source per process' <<<'$out'"
 
 check "no secret key, session token, web identity token, STS message or IAM token in any log" \
     bash -c "! grep -q -e NeverLogged -e webid-token -e X-Amz-Signature '$W/rs.log' '$W/rs2.log' '$W/rs3.log'"
