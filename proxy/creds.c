@@ -8,15 +8,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -756,29 +752,6 @@ imds_step(struct creds_fetcher *f)
     }
 }
 
-/* Why a request to STS got no answer: the certificate's error when it
- * was rejected, else TLS's, else the connection's. */
-static void
-sts_no_answer(struct creds_fetcher *f, char *why, size_t whylen)
-{
-    long v = creds_sts_tls_verify_error(f->tls);
-    struct bufferevent *bev = f->conn != NULL
-                                  ? evhttp_connection_get_bufferevent(f->conn)
-                                  : NULL;
-    unsigned long e = bev != NULL ? bufferevent_get_openssl_error(bev) : 0;
-    char tls[160];
-
-    if (v != X509_V_OK) {
-        snprintf(why, whylen, "certificate rejected: %s",
-                 X509_verify_cert_error_string(v));
-    } else if (e != 0) {
-        ERR_error_string_n(e, tls, sizeof(tls));
-        snprintf(why, whylen, "TLS failed: %s", tls);
-    } else {
-        snprintf(why, whylen, "no answer (connection failed or timed out)");
-    }
-}
-
 static void
 sts_done_cb(struct evhttp_request *req, void *arg)
 {
@@ -790,7 +763,7 @@ sts_done_cb(struct evhttp_request *req, void *arg)
     int code;
 
     if (req == NULL || (code = evhttp_request_get_response_code(req)) == 0) {
-        sts_no_answer(f, why, sizeof(why));
+        creds_sts_no_answer(f->tls, f->conn, why, sizeof(why));
         failed(f, why);
         return;
     }
@@ -812,40 +785,6 @@ sts_done_cb(struct evhttp_request *req, void *arg)
     take_answer(f, req, creds_sts_parse, "the answer is not an "
                 "AssumeRoleWithWebIdentityResponse with Credentials "
                 "(AccessKeyId, SecretAccessKey, SessionToken, Expiration)");
-}
-
-/* The web identity token, read from its file (it rotates) into out (n
- * bytes), trailing blanks cut.  0, or -1 with why; the caller wipes out. */
-static int
-read_token(const char *path, char *out, size_t n, char *why, size_t whylen)
-{
-    size_t len = 0;
-    ssize_t r = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
-        snprintf(why, whylen, "web identity token file %s: %s", path,
-                 strerror(errno));
-        return -1;
-    }
-    while (len < n - 1 && (r = read(fd, out + len, n - 1 - len)) > 0) {
-        len += (size_t)r;
-    }
-    close(fd);
-    out[len] = '\0';
-    if (r < 0 || len == n - 1) {
-        snprintf(why, whylen, "web identity token file %s: %s", path,
-                 r < 0 ? strerror(errno) : "too long");
-        return -1;
-    }
-    while (len > 0 && strchr(" \t\r\n", out[len - 1]) != NULL) {
-        out[--len] = '\0';
-    }
-    if (len == 0) {
-        snprintf(why, whylen, "web identity token file %s: empty", path);
-        return -1;
-    }
-    return 0;
 }
 
 /* Frees a request body (it holds the token) once libevent is done. */
@@ -874,8 +813,8 @@ sts_fetch(struct creds_fetcher *f)
         failed(f, "out of memory");
         return;
     }
-    if (read_token(f->token_file, token, CREDS_STS_TOKEN_MAX, why,
-                   sizeof(why)) < 0) {
+    if (creds_sts_read_token(f->token_file, token, CREDS_STS_TOKEN_MAX, why,
+                             sizeof(why)) < 0) {
         OPENSSL_clear_free(token, CREDS_STS_TOKEN_MAX);
         failed(f, why);
         return;

@@ -6,6 +6,8 @@
 #include "creds_sts.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "creds.h"
 
@@ -252,6 +255,65 @@ creds_sts_connect(struct event_base *base, struct evdns_base *dns,
 fail:
     SSL_free(ssl);
     return NULL;
+}
+
+/* Why a request to STS got no answer: the certificate's error when it
+ * was rejected, else TLS's, else the connection's. */
+void
+creds_sts_no_answer(SSL_CTX *ctx, struct evhttp_connection *conn, char *why,
+                    size_t whylen)
+{
+    long v = creds_sts_tls_verify_error(ctx);
+    struct bufferevent *bev = conn != NULL
+                                  ? evhttp_connection_get_bufferevent(conn)
+                                  : NULL;
+    unsigned long e = bev != NULL ? bufferevent_get_openssl_error(bev) : 0;
+    char tls[160];
+
+    if (v != X509_V_OK) {
+        snprintf(why, whylen, "certificate rejected: %s",
+                 X509_verify_cert_error_string(v));
+    } else if (e != 0) {
+        ERR_error_string_n(e, tls, sizeof(tls));
+        snprintf(why, whylen, "TLS failed: %s", tls);
+    } else {
+        snprintf(why, whylen, "no answer (connection failed or timed out)");
+    }
+}
+
+/* The web identity token, read from its file (it rotates) into out (n
+ * bytes), trailing blanks cut.  0, or -1 with why; the caller wipes out. */
+int
+creds_sts_read_token(const char *path, char *out, size_t n, char *why,
+                     size_t whylen)
+{
+    size_t len = 0;
+    ssize_t r = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        snprintf(why, whylen, "web identity token file %s: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    while (len < n - 1 && (r = read(fd, out + len, n - 1 - len)) > 0) {
+        len += (size_t)r;
+    }
+    close(fd);
+    out[len] = '\0';
+    if (r < 0 || len == n - 1) {
+        snprintf(why, whylen, "web identity token file %s: %s", path,
+                 r < 0 ? strerror(errno) : "too long");
+        return -1;
+    }
+    while (len > 0 && strchr(" \t\r\n", out[len - 1]) != NULL) {
+        out[--len] = '\0';
+    }
+    if (len == 0) {
+        snprintf(why, whylen, "web identity token file %s: empty", path);
+        return -1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------ the body */

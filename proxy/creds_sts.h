@@ -81,6 +81,24 @@ struct evhttp_connection *creds_sts_connect(struct event_base *base,
                                                 *ep);
 
 /*
+ * creds_sts_no_answer(ctx, conn, why, whylen): why a request on conn (of
+ * ctx) got no answer: "certificate rejected: " and the verify error when
+ * the certificate was, else TLS's error, else "no answer (connection
+ * failed or timed out)".
+ */
+void creds_sts_no_answer(SSL_CTX *ctx, struct evhttp_connection *conn,
+                         char *why, size_t whylen);
+
+/*
+ * creds_sts_read_token(path, out, n, why, whylen): the web identity token
+ * from its file (read at every fetch: it rotates) into out (n bytes),
+ * trailing blanks cut.  0, or -1 with why (the path, never the token:
+ * unreadable, empty or too long).  The caller wipes out.
+ */
+int creds_sts_read_token(const char *path, char *out, size_t n, char *why,
+                         size_t whylen) MUST_CHECK;
+
+/*
  * creds_sts_body(role_arn, session_name, token, len): the form body of
  * AssumeRoleWithWebIdentity, every value percent-encoded, into a new
  * buffer (*len bytes, NUL-terminated).  The caller wipes it
