@@ -7,10 +7,11 @@ CC      ?= cc
 # Debian ships no static one, and no systemd runs inside the image).
 STATIC  ?= 0
 ifeq ($(STATIC),1)
-PKGS    := openssl libevent libevent_pthreads inih
+PKGS    := openssl libevent libevent_pthreads libevent_openssl inih
 PKG_STATIC := --static
 else
-PKGS    := openssl libevent libevent_pthreads inih libsystemd
+PKGS    := openssl libevent libevent_pthreads libevent_openssl inih \
+           libsystemd
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config $(PKG_STATIC) --libs $(PKGS) 2>/dev/null)
@@ -146,11 +147,12 @@ build/fuzz/fuzz_inline: tests/fuzz/fuzz_inline.c tests/fuzz/ref_split.h \
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_inline.c proxy/resp.c
 
 CONFIG_SRCS := $(wildcard proxy/config*.c) proxy/stunnel.c proxy/log.c \
-	    proxy/aws_creds.c
+	    proxy/aws_creds.c proxy/creds.c proxy/creds_sts.c
 build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_SRCS) proxy/config.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_config.c \
-	    $(CONFIG_SRCS) $(shell pkg-config --libs openssl inih libevent)
+	    $(CONFIG_SRCS) $(shell pkg-config --libs openssl inih libevent \
+	    libevent_openssl)
 
 fuzz: fuzz-resp fuzz-inline fuzz-config
 

@@ -195,6 +195,9 @@ static const struct {
     {SOFF(iam_secret_key), true},
     {SOFF(iam_session_token), true},
     {SOFF(iam_creds_source), false},
+    {SOFF(iam_role_arn), false},
+    {SOFF(iam_token_file), false},
+    {SOFF(iam_role_session_name), false},
 };
 
 int
@@ -811,6 +814,10 @@ config_service_digest(const struct service_config *sc,
     digest_str(md, sc->iam_secret_key);
     digest_str(md, sc->iam_session_token);
     EVP_DigestUpdate(md, &sc->iam_dynamic, sizeof(sc->iam_dynamic));
+    digest_str(md, sc->iam_creds_source);
+    digest_str(md, sc->iam_role_arn);
+    digest_str(md, sc->iam_token_file);
+    digest_str(md, sc->iam_role_session_name);
     for (int i = GK_COUNT; i < CONFIG_NKEYS; i++) {
         const struct config_key *kd = &config_keys[i];
         const char *path;

@@ -214,9 +214,15 @@ struct service_config {
     char *iam_secret_key;       /* owned, secret */
     char *iam_session_token;    /* owned, secret; NULL if none */
     char *iam_creds_source;     /* owned: "environment", "FILE [profile]",
-                                   "container endpoint" */
-    bool iam_dynamic;           /* credentials fetched at run time (the
-                                   container endpoint), not the keys above */
+                                   "web identity", "container endpoint",
+                                   "instance metadata" */
+    bool iam_dynamic;           /* credentials fetched at run time (STS,
+                                   the container endpoint, instance
+                                   metadata), not the keys above */
+    char *iam_role_arn;         /* owned: web identity's role; NULL when
+                                   the source is another */
+    char *iam_token_file;       /* owned: web identity token's file */
+    char *iam_role_session_name;    /* owned: NULL = redsleeve-TIME */
     double iam_reauth_interval; /* seconds: a link logs in again with a
                                    fresh token this long after its last
                                    AUTH (ElastiCache ends an IAM

@@ -29,6 +29,7 @@
 
 #include "aws_creds.h"
 #include "creds.h"
+#include "creds_sts.h"
 #include "config_parse.h"
 
 #define SECRET_MAX 1024             /* longest password accepted */
@@ -327,8 +328,46 @@ validate_tls(struct config_parse *ps, struct service_config *sc)
     }
 }
 
+/* Two optional strings are equal (both NULL, or the same text). */
+static bool
+str_same(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* A web identity (from aws_creds_load): fetched from STS at run time; the
+ * endpoint must be https:// and AWS_CA_BUNDLE loadable, now. */
+static void
+validate_web_identity(struct config_parse *ps, struct service_config *sc,
+                      struct aws_creds *creds)
+{
+    int line = sc->key_line[SK_IAM_USER_ID];
+    struct creds_sts_endpoint ep;
+    char err[PATH_MAX + 256];
+    SSL_CTX *ctx;
+
+    if (creds_sts_endpoint(sc->iam_region, &ep, err, sizeof(err)) < 0 ||
+        (ctx = creds_sts_tls_new(err, sizeof(err))) == NULL) {
+        config_perr(ps, line, "iam_user_id: web identity (%s): %s",
+                    creds->source, err);
+        return;
+    }
+    SSL_CTX_free(ctx);
+    sc->iam_dynamic = true;
+    sc->iam_creds_source = strdup("web identity");
+    /* sc owns them now */
+    sc->iam_role_arn = creds->role_arn;
+    sc->iam_token_file = creds->token_file;
+    sc->iam_role_session_name = creds->session_name;
+    creds->role_arn = creds->token_file = creds->session_name = NULL;
+    if (sc->iam_creds_source == NULL) {
+        config_perr(ps, line, "iam_user_id: out of memory");
+    }
+}
+
 /* IAM: exclusive with the password keys; the cache name, a region and
- * credentials (the environment, then the shared files) must be found. */
+ * credentials (the environment, the shared files, a web identity; else
+ * the container endpoint or instance metadata) must be found. */
 static void
 validate_iam(struct config_parse *ps, struct service_config *sc)
 {
@@ -339,6 +378,7 @@ validate_iam(struct config_parse *ps, struct service_config *sc)
     int line = sc->key_line[SK_IAM_USER_ID];
     struct aws_creds creds;
     char err[PATH_MAX + 256], region[64];
+    int r;
 
     if (sc->iam_user_id == NULL) {
         for (size_t i = 0; i < sizeof(iam_only) / sizeof(iam_only[0]); i++) {
@@ -399,7 +439,17 @@ validate_iam(struct config_parse *ps, struct service_config *sc)
     }
     /* No bound on link_max_lifetime: a link, pooled or held, logs in
      * again every iam_reauth_interval (below ElastiCache's 12 hours). */
-    if (aws_creds_load(sc->aws_profile, &creds, err, sizeof(err)) < 0) {
+    r = aws_creds_load(sc->aws_profile, &creds, err, sizeof(err));
+    if (r == AWS_CREDS_BAD) {
+        config_perr(ps, line, "iam_user_id: %s", err);
+        return;
+    }
+    if (r == 0 && creds.role_arn != NULL) {
+        validate_web_identity(ps, sc, &creds);
+        aws_creds_clear(&creds);
+        return;
+    }
+    if (r < 0) {
         if (creds_container_configured() || creds_imds_enabled()) {
             /* Fetched by the control loop once running (creds.c). */
             sc->iam_dynamic = true;
@@ -425,6 +475,44 @@ validate_iam(struct config_parse *ps, struct service_config *sc)
     aws_creds_clear(&creds);
     if (sc->iam_creds_source == NULL) {
         config_perr(ps, line, "iam_user_id: out of memory");
+    }
+}
+
+/* The services whose credentials are fetched share one fetcher (one
+ * cell): they must all want the same source.  Refused otherwise, at the
+ * second one's iam_user_id (one fetched source per process, for now). */
+static void
+validate_dynamic_sources(struct config_parse *ps)
+{
+    const struct service_config *first = NULL;
+
+    for (const struct service_config *sc = ps->cfg->services; sc != NULL;
+         sc = sc->next) {
+        if (!sc->iam_dynamic || sc->iam_creds_source == NULL) {
+            continue;
+        }
+        if (first == NULL) {
+            first = sc;
+            continue;
+        }
+        if (strcmp(sc->iam_creds_source, first->iam_creds_source) != 0 ||
+            !str_same(sc->iam_role_arn, first->iam_role_arn) ||
+            !str_same(sc->iam_token_file, first->iam_token_file) ||
+            !str_same(sc->iam_role_session_name,
+                      first->iam_role_session_name)) {
+            config_perr(ps, sc->key_line[SK_IAM_USER_ID], "iam_user_id: "
+                        "[%s] would fetch its credentials from %s%s%s, "
+                        "[%s] from %s%s%s: one fetched credential source "
+                        "per process (set aws_profile so both use one, or "
+                        "run two redsleeves)", sc->name,
+                        sc->iam_creds_source,
+                        sc->iam_role_arn != NULL ? " as " : "",
+                        sc->iam_role_arn != NULL ? sc->iam_role_arn : "",
+                        first->name, first->iam_creds_source,
+                        first->iam_role_arn != NULL ? " as " : "",
+                        first->iam_role_arn != NULL ? first->iam_role_arn
+                                                    : "");
+        }
     }
 }
 
@@ -695,6 +783,7 @@ config_validate(struct config_parse *ps)
         validate_iam(ps, sc);
         validate_pool(ps, sc);
     }
+    validate_dynamic_sources(ps);
     validate_owners(ps);
 }
 

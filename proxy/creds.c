@@ -1,6 +1,7 @@
 /*
- * creds.c: the credential cell and the container endpoint fetcher (see
- * creds.h).
+ * creds.c: the credential cell and the fetcher of the container
+ * endpoint, instance metadata and STS for a web identity (see creds.h).
+ * What is particular to STS (endpoint, TLS, body, XML) is creds_sts.c's.
  */
 #include "creds.h"
 
@@ -10,12 +11,15 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include "creds_sts.h"
 
 #define ECS_HOST "169.254.170.2"
 #define IMDS_DEFAULT "http://169.254.169.254"
@@ -237,8 +241,8 @@ json_skip(const char *p, const char *end)
     return p;
 }
 
-static int
-parse_time(const char *s, time_t *out)
+int
+creds_parse_time(const char *s, time_t *out)
 {
     struct tm tm;
     int n = 0;
@@ -321,7 +325,7 @@ creds_parse(const char *body, size_t len, char *ak, char *sk, char *tok,
         return -1;
     }
     *expiration = 0;
-    if (have_exp && parse_time(when, expiration) < 0) {
+    if (have_exp && creds_parse_time(when, expiration) < 0) {
         return -1;
     }
     return 0;
@@ -345,12 +349,25 @@ struct creds_fetcher {
     time_t imds_token_at;           /* when it was issued */
     char role[256];                 /* the instance profile's role */
     bool retried;                   /* a 401 was retried with a new token */
+    /* Web identity only: */
+    SSL_CTX *tls;                   /* owned: verifies STS */
+    struct creds_sts_endpoint sts;  /* where STS is */
+    char *role_arn;                 /* owned: the role assumed */
+    char *token_file;               /* owned: the token, read each fetch */
+    char *session_name;             /* owned: RoleSessionName */
 };
 
 static const char *
 src_name(const struct creds_fetcher *f)
 {
-    return f->src == CREDS_SRC_IMDS ? "imds" : "container";
+    switch (f->src) {
+    case CREDS_SRC_IMDS:
+        return "imds";
+    case CREDS_SRC_WEB_IDENTITY:
+        return "web-identity";
+    default:
+        return "container";
+    }
 }
 
 bool
@@ -526,47 +543,35 @@ failed(struct creds_fetcher *f, const char *why)
     f->backoff = f->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : f->backoff * 2;
 }
 
+/* A 200 answer: parsed into the cell, the next fetch scheduled ahead of
+ * Expiration; or failed() saying the body is not what parse reads. */
 static void
-done_cb(struct evhttp_request *req, void *arg)
+take_answer(struct creds_fetcher *f, struct evhttp_request *req,
+            int (*parse)(const char *, size_t, char *, char *, char *,
+                         size_t, time_t *), const char *what)
 {
-    struct creds_fetcher *f = arg;
-    char *ak = NULL, *sk = NULL, *tok = NULL, why[160];
-    struct evbuffer *in;
+    char *ak = NULL, *sk = NULL, *tok = NULL;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
     time_t exp = 0, now = time(NULL);
-    size_t len;
-    int code;
+    unsigned char *body;
 
-    if (req == NULL || (code = evhttp_request_get_response_code(req)) == 0) {
-        failed(f, "no answer (connection failed or timed out)");
-        return;
-    }
-    if (code == 401 && f->src == CREDS_SRC_IMDS && !f->retried) {
-        /* The session token expired or was refused: a new one, once. */
-        f->retried = true;
-        OPENSSL_cleanse(f->imds_token, sizeof(f->imds_token));
-        schedule(f, 0);
-        return;
-    }
-    if (code != 200) {
-        snprintf(why, sizeof(why), "HTTP %d", code);
-        failed(f, why);
-        return;
-    }
-    in = evhttp_request_get_input_buffer(req);
-    len = evbuffer_get_length(in);
     ak = malloc(CREDS_FIELD_MAX);
     sk = malloc(CREDS_FIELD_MAX);
     tok = malloc(CREDS_FIELD_MAX);
-    if (ak == NULL || sk == NULL || tok == NULL || len > BODY_MAX ||
-        creds_parse((const char *)evbuffer_pullup(in, -1), len, ak, sk, tok,
-                    CREDS_FIELD_MAX, &exp) < 0) {
-        failed(f, len > BODY_MAX ? "answer too long"
-                  : "the answer is not the credentials JSON "
-                    "(AccessKeyId, SecretAccessKey, Token, Expiration)");
+    body = len <= BODY_MAX ? evbuffer_pullup(in, -1) : NULL;
+    if (ak == NULL || sk == NULL || tok == NULL || body == NULL ||
+        parse((const char *)body, len, ak, sk, tok, CREDS_FIELD_MAX,
+              &exp) < 0) {
+        failed(f, len > BODY_MAX ? "answer too long" : what);
         creds_fields_free(ak, sk, tok);
+        if (body != NULL) {
+            OPENSSL_cleanse(body, len);
+        }
         evbuffer_drain(in, len);
         return;
     }
+    OPENSSL_cleanse(body, len);     /* the secrets are in sk and tok now */
     evbuffer_drain(in, len);
     f->backoff = 1;
     f->retried = false;
@@ -586,6 +591,33 @@ done_cb(struct evhttp_request *req, void *arg)
     } else {
         schedule(f, 3600);
     }
+}
+
+static void
+done_cb(struct evhttp_request *req, void *arg)
+{
+    struct creds_fetcher *f = arg;
+    char why[160];
+    int code;
+
+    if (req == NULL || (code = evhttp_request_get_response_code(req)) == 0) {
+        failed(f, "no answer (connection failed or timed out)");
+        return;
+    }
+    if (code == 401 && f->src == CREDS_SRC_IMDS && !f->retried) {
+        /* The session token expired or was refused: a new one, once. */
+        f->retried = true;
+        OPENSSL_cleanse(f->imds_token, sizeof(f->imds_token));
+        schedule(f, 0);
+        return;
+    }
+    if (code != 200) {
+        snprintf(why, sizeof(why), "HTTP %d", code);
+        failed(f, why);
+        return;
+    }
+    take_answer(f, req, creds_parse, "the answer is not the credentials "
+                "JSON (AccessKeyId, SecretAccessKey, Token, Expiration)");
 }
 
 /* Sends one request to the endpoint; -1 (nothing sent) on failure. */
@@ -721,6 +753,116 @@ imds_step(struct creds_fetcher *f)
 }
 
 static void
+sts_done_cb(struct evhttp_request *req, void *arg)
+{
+    struct creds_fetcher *f = arg;
+    char why[300], code_name[64];
+    struct evbuffer *in;
+    unsigned char *body;
+    size_t len;
+    int code;
+
+    if (req == NULL || (code = evhttp_request_get_response_code(req)) == 0) {
+        creds_sts_no_answer(f->tls, f->conn, why, sizeof(why));
+        failed(f, why);
+        return;
+    }
+    if (code != 200) {
+        /* The Code only: the Message may quote what was sent. */
+        in = evhttp_request_get_input_buffer(req);
+        len = evbuffer_get_length(in);
+        body = len <= BODY_MAX ? evbuffer_pullup(in, -1) : NULL;
+        if (body == NULL || creds_sts_error_code((const char *)body, len,
+                                                 code_name,
+                                                 sizeof(code_name)) < 0) {
+            snprintf(code_name, sizeof(code_name), "(no error code)");
+        }
+        evbuffer_drain(in, len);
+        snprintf(why, sizeof(why), "HTTP %d %s", code, code_name);
+        failed(f, why);
+        return;
+    }
+    take_answer(f, req, creds_sts_parse, "the answer is not an "
+                "AssumeRoleWithWebIdentityResponse with Credentials "
+                "(AccessKeyId, SecretAccessKey, SessionToken, Expiration)");
+}
+
+/* Frees a request body (it holds the token) once libevent is done. */
+static void
+wipe_body_cb(const void *data, size_t len, void *extra)
+{
+    (void)extra;
+    OPENSSL_clear_free((void *)data, len);
+}
+
+/* AssumeRoleWithWebIdentity on a new connection (the last one, done,
+ * is freed here: never from inside its own callback). */
+static void
+sts_fetch(struct creds_fetcher *f)
+{
+    char *token = NULL, *body = NULL, why[PATH_MAX + 64], host[300];
+    struct evhttp_request *req;
+    struct evkeyvalq *h;
+    size_t len = 0;
+
+    if (f->conn != NULL) {
+        evhttp_connection_free(f->conn);
+        f->conn = NULL;
+    }
+    if ((token = malloc(CREDS_STS_TOKEN_MAX)) == NULL) {
+        failed(f, "out of memory");
+        return;
+    }
+    if (creds_sts_read_token(f->token_file, token, CREDS_STS_TOKEN_MAX, why,
+                             sizeof(why)) < 0) {
+        OPENSSL_clear_free(token, CREDS_STS_TOKEN_MAX);
+        failed(f, why);
+        return;
+    }
+    body = creds_sts_body(f->role_arn, f->session_name, token, &len);
+    OPENSSL_clear_free(token, CREDS_STS_TOKEN_MAX);
+    if (body == NULL) {
+        failed(f, "out of memory");
+        return;
+    }
+    f->conn = creds_sts_connect(f->base, f->dns, f->tls, &f->sts);
+    if (f->conn == NULL || (req = evhttp_request_new(sts_done_cb, f)) ==
+                               NULL) {
+        OPENSSL_clear_free(body, len);
+        failed(f, "cannot make the request");
+        return;
+    }
+    evhttp_connection_set_timeout(f->conn, FETCH_TIMEOUT);
+    evhttp_connection_set_max_body_size(f->conn, BODY_MAX);
+    h = evhttp_request_get_output_headers(req);
+    if (f->sts.port != 443) {
+        snprintf(host, sizeof(host), f->sts.host_is_ip &&
+                 strchr(f->sts.host, ':') != NULL ? "[%s]:%d" : "%s:%d",
+                 f->sts.host, f->sts.port);
+    } else {
+        snprintf(host, sizeof(host), f->sts.host_is_ip &&
+                 strchr(f->sts.host, ':') != NULL ? "[%s]" : "%s",
+                 f->sts.host);
+    }
+    evhttp_add_header(h, "Host", host);
+    evhttp_add_header(h, "Connection", "close");
+    evhttp_add_header(h, "Content-Type",
+                      "application/x-www-form-urlencoded; charset=utf-8");
+    evhttp_add_header(h, "Accept", "text/xml");
+    /* body is the buffer's now, wiped when libevent lets it go */
+    if (evbuffer_add_reference(evhttp_request_get_output_buffer(req), body,
+                               len, wipe_body_cb, NULL) < 0) {
+        OPENSSL_clear_free(body, len);
+        evhttp_request_free(req);
+        failed(f, "out of memory");
+        return;
+    }
+    if (evhttp_make_request(f->conn, req, EVHTTP_REQ_POST, f->sts.path) < 0) {
+        failed(f, "cannot send the request");
+    }
+}
+
+static void
 fetch(struct creds_fetcher *f)
 {
     char authz[AUTHZ_MAX], why[300];
@@ -728,6 +870,10 @@ fetch(struct creds_fetcher *f)
 
     if (f->src == CREDS_SRC_IMDS) {
         imds_step(f);
+        return;
+    }
+    if (f->src == CREDS_SRC_WEB_IDENTITY) {
+        sts_fetch(f);
         return;
     }
     if (authorization(authz, sizeof(authz), why, sizeof(why)) < 0) {
@@ -742,8 +888,40 @@ fetch(struct creds_fetcher *f)
     }
 }
 
+/* The web identity's part of creds_fetcher_new(). */
+static int
+sts_setup(struct creds_fetcher *f, const struct creds_options *o, char *err,
+          size_t errlen)
+{
+    char name[64];
+
+    if (o->role_arn == NULL || o->token_file == NULL) {
+        snprintf(err, errlen, "web identity without a role or token file");
+        return -1;
+    }
+    if (creds_sts_endpoint(o->region, &f->sts, err, errlen) < 0 ||
+        (f->tls = creds_sts_tls_new(err, errlen)) == NULL) {
+        return -1;
+    }
+    snprintf(f->host, sizeof(f->host), "%s", f->sts.host);
+    f->port = f->sts.port;
+    /* As the SDKs do when none is set: a name with a time in it. */
+    snprintf(name, sizeof(name), "redsleeve-%lld", (long long)time(NULL));
+    f->role_arn = strdup(o->role_arn);
+    f->token_file = strdup(o->token_file);
+    f->session_name = strdup(o->session_name != NULL &&
+                             o->session_name[0] != '\0' ? o->session_name
+                                                        : name);
+    if (f->role_arn == NULL || f->token_file == NULL ||
+        f->session_name == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 struct creds_fetcher *
-creds_fetcher_new(enum creds_source src, struct event_base *base,
+creds_fetcher_new(const struct creds_options *o, struct event_base *base,
                   struct evdns_base *dns, struct creds_cell *cell, char *err,
                   size_t errlen)
 {
@@ -753,14 +931,15 @@ creds_fetcher_new(enum creds_source src, struct event_base *base,
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    f->src = src;
+    f->src = o->src;
     f->base = base;
     f->dns = dns;
     f->cell = cell;
     f->backoff = 1;
-    if (endpoint(f, err, errlen) < 0 ||
+    if ((o->src == CREDS_SRC_WEB_IDENTITY ? sts_setup(f, o, err, errlen)
+                                          : endpoint(f, err, errlen)) < 0 ||
         (f->timer = evtimer_new(base, timer_cb, f)) == NULL) {
-        free(f);
+        creds_fetcher_free(f);
         return NULL;
     }
     /* From the loop, so the token file is read as the user we run as. */
@@ -780,6 +959,10 @@ creds_fetcher_free(struct creds_fetcher *f)
     if (f->conn != NULL) {
         evhttp_connection_free(f->conn);
     }
+    SSL_CTX_free(f->tls);
+    free(f->role_arn);
+    free(f->token_file);
+    free(f->session_name);
     OPENSSL_cleanse(f->imds_token, sizeof(f->imds_token));
     free(f);
 }

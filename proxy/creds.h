@@ -1,16 +1,23 @@
 /*
  * creds.h: AWS credentials that change while redsleeve runs, fetched
- * from the container credentials endpoint (ECS, EKS Pod Identity) or the
- * EC2 instance metadata service (IMDSv2) and refreshed before they
- * expire, without blocking any loop.
+ * from AWS STS for a web identity (EKS IRSA), the container credentials
+ * endpoint (ECS, EKS Pod Identity) or the EC2 instance metadata service
+ * (IMDSv2) and refreshed before they expire, without blocking any loop.
  *
  * A creds_cell holds the current credentials for the whole process; the
  * control loop's fetcher writes it, every worker reads it when it signs an
  * IAM token (creds_cell_copy).  Its lock is creds_cell.mu, taken for a
  * copy or a swap only.  Secrets are wiped when replaced or freed and are
- * never logged: a failure names the endpoint and the HTTP status only.
+ * never logged: a failure names the endpoint and the HTTP status only
+ * (and for STS the error's Code, or why its certificate was rejected).
  *
- * The endpoint, as the AWS SDKs read it:
+ * Web identity (the role and token file come from aws_creds.c, the STS
+ * protocol from creds_sts.c): POST AssumeRoleWithWebIdentity over HTTPS,
+ * verified, to AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL or
+ * https://sts.REGION.amazonaws.com; the token file is read again at every
+ * fetch (EKS rotates it) and wiped after use.  The answer is XML.
+ *
+ * The container endpoint, as the AWS SDKs read it:
  *   AWS_CONTAINER_CREDENTIALS_RELATIVE_URI  http://169.254.170.2<URI>
  *   AWS_CONTAINER_CREDENTIALS_FULL_URI      http:// to a loopback address,
  *                                           169.254.170.2, 169.254.170.23
@@ -23,10 +30,13 @@
  * GET .../security-credentials/ROLE, each GET with the token; a 401 gets
  * a new token, once.  AWS_EC2_METADATA_SERVICE_ENDPOINT moves it (default
  * http://169.254.169.254).
- * The answer is JSON with AccessKeyId, SecretAccessKey, Token and
- * Expiration (ISO 8601, UTC).  It is fetched again CREDS_REFRESH_AHEAD
- * seconds before Expiration; a failed fetch keeps the credentials it has
- * and is retried after 1, 2, 4, ... 60 s.
+ * Their answer is JSON with AccessKeyId, SecretAccessKey, Token and
+ * Expiration (ISO 8601, UTC).  Every source is fetched again
+ * CREDS_REFRESH_AHEAD seconds before Expiration; a failed fetch keeps the
+ * credentials it has and is retried after 1, 2, 4, ... 60 s.
+ *
+ * One fetcher (one source) per process: config_check.c refuses services
+ * that would need two.
  */
 #ifndef REDSLEEVE_CREDS_H
 #define REDSLEEVE_CREDS_H
@@ -82,8 +92,24 @@ bool creds_imds_enabled(void);
 
 enum creds_source {
     CREDS_SRC_CONTAINER,            /* the container endpoint */
-    CREDS_SRC_IMDS                  /* EC2 instance metadata, IMDSv2 */
+    CREDS_SRC_IMDS,                 /* EC2 instance metadata, IMDSv2 */
+    CREDS_SRC_WEB_IDENTITY          /* STS AssumeRoleWithWebIdentity */
 };
+
+/* What a fetcher fetches; the strings are copied. */
+struct creds_options {
+    enum creds_source src;
+    const char *role_arn;           /* web identity: the role assumed */
+    const char *token_file;         /* web identity: read at every fetch */
+    const char *session_name;       /* web identity: NULL = redsleeve-TIME */
+    const char *region;             /* web identity: the default endpoint's */
+};
+
+/*
+ * creds_parse_time(s, out): an ISO 8601 UTC time ("2026-01-02T03:04:05Z",
+ * fractions and "+00:00" accepted) into *out.  0, or -1.
+ */
+int creds_parse_time(const char *s, time_t *out) MUST_CHECK;
 
 /*
  * creds_parse(body, len, ak, sk, tok, n, expiration): the four fields of
@@ -98,12 +124,12 @@ struct evdns_base;
 struct creds_fetcher;
 
 /*
- * creds_fetcher_new(src, base, dns, cell, err, errlen): starts fetching
- * from src into cell on base (the first fetch as soon as the loop runs).
- * NULL with why in err when the endpoint variables are missing or not
- * allowed.
+ * creds_fetcher_new(o, base, dns, cell, err, errlen): starts fetching
+ * from o->src into cell on base (the first fetch as soon as the loop
+ * runs).  NULL with why in err when the endpoint variables are missing or
+ * not allowed, or (web identity) AWS_CA_BUNDLE cannot be loaded.
  */
-struct creds_fetcher *creds_fetcher_new(enum creds_source src,
+struct creds_fetcher *creds_fetcher_new(const struct creds_options *o,
                                         struct event_base *base,
                                         struct evdns_base *dns,
                                         struct creds_cell *cell, char *err,

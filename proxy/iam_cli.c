@@ -145,6 +145,15 @@ iam_cli_main(int argc, char **argv)
         fprintf(stderr, "redsleeve: --iam-token: %s\n", err);
         return 1;
     }
+    if (creds.role_arn != NULL) {
+        /* The daemon asks STS on its loop; this one-shot signs only. */
+        fprintf(stderr, "redsleeve: --iam-token: the credentials are a web "
+                "identity (%s, from %s): --iam-token signs only with keys "
+                "(the environment or the shared files), the daemon asks "
+                "STS\n", creds.role_arn, creds.source);
+        aws_creds_clear(&creds);
+        return 1;
+    }
     token = malloc(TOKEN_MAX);
     rc = token != NULL &&
                  sigv4_elasticache_token(cache, user, region, serverless, at,

@@ -236,21 +236,31 @@ out:
     return rc;
 }
 
-/* The container credentials endpoint, fetched on the control loop when a
- * service's IAM credentials come from it (the workers' first links wait
- * for its answer: their AUTH fails, and is retried, until it comes). */
+/* The credentials fetched on the control loop (STS for a web identity,
+ * the container endpoint or instance metadata) when a service's IAM
+ * credentials come from there (the workers' first links wait for its
+ * answer: their AUTH fails, and is retried, until it comes).  Every such
+ * service wants the same source (config_check.c refuses otherwise): one
+ * fetcher, from the first. */
 static int
 start_creds(struct control *c)
 {
-    char err[512];
+    char err[PATH_MAX + 512];
 
     for (const struct service_config *sc = c->boot->services; sc != NULL;
          sc = sc->next) {
         if (sc->iam_dynamic) {
-            c->creds = creds_fetcher_new(creds_container_configured()
-                                             ? CREDS_SRC_CONTAINER
-                                             : CREDS_SRC_IMDS,
-                                         c->base, c->dns,
+            struct creds_options o = {
+                .src = sc->iam_role_arn != NULL ? CREDS_SRC_WEB_IDENTITY
+                       : creds_container_configured() ? CREDS_SRC_CONTAINER
+                                                      : CREDS_SRC_IMDS,
+                .role_arn = sc->iam_role_arn,
+                .token_file = sc->iam_token_file,
+                .session_name = sc->iam_role_session_name,
+                .region = sc->iam_region,
+            };
+
+            c->creds = creds_fetcher_new(&o, c->base, c->dns,
                                          shared_container_creds(c->shared),
                                          err, sizeof(err));
             if (c->creds == NULL) {

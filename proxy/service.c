@@ -337,9 +337,12 @@ service_describe(const struct service *svc, char *out, size_t outlen)
     }
     if (sc->iam_user_id != NULL) {
         snprintf(auth, sizeof(auth), "IAM user %s, cache %s%s, region %s, "
-                 "credentials from %s", sc->iam_user_id, sc->iam_cache_name,
-                 sc->iam_serverless ? " (serverless)" : "", sc->iam_region,
-                 sc->iam_creds_source);
+                 "credentials from %s%s%s%s", sc->iam_user_id,
+                 sc->iam_cache_name, sc->iam_serverless ? " (serverless)" : "",
+                 sc->iam_region, sc->iam_creds_source,
+                 sc->iam_role_arn != NULL ? " (" : "",
+                 sc->iam_role_arn != NULL ? sc->iam_role_arn : "",
+                 sc->iam_role_arn != NULL ? ")" : "");
     } else if (sc->auth_password == NULL) {
         snprintf(auth, sizeof(auth), "none");
     } else {

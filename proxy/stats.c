@@ -42,6 +42,19 @@ label(struct evbuffer *out, const char *v)
     }
 }
 
+/* The label of a fetched source's failures, as its log lines name it. */
+static const char *
+fetch_source_label(const char *iam_source)
+{
+    if (strcmp(iam_source, "instance metadata") == 0) {
+        return "imds";
+    }
+    if (strcmp(iam_source, "web identity") == 0) {
+        return "web-identity";
+    }
+    return "container";
+}
+
 static void
 metric_family(struct evbuffer *out, const char *name, const char *type,
        const char *help)
@@ -382,8 +395,7 @@ render_services(struct evbuffer *out, struct svc_figures *fs, int n)
         if (!merged[i] && fs[i].iam_dynamic) {
             sample(out, "redsleeve_iam_credential_fetch_failures_total",
                    fs[i].name, "source",
-                   strcmp(fs[i].iam_source, "instance metadata") == 0
-                       ? "imds" : "container",
+                   fetch_source_label(fs[i].iam_source),
                    fs[i].iam_fetch_failures);
         }
     }
