@@ -112,6 +112,12 @@ cell_swap(struct creds_cell *c, char *ak, char *sk, char *tok, time_t exp)
     wipe_free(otok);
 }
 
+void
+creds_cell_forget(struct creds_cell *c)
+{
+    cell_swap(c, NULL, NULL, NULL, 0);
+}
+
 static void
 cell_failed(struct creds_cell *c, const char *why)
 {

@@ -75,6 +75,10 @@ void creds_cell_clear(struct creds_cell *c);
 int creds_cell_copy(struct creds_cell *c, time_t now, char *ak, char *sk,
                     char *tok, size_t n) MUST_CHECK;
 
+/* creds_cell_forget(c): wipes the credentials c holds (a new source
+ * replaces the one that gave them); its counters stay. */
+void creds_cell_forget(struct creds_cell *c);
+
 /* creds_fields_free(ak, sk, tok): wipes (sk, tok) and frees three
  * CREDS_FIELD_MAX buffers from malloc; any may be NULL. */
 void creds_fields_free(char *ak, char *sk, char *tok);

@@ -51,8 +51,11 @@ struct control {
     struct reload *reload;      /* owned: the config in force, SIGHUP */
     struct admin *admin;        /* owned: /metrics etc., or NULL */
     struct sd *sd;              /* owned: systemd notifications */
-    struct creds_fetcher *creds;    /* owned: container credentials, or
+    struct creds_fetcher *creds;    /* owned: fetched credentials (STS,
+                                       container, instance metadata), or
                                        NULL when no service uses them */
+    char *creds_key;            /* owned: the source creds fetches from
+                                   (creds_source_key), or NULL */
     struct event *ev_sig[3];    /* owned: INT, TERM, HUP */
     bool ready;                 /* READY=1 was sent */
     bool draining;              /* a stop signal came */
@@ -178,6 +181,8 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
 /* ----------------------------------------------------------- start-up */
 
+static void reload_committed_cb(const struct config *cfg, void *arg);
+
 /* The workers, with every service of the config built and bound. */
 static int
 start_workers(struct control *c)
@@ -196,6 +201,8 @@ start_workers(struct control *c)
         .file = c->cli->file,
         .flags = c->cli->flags,
         .nflags = c->cli->nflags,
+        .committed_cb = reload_committed_cb,
+        .committed_arg = c,
     };
     char *err = malloc(ERR_MAX);
     int rc = -1;
@@ -236,42 +243,120 @@ out:
     return rc;
 }
 
-/* The credentials fetched on the control loop (STS for a web identity,
- * the container endpoint or instance metadata) when a service's IAM
- * credentials come from there (the workers' first links wait for its
- * answer: their AUTH fails, and is retried, until it comes).  Every such
- * service wants the same source (config_check.c refuses otherwise): one
- * fetcher, from the first. */
+/* The fetched source a service wants, as a string to compare. */
+static char *
+creds_source_key(const struct service_config *sc,
+                 const struct creds_options *o)
+{
+    char *key = NULL;
+
+    if (asprintf(&key, "%d|%s|%s|%s|%s", (int)o->src,
+                 sc->iam_role_arn ? sc->iam_role_arn : "",
+                 sc->iam_token_file ? sc->iam_token_file : "",
+                 sc->iam_role_session_name ? sc->iam_role_session_name : "",
+                 sc->iam_region ? sc->iam_region : "") < 0) {
+        return NULL;
+    }
+    return key;
+}
+
+/*
+ * The credentials fetched on the control loop (STS for a web identity,
+ * the container endpoint or instance metadata) for the services of cfg
+ * whose IAM credentials come from there (the workers' first links wait
+ * for the answer: their AUTH fails, and is retried, until it comes).
+ * Every such service wants the same source (config_check.c refuses
+ * otherwise): one fetcher, from the first.  At a reload the running one
+ * is kept when the source is the same; a new source replaces it, and
+ * the credentials of the old one are forgotten.  0, or -1 with why in
+ * err and *line the key's line (the running fetcher is kept).
+ */
+static int
+creds_apply(struct control *c, const struct config *cfg, int *line,
+            char *err, size_t errlen)
+{
+    const struct service_config *sc = cfg->services;
+    struct creds_fetcher *f;
+    struct creds_options o;
+    char *key;
+
+    while (sc != NULL && !sc->iam_dynamic) {
+        sc = sc->next;
+    }
+    if (sc == NULL) {
+        if (c->creds != NULL) {
+            log_info("event=aws-credentials action=stopped "
+                     "reason=\"no service fetches credentials now\"");
+            creds_fetcher_free(c->creds);
+            creds_cell_forget(shared_container_creds(c->shared));
+            free(c->creds_key);
+            c->creds = NULL;
+            c->creds_key = NULL;
+        }
+        return 0;
+    }
+    *line = sc->key_line[SK_IAM_USER_ID];
+    o = (struct creds_options){
+        .src = sc->iam_role_arn != NULL ? CREDS_SRC_WEB_IDENTITY
+               : creds_container_configured() ? CREDS_SRC_CONTAINER
+                                              : CREDS_SRC_IMDS,
+        .role_arn = sc->iam_role_arn,
+        .token_file = sc->iam_token_file,
+        .session_name = sc->iam_role_session_name,
+        .region = sc->iam_region,
+    };
+    if ((key = creds_source_key(sc, &o)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (c->creds_key != NULL && strcmp(key, c->creds_key) == 0) {
+        free(key);
+        return 0;       /* the same source: what it fetched stays good */
+    }
+    f = creds_fetcher_new(&o, c->base, c->dns,
+                          shared_container_creds(c->shared), err, errlen);
+    if (f == NULL) {
+        free(key);
+        return -1;
+    }
+    if (c->creds != NULL) {
+        log_info("event=aws-credentials action=replaced service=%s "
+                 "source=%s", sc->name, sc->iam_creds_source);
+        creds_fetcher_free(c->creds);
+        creds_cell_forget(shared_container_creds(c->shared));
+    }
+    free(c->creds_key);
+    c->creds = f;
+    c->creds_key = key;
+    return 0;
+}
+
 static int
 start_creds(struct control *c)
 {
     char err[PATH_MAX + 512];
+    int line = 0;
 
-    for (const struct service_config *sc = c->boot->services; sc != NULL;
-         sc = sc->next) {
-        if (sc->iam_dynamic) {
-            struct creds_options o = {
-                .src = sc->iam_role_arn != NULL ? CREDS_SRC_WEB_IDENTITY
-                       : creds_container_configured() ? CREDS_SRC_CONTAINER
-                                                      : CREDS_SRC_IMDS,
-                .role_arn = sc->iam_role_arn,
-                .token_file = sc->iam_token_file,
-                .session_name = sc->iam_role_session_name,
-                .region = sc->iam_region,
-            };
-
-            c->creds = creds_fetcher_new(&o, c->base, c->dns,
-                                         shared_container_creds(c->shared),
-                                         err, sizeof(err));
-            if (c->creds == NULL) {
-                fprintf(stderr, "%s:%d: iam_user_id: %s\n", c->boot->file,
-                        sc->key_line[SK_IAM_USER_ID], err);
-                return -1;
-            }
-            return 0;
-        }
+    if (creds_apply(c, c->boot, &line, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s:%d: iam_user_id: %s\n", c->boot->file, line,
+                err);
+        return -1;
     }
     return 0;
+}
+
+/* A reload is in force: its services may want another fetched source. */
+static void
+reload_committed_cb(const struct config *cfg, void *arg)
+{
+    char err[PATH_MAX + 512];
+    int line = 0;
+
+    if (creds_apply(arg, cfg, &line, err, sizeof(err)) < 0) {
+        log_error("event=aws-credentials result=failed file=%s line=%d "
+                  "error=\"%s\" action=\"kept the running source\"",
+                  cfg->file, line, err);
+    }
 }
 
 /* Admin endpoint, systemd, signals: the control loop's events. */
@@ -323,6 +408,7 @@ control_free(struct control *c)
     reload_free(c->reload);     /* its probes' events are on c->base */
     workers_free(c->ws);
     creds_fetcher_free(c->creds);
+    free(c->creds_key);
     shared_free(c->shared);
     if (c->dns != NULL) {
         evdns_base_free(c->dns, 0);

@@ -434,6 +434,9 @@ finish(struct reload *r, struct attempt *at)
         return;
     }
     log_set_level(at->nc->log_level);
+    if (r->env.committed_cb != NULL) {
+        r->env.committed_cb(at->nc, r->env.committed_arg);
+    }
     r->rec.ok++;
     r->rec.last_ok = true;
     r->rec.last_time = wall_now();

@@ -43,6 +43,11 @@ struct reload_env {
     const struct config_arg *flags;     /* ref: ... sidecar settings */
     int nflags;
     struct sd *sd;              /* ref: systemd, or NULL until made */
+    /* told on the control loop once a new config is in force in every
+     * worker (not at the start): for what lives beside the workers, such
+     * as the credential fetcher */
+    void (*committed_cb)(const struct config *cfg, void *arg);
+    void *committed_arg;        /* ref: for committed_cb */
 };
 
 /* reload_new(env, err, errlen): NULL with the reason in err. */

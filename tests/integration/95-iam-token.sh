@@ -17,7 +17,11 @@ token() {
     shift
     env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
         -u AWS_PROFILE -u AWS_REGION -u AWS_DEFAULT_REGION \
-        -u AWS_SHARED_CREDENTIALS_FILE -u AWS_CONFIG_FILE HOME="$W/home" \
+        -u AWS_SHARED_CREDENTIALS_FILE -u AWS_CONFIG_FILE \
+        -u AWS_ROLE_ARN -u AWS_WEB_IDENTITY_TOKEN_FILE \
+        -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI \
+        -u AWS_CONTAINER_CREDENTIALS_FULL_URI \
+        HOME="$W/home" AWS_EC2_METADATA_DISABLED=true \
         "${envs[@]}" "$REDSLEEVE" --iam-token "$@" >"$W/out" 2>"$W/err" &&
         rc=0 || rc=$?
     cat "$W/out" "$W/err" >>"$W/all"

@@ -57,6 +57,7 @@ check "/metrics: the source" \
     grep -qx 'redsleeve_iam_credentials_info{service="cache",source="container endpoint"} 1' <<<"$body"
 check "no secret key, session token, authorization or IAM token in the log" \
     bash -c "! grep -q -e NeverLogged -e Bearer-podidentity -e X-Amz-Signature '$W/rs.log'"
+cli_token AKIDC
 stop_bg rs
 stop_bg fakeiam
 stop_bg fakeaws

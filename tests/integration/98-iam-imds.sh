@@ -46,6 +46,7 @@ check "/metrics: no failed fetch (the 401 was retried at once)" \
     test "$(metric 'redsleeve_iam_credential_fetch_failures_total{service="cache",source="imds"}')" = 0
 check "no secret key, session token, metadata token or IAM token in the log" \
     bash -c "! grep -q -e NeverLogged -e X-Amz-Signature '$W/rs.log'"
+cli_token AKIDC
 stop_bg rs
 stop_bg fakeiam
 stop_bg fakeimds

@@ -106,6 +106,49 @@ check "role_arn + web_identity_token_file in the profile work too" \
 check "... and a client gets through" wait_until 10 ping_ok
 stop_bg rs3
 
+# Reloads: a service that had static keys turns to a web identity (the
+# first fetched source, started by the reload), then the profile's role
+# changes (the fetcher is replaced, the old role's keys forgotten).
+printf 'AKIDSTATIC staticSecretNeverLogged staticTokenNeverLogged\n' >>"$W/sts.port.issued"
+cat >"$W/aws-config-r" <<EOF
+[profile static]
+aws_access_key_id = AKIDSTATIC
+aws_secret_access_key = staticSecretNeverLogged
+aws_session_token = staticTokenNeverLogged
+[profile web]
+role_arn = arn:aws:iam::123456789012:role/redsleeve-profile
+web_identity_token_file = $W/token3
+role_session_name = profile-session
+EOF
+{ cat "$W/w.ini"; printf 'aws_profile = static\n'; } >"$W/r.ini"
+AWS_CONFIG_FILE=$W/aws-config-r AWS_ENDPOINT_URL_STS= \
+    AWS_ENDPOINT_URL=https://127.0.0.1:$SP AWS_ROLE_ARN= \
+    AWS_WEB_IDENTITY_TOKEN_FILE= start_redsleeve rs4 "$W/r.ini"
+LOG=$W/rs4.log
+check "reload: a client first gets through with static keys (AKIDSTATIC)" \
+    bash -c "$(declare -f rcli ping_ok wait_until); RS_PORT_cache=$RS_PORT_cache TOOLS=$TOOLS wait_until 10 ping_ok && grep -q '^AUTH ok app .* AKIDSTATIC\$' '$FL'"
+sts_before=$(grep -c '^200 ' "$SL")
+sed -i 's/^aws_profile = static$/aws_profile = web/' "$W/r.ini"
+hup_and_wait 'event=reload result=ok'
+more_sts() { (($(grep -c '^200 ' "$SL") > sts_before)); }
+check "a reload that brings in the first web identity starts fetching" \
+    wait_until 15 more_sts
+out=$(printf 'RESET\r\nPING\r\n' | rcli "$RS_PORT_cache" 2>&1)
+newest=$(sed -n 's/^200 \(AKIDW[0-9]*\) .*/\1/p' "$SL" | tail -n 1)
+check "... and the next token is signed with what STS gave ($newest)" \
+    bash -c "grep -q PONG <<<'$out' && grep -q '^AUTH ok app .* $newest\$' '$FL'"
+sed -i 's|role/redsleeve-profile$|role/redsleeve-reloaded|' "$W/aws-config-r"
+hup_and_wait 'event=reload result=ok'
+check "a reload that changes the role replaces the fetcher" \
+    wait_until 15 grep -q "^200 AKIDW[0-9]* role=arn:aws:iam::123456789012:role/redsleeve-reloaded " "$SL"
+check "... said in the log" \
+    grep -q 'event=aws-credentials action=replaced service=cache source=web identity' "$LOG"
+out=$(printf 'RESET\r\nPING\r\n' | rcli "$RS_PORT_cache" 2>&1)
+newest=$(sed -n 's/^200 \(AKIDW[0-9]*\) role=.*redsleeve-reloaded.*/\1/p' "$SL" | tail -n 1)
+check "... and tokens are signed with the new role's keys ($newest)" \
+    bash -c "grep -q PONG <<<'$out' && grep -q '^AUTH ok app .* $newest\$' '$FL'"
+stop_bg rs4
+
 # Two services that would fetch as two different roles: refused.
 { cat "$W/w.ini"
   printf '[cache2]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:1\n'
@@ -117,7 +160,8 @@ check "two services needing two fetched sources are refused (one per process)" \
     bash -c "test $rc -ne 0 && grep -q 'two.ini:$ln: iam_user_id: \[cache2\] would fetch its credentials from web identity as arn:aws:iam::123456789012:role/redsleeve-profile, \[cache\] from web identity as $ROLE: one fetched credential source per process' <<<'$out'"
 
 check "no secret key, session token, web identity token, STS message or IAM token in any log" \
-    bash -c "! grep -q -e NeverLogged -e webid-token -e X-Amz-Signature '$W/rs.log' '$W/rs2.log' '$W/rs3.log'"
+    bash -c "! grep -q -e NeverLogged -e webid-token -e X-Amz-Signature '$W/rs.log' '$W/rs2.log' '$W/rs3.log' '$W/rs4.log'"
+cli_token AKIDW
 stop_bg fakeiam
 stop_bg fakests
 

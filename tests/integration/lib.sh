@@ -297,3 +297,16 @@ iam_gate() {
       printf 'verify_host = redis.test\nca_file = %s\npool_min_idle = 1\n' "$PKI/ca.crt"
       printf 'iam_user_id = app\niam_cache_name = c1\n'; } >"$2"
 }
+
+# cli_token KEY: `redsleeve --iam-token` in the test's environment fetches
+# the credentials as the daemon does (STS, container, instance metadata)
+# and prints a token signed with a fetched key (KEY followed by digits).
+cli_token() {
+    local out rc
+    out=$("$REDSLEEVE" --iam-token --iam-user-id app --iam-cache-name c1 \
+        --iam-region eu-west-1 2>"$W/cli-token.err") && rc=0 || rc=$?
+    check "--iam-token fetches as the daemon does: a token signed with $1..." \
+        bash -c "test $rc = 0 && grep -q 'X-Amz-Credential=$1[0-9]*%2F' <<<'$out'"
+    check "... and says nothing secret on stderr" \
+        bash -c "! grep -q -e NeverLogged -e X-Amz '$W/cli-token.err'"
+}
