@@ -338,6 +338,13 @@ slots_node(struct rd *r, cluster_map_fn map, void *arg,
     }
     n.port = (long)port;
     pick_host(&n, hostname, &el[0], ip);
+    if (ip != NULL && ip->data != NULL) {
+        n.ip = ip->data;
+        n.iplen = ip->len;
+    } else if (el[0].data != NULL && el[0].len > 0) {
+        n.ip = el[0].data;      /* the endpoint, if the ip is not given */
+        n.iplen = el[0].len;
+    }
     local = map(arg, &n);
     if (local < 0) {
         return out_put(o, h.start, (size_t)(r->p - h.start));
@@ -454,6 +461,10 @@ shards_node(struct rd *r, cluster_map_fn map, void *arg,
     }
     n.port = (long)pnum;
     pick_host(&n, hostname, endpoint, ip);
+    if (ip != NULL && ip->data != NULL) {
+        n.ip = ip->data;
+        n.iplen = ip->len;
+    }
     local = map(arg, &n);
     if (local < 0) {
         return out_put(o, h.start, (size_t)(r->p - h.start));
@@ -572,6 +583,8 @@ nodes_line(const char *s, size_t n, cluster_map_fn map, void *arg,
     ref.port = (long)port;
     ref.host = addr;
     ref.hostlen = (size_t)(colon - addr);
+    ref.ip = addr;
+    ref.iplen = ref.hostlen;
     if (comma != NULL) {
         const char *hend = memchr(comma + 1, ',', (size_t)(aend - comma - 1));
 

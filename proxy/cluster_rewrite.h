@@ -43,6 +43,9 @@ struct cluster_node_ref {
     const char *host;           /* hostname, endpoint or ip; may be "" or
                                    "?" */
     size_t hostlen;
+    const char *ip;             /* its address when the reply gives one
+                                   beside the host, else NULL */
+    size_t iplen;
     long port;                  /* the port the reply gives (TLS port when
                                    the reply has one) */
 };

@@ -51,6 +51,12 @@ static const struct config_choice tls_choices[] = {
     {NULL, 0, false},
 };
 
+static const struct config_choice mode_choices[] = {
+    {"single", MODE_SINGLE, false},
+    {"cluster", MODE_CLUSTER, false},
+    {NULL, 0, false},
+};
+
 static const struct config_choice role_choices[] = {
     {"primary", ROLE_PRIMARY, false},
     {"replica", ROLE_REPLICA, false},
@@ -179,6 +185,10 @@ const struct config_key config_keys[CONFIG_NKEYS] = {
     SK(SK_IAM_REAUTH_INTERVAL) = {"iam_reauth_interval", false,
         CONFIG_T_DURATION, SOFF(iam_reauth_interval), "11h", 1, 42600,
         NULL, NULL, NULL, 0},
+    SK(SK_MODE) = {"mode", false, CONFIG_T_ENUM, SOFF(mode), "single", 0, 0,
+        NULL, mode_choices, NULL, 0},
+    SK(SK_CLUSTER_PORTS) = {"cluster_ports", false, CONFIG_T_STRING,
+        SOFF(cluster_ports), NULL, 0, 0, NULL, NULL, NULL, 0},
 };
 
 /* Owned strings of a service that no key sets (derived in validation). */
@@ -605,6 +615,49 @@ config_service_free(struct service_config *sc)
                     service_derived[i].secret);
     }
     free(sc);
+}
+
+/* Replaces *field with a copy of itself (NULL stays NULL); after an
+ * earlier failure (bad), with NULL: the clone never frees a string of the
+ * original.  1 on ENOMEM (the field is then NULL), else bad. */
+static int
+dup_field(char **field, int bad)
+{
+    if (bad || *field == NULL) {
+        *field = NULL;
+        return bad;
+    }
+    *field = strdup(*field);
+    return *field == NULL;
+}
+
+struct service_config *
+config_service_clone(const struct service_config *sc)
+{
+    struct service_config *c = malloc(sizeof(*c));
+    int bad = 0;
+
+    if (c == NULL) {
+        return NULL;
+    }
+    memcpy(c, sc, sizeof(*c));
+    c->next = NULL;
+    for (int i = GK_COUNT; i < CONFIG_NKEYS; i++) {
+        if (is_string(config_keys[i].type)) {
+            bad = dup_field((char **)((char *)c + config_keys[i].offset),
+                            bad);
+        }
+    }
+    for (size_t i = 0; i < sizeof(service_derived) /
+                               sizeof(service_derived[0]); i++) {
+        bad = dup_field((char **)((char *)c + service_derived[i].offset),
+                        bad);
+    }
+    if (bad) {
+        config_service_free(c);     /* every field is ours or NULL */
+        return NULL;
+    }
+    return c;
 }
 
 struct config *

@@ -32,6 +32,11 @@ enum upstream_role {
     ROLE_REPLICA        /* ROLE must say slave */
 };
 
+enum service_mode {
+    MODE_SINGLE = 0,    /* one upstream (default) */
+    MODE_CLUSTER        /* a cluster: a local port per node (cluster.h) */
+};
+
 enum verify_mode {
     VERIFY_FULL = 0,    /* chain + host name (default) */
     VERIFY_CHAIN,       /* chain only */
@@ -76,6 +81,8 @@ enum service_key {
     SK_IAM_SERVERLESS,
     SK_AWS_PROFILE,
     SK_IAM_REAUTH_INTERVAL,
+    SK_MODE,
+    SK_CLUSTER_PORTS,
     SK_COUNT
 };
 
@@ -227,6 +234,11 @@ struct service_config {
                                    fresh token this long after its last
                                    AUTH (ElastiCache ends an IAM
                                    connection 12 h after it) */
+
+    int mode;                   /* enum service_mode */
+    char *cluster_ports;        /* owned: "LO-HI", mode = cluster */
+    int cluster_port_lo;        /* ... parsed in validation */
+    int cluster_port_hi;
 
     double connect_timeout;     /* seconds: resolve + TCP connect */
     double handshake_timeout;   /* seconds: TLS handshake + AUTH */
@@ -403,6 +415,11 @@ void config_restart_changes(const struct config *running,
 /* config_service_free(sc): frees one service section (config_read.c,
  * for a section that failed to parse). */
 void config_service_free(struct service_config *sc);
+
+/* config_service_clone(sc): a deep copy of sc (every string its own,
+ * next NULL), for a service made at run time from a configured one (a
+ * cluster's node); free with config_service_free.  NULL on ENOMEM. */
+struct service_config *config_service_clone(const struct service_config *sc);
 
 #define CONFIG_DIGEST_LEN 32
 

@@ -585,6 +585,61 @@ validate_pool(struct config_parse *ps, struct service_config *sc)
     }
 }
 
+/* mode = cluster: a range of local ports for the nodes (cluster.h). */
+#define CLUSTER_PORTS_MAX 1024      /* ports one range may hold */
+
+static void
+validate_cluster(struct config_parse *ps, struct service_config *sc)
+{
+    int line = sc->key_line[SK_CLUSTER_PORTS];
+    int lo, hi, n = 0;
+
+    if (sc->mode != MODE_CLUSTER) {
+        if (sc->cluster_ports != NULL) {
+            config_perr(ps, line, "cluster_ports: needs mode = cluster");
+        }
+        return;
+    }
+    if (sc->cluster_ports == NULL) {
+        config_perr(ps, line_or_section(sc, SK_MODE), "cluster_ports: "
+                    "needed with mode = cluster (local ports for the "
+                    "nodes, as 7001-7099)");
+        return;
+    }
+    if (sscanf(sc->cluster_ports, "%d-%d%n", &lo, &hi, &n) != 2 ||
+        sc->cluster_ports[n] != '\0' || lo < 1 || hi > 65535 || lo > hi) {
+        config_perr(ps, line, "cluster_ports: expected a range of ports "
+                    "LOW-HIGH (1-65535), got \"%s\"", sc->cluster_ports);
+        return;
+    }
+    if (hi - lo + 1 > CLUSTER_PORTS_MAX) {
+        config_perr(ps, line, "cluster_ports: %d ports; at most %d",
+                    hi - lo + 1, CLUSTER_PORTS_MAX);
+        return;
+    }
+    if (sc->listen_unix != NULL ||
+        (sc->listen_port >= lo && sc->listen_port <= hi)) {
+        config_perr(ps, sc->key_line[SK_LISTEN], "listen: with mode = "
+                    "cluster, a TCP address outside cluster_ports (%s): "
+                    "it stands for the configuration endpoint",
+                    sc->cluster_ports);
+        return;
+    }
+    if (ps->cfg->workers != 1) {
+        config_perr(ps, line_or_section(sc, SK_MODE), "mode: cluster runs "
+                    "with workers = 1 for now (workers is %d)",
+                    ps->cfg->workers);
+        return;
+    }
+    if (sc->role != ROLE_ANY) {
+        config_perr(ps, sc->key_line[SK_ROLE], "role: with mode = cluster "
+                    "each node has its own role; leave role out");
+        return;
+    }
+    sc->cluster_port_lo = lo;
+    sc->cluster_port_hi = hi;
+}
+
 /* A listening address after normalising: family and bytes of the IP
  * (localhost is 127.0.0.1), or a unix path. */
 struct norm_addr {
@@ -782,6 +837,7 @@ config_validate(struct config_parse *ps)
         validate_auth(ps, sc);
         validate_iam(ps, sc);
         validate_pool(ps, sc);
+        validate_cluster(ps, sc);
     }
     validate_dynamic_sources(ps);
     validate_owners(ps);

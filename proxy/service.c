@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "cluster.h"
 #include "listener.h"
 #include "pool.h"
 #include "session.h"
@@ -41,6 +42,8 @@ struct service {
     struct link *probe;                 /* owned: service_probe's link */
     service_probe_cb probe_cb;          /* who hears how it went */
     void *probe_arg;                    /* ref: theirs */
+    struct cluster_nodes *cluster;      /* owned: mode = cluster, its
+                                           nodes; else NULL */
     int parked_fd;                      /* owned: accepted, no seat yet */
     struct sockaddr_storage parked_addr;
     int parked_addrlen;
@@ -287,7 +290,22 @@ service_new(const struct service_config *sc, const struct service_env *env,
         svc->bnext->bprev = svc;
     }
     env->budget->services = svc;
+    if (sc->mode == MODE_CLUSTER) {
+        if ((svc->cluster = cluster_nodes_new(sc, env)) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            *bad_key = SK_MODE;
+            service_free(svc);
+            return NULL;
+        }
+        svc->host.cluster = svc->cluster;
+    }
     return svc;
+}
+
+void
+service_set_cluster(struct service *svc, struct cluster_nodes *cn)
+{
+    svc->host.cluster = cn;
 }
 
 struct service *
@@ -410,6 +428,9 @@ log_stats(const struct service *svc)
 void
 service_stop_accepting(struct service *svc)
 {
+    if (svc->cluster != NULL) {
+        cluster_nodes_retire(svc->cluster);
+    }
     if (svc->listener != NULL) {
         log_stats(svc);
     }
@@ -420,7 +441,7 @@ service_stop_accepting(struct service *svc)
 unsigned
 service_clients(const struct service *svc)
 {
-    return svc->host.nsessions;
+    return svc->host.nsessions + cluster_nodes_clients(svc->cluster);
 }
 
 bool
@@ -445,6 +466,16 @@ service_figures(const struct service *svc, struct svc_figures *f)
     tls_session_counts(svc->ctx, &f->full, &f->resumed);
     f->ls = svc->lstats;
     f->iam_tokens = svc->iam_tokens;
+    if (svc->cluster != NULL) {
+        struct cluster_figures cf;
+
+        cluster_nodes_figures(svc->cluster, &cf);
+        f->cluster = true;
+        f->cluster_nodes = cf.nodes;
+        f->cluster_rewrites = cf.rewritten;
+        f->cluster_redirects = cf.redirects;
+        f->cluster_exhausted = cf.exhausted;
+    }
     if (svc->sc->iam_user_id != NULL &&
         (f->iam_source = strdup(svc->sc->iam_creds_source)) == NULL) {
         return -1;
@@ -493,6 +524,10 @@ void
 service_shutdown(struct service *svc)
 {
     service_stop_accepting(svc);
+    /* The nodes' services and their clients go with the cluster's. */
+    cluster_nodes_free(svc->cluster);
+    svc->cluster = NULL;
+    svc->host.cluster = NULL;
     session_close_all(&svc->host, "shutdown");
 }
 

@@ -34,6 +34,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "pool.h"
 #include "resp.h"
 #include "track.h"
@@ -133,6 +134,70 @@ to_client(struct session *s, const char *buf, size_t n)
     return 0;
 }
 
+/* ------------------------------------------------------------ cluster */
+
+/* The rewriter's map: the nodes' table of this service. */
+static int
+node_port_cb(void *arg, const struct cluster_node_ref *ref)
+{
+    struct session *s = arg;
+
+    return cluster_nodes_port(s->h->cluster, ref, s->h->sc->upstream_host);
+}
+
+/*
+ * hold_begins(s, first): at a reply boundary, whether the reply starting
+ * with byte first is held whole: the answer to a CLUSTER request that
+ * names nodes, or an error line (it may be -MOVED or -ASK).
+ */
+static bool
+hold_begins(struct session *s, char first)
+{
+    while (s->ncq > 0 && s->cq[0].ordinal < s->tr.received) {
+        memmove(s->cq, s->cq + 1, sizeof(s->cq[0]) * (size_t)--s->ncq);
+    }
+    if (first == '>') {
+        return false;   /* a RESP3 push is no reply */
+    }
+    if (s->ncq > 0 && s->cq[0].ordinal == s->tr.received) {
+        s->hold_kind = s->cq[0].kind;
+        return true;
+    }
+    s->hold_kind = CLUSTER_REPLY_REDIRECT;
+    return first == '-';
+}
+
+/*
+ * hold_done(s, f): the held reply is whole (f its frame): rewritten when
+ * it names nodes, else passed on as it came.  0, or -1 when closed.
+ */
+static int
+hold_done(struct session *s, const struct resp_frame *f)
+{
+    struct cluster_out out = {0};
+    int r = 0, rc;
+
+    s->holding = false;
+    if (s->hold_kind != CLUSTER_REPLY_REDIRECT ||
+        (f->type == '-' && cluster_is_redirect(f->head))) {
+        r = cluster_rewrite((enum cluster_reply)s->hold_kind,
+                            s->held.data + s->held.off, s->held.len,
+                            node_port_cb, s, &out);
+    }
+    if (r == 1) {
+        cluster_nodes_count(s->h->cluster,
+                            (enum cluster_reply)s->hold_kind);
+        rc = to_client(s, out.buf, out.len);
+    } else {
+        rc = to_client(s, s->held.data + s->held.off, s->held.len);
+    }
+    free(out.buf);
+    if (rc == 0) {
+        session_pending_release(&s->held);
+    }
+    return rc;
+}
+
 /*
  * relay_replies(s, buf, n): passes server bytes to the client while the
  * reply scanner counts them, dropping the reply to our own AUTH after a
@@ -157,6 +222,13 @@ relay_replies(struct session *s, const char *buf, size_t n)
                 return -1;
             }
             s->swallowing = true;
+        } else if (s->h->cluster != NULL && !s->swallowing && !s->holding &&
+                   resp_at_boundary(&s->rp) && hold_begins(s, buf[pos])) {
+            if (pos > seg && to_client(s, buf + seg, pos - seg) < 0) {
+                return -1;
+            }
+            seg = pos;
+            s->holding = true;
         }
         st = resp_scan(&s->rp, buf + pos, n - pos, &used, &f);
         if (st == RESP_ERROR) {
@@ -170,7 +242,38 @@ relay_replies(struct session *s, const char *buf, size_t n)
             }
             break;
         }
+        if (s->holding) {
+            if (s->held.len + used > s->h->sc->buffer_limit) {
+                /* Too big to hold: it goes on as it is. */
+                if (to_client(s, s->held.data + s->held.off,
+                              s->held.len) < 0) {
+                    return -1;
+                }
+                session_pending_release(&s->held);
+                s->holding = false;
+                seg = pos;
+            } else if (session_pending_append(&s->held, buf + pos, used,
+                                              s->h->sc->buffer_limit) < 0) {
+                session_close(s, "out-of-memory");
+                return -1;
+            } else {
+                seg = pos + used;
+            }
+        }
         pos += used;
+        if (st == RESP_FRAME && s->holding) {
+            if (track_reply(&s->tr, &f) && s->swallowing) {
+                s->swallowing = false;  /* cannot be: held is never ours */
+            }
+            if (s->ncq > 0 && s->cq[0].ordinal == s->tr.received - 1) {
+                memmove(s->cq, s->cq + 1,
+                        sizeof(s->cq[0]) * (size_t)--s->ncq);
+            }
+            if (hold_done(s, &f) < 0) {
+                return -1;
+            }
+            continue;
+        }
         if (st == RESP_FRAME && f.type == '-' && !s->stale &&
             s->h->sc->role == ROLE_PRIMARY &&
             (strncmp(f.head, "READONLY", 8) == 0 ||
@@ -201,8 +304,8 @@ relay_replies(struct session *s, const char *buf, size_t n)
             }
         }
     }
-    if (s->swallowing) {
-        return 0;   /* the rest is our reply, still arriving */
+    if (s->swallowing || s->holding) {
+        return 0;   /* the rest is our reply, or held, still arriving */
     }
     return n > seg ? to_client(s, buf + seg, n - seg) : 0;
 }
@@ -289,6 +392,27 @@ to_server(struct session *s, const char *buf, size_t n)
     return 0;
 }
 
+/* A request whose reply names nodes: its number is remembered (the next
+ * counted one, as track_request will number it). */
+static void
+note_cluster_request(struct session *s, const struct resp_frame *f)
+{
+    enum cluster_reply k = cluster_request_kind(f->name, f->arg1);
+
+    if (k == CLUSTER_REPLY_NONE || resp_frame_is_empty_request(f)) {
+        return;
+    }
+    if (s->ncq == SESSION_CQ_MAX) {
+        log_debug("event=cluster-untracked s=%016" PRIx64 " reason=\"more "
+                  "than %d CLUSTER requests in flight\"", s->id,
+                  SESSION_CQ_MAX);
+        return;
+    }
+    s->cq[s->ncq].ordinal = s->tr.sent;
+    s->cq[s->ncq].kind = (int)k;
+    s->ncq++;
+}
+
 /*
  * relay_requests(s, buf, n): passes client bytes on while the request
  * scanner counts them; after a client's RESET, our AUTH goes right behind
@@ -313,6 +437,9 @@ relay_requests(struct session *s, const char *buf, size_t n)
             break;
         }
         pos += used;
+        if (st == RESP_FRAME && s->h->cluster != NULL) {
+            note_cluster_request(s, &f);
+        }
         if (st == RESP_FRAME && track_request(&s->tr, &f) == TRACK_REAUTH &&
             auth->on) {
             char *cmd;

@@ -24,6 +24,7 @@
 #include "upstream.h"
 
 struct event_base;
+struct cluster_nodes;
 struct pool;
 struct session;
 
@@ -43,6 +44,9 @@ struct session_host {
      * service (why: the reply's first line) */
     void (*stale_cb)(struct session_host *h, const char *peer,
                      const char *why, void *arg);
+    struct cluster_nodes *cluster;      /* ref: mode = cluster, the nodes
+                                           (their ports for rewriting),
+                                           else NULL */
     struct session *sessions;           /* ref list: live sessions */
     struct session *warm;               /* ref list: links holding TLS
                                            buffers (see session_io.c) */

@@ -115,6 +115,7 @@ session_close(struct session *s, const char *reason)
     }
     session_pending_release(&s->c2u);
     session_pending_release(&s->u2c);
+    session_pending_release(&s->held);
     if (s->prev != NULL) {
         s->prev->next = s->next;
     } else {

@@ -23,6 +23,8 @@
 #include "session.h"
 #include "track.h"
 
+#define SESSION_CQ_MAX 8            /* CLUSTER requests in flight followed */
+
 enum session_state {
     SESSION_CONNECTING = 0,     /* link on its way; client bytes held */
     SESSION_RELAYING,           /* both ways */
@@ -75,6 +77,17 @@ struct session {
     struct resp_scanner rq;         /* frames client requests */
     struct resp_scanner rp;         /* frames server replies */
     struct track tr;                /* replies owed, recyclable? */
+    /* mode = cluster: a reply that names nodes (to a CLUSTER SLOTS,
+     * SHARDS, NODES, REPLICAS request, or -MOVED / -ASK) is held whole in
+     * held, rewritten (cluster.h), then passed on */
+    struct {
+        int64_t ordinal;            /* its reply's number (track.h) */
+        int kind;                   /* enum cluster_reply */
+    } cq[SESSION_CQ_MAX];
+    int ncq;
+    bool holding;                   /* a reply is being held */
+    int hold_kind;                  /* what it may be */
+    struct pending held;            /* its bytes so far */
     struct pending c2u;             /* client bytes for the server */
     struct pending u2c;             /* server bytes for the client */
     uint64_t rx;                    /* bytes read from the client */

@@ -136,6 +136,10 @@ stats_figures_add(struct svc_figures *to, const struct svc_figures *from)
     to->full += from->full;
     to->resumed += from->resumed;
     to->iam_tokens += from->iam_tokens;
+    to->cluster_nodes += from->cluster_nodes;
+    to->cluster_rewrites += from->cluster_rewrites;
+    to->cluster_redirects += from->cluster_redirects;
+    to->cluster_exhausted += from->cluster_exhausted;
     if (from->iam_fetch_failures > to->iam_fetch_failures) {
         to->iam_fetch_failures = from->iam_fetch_failures;  /* one cell */
     }
@@ -349,6 +353,35 @@ render_services(struct evbuffer *out, struct svc_figures *fs, int n)
             sample(out, "redsleeve_tls_failures_total", fs[i].name, "reason",
                    tls_fail_name((enum tls_fail)k),
                    fs[i].ls.tls_failures[k]);
+        }
+    }
+    metric_family(out, "redsleeve_cluster_nodes", "gauge",
+           "Cluster nodes with a local port (mode = cluster).");
+    for (i = 0; i < n; i++) {
+        if (!merged[i] && fs[i].cluster) {
+            sample(out, "redsleeve_cluster_nodes", fs[i].name, NULL, NULL,
+                   fs[i].cluster_nodes);
+        }
+    }
+    metric_family(out, "redsleeve_cluster_rewrites_total", "counter",
+           "Replies whose node addresses were rewritten to local ports, "
+           "by kind (topology: CLUSTER SLOTS, SHARDS, NODES, REPLICAS; "
+           "redirect: -MOVED, -ASK).");
+    for (i = 0; i < n; i++) {
+        if (!merged[i] && fs[i].cluster) {
+            sample(out, "redsleeve_cluster_rewrites_total", fs[i].name,
+                   "kind", "topology",
+                   fs[i].cluster_rewrites - fs[i].cluster_redirects);
+            sample(out, "redsleeve_cluster_rewrites_total", fs[i].name,
+                   "kind", "redirect", fs[i].cluster_redirects);
+        }
+    }
+    metric_family(out, "redsleeve_cluster_ports_exhausted_total", "counter",
+           "Nodes that found no free port in cluster_ports.");
+    for (i = 0; i < n; i++) {
+        if (!merged[i] && fs[i].cluster) {
+            sample(out, "redsleeve_cluster_ports_exhausted_total",
+                   fs[i].name, NULL, NULL, fs[i].cluster_exhausted);
         }
     }
     metric_family(out, "redsleeve_iam_tokens_signed_total", "counter",

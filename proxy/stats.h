@@ -36,6 +36,11 @@ struct svc_figures {
     bool iam_dynamic;           /* ... fetched at run time: */
     long long iam_expiration;   /* when they expire (0 = none yet) */
     uint64_t iam_fetch_failures;    /* process-wide, not summed */
+    bool cluster;               /* mode = cluster: */
+    unsigned cluster_nodes;     /* nodes with a local port */
+    uint64_t cluster_rewrites;  /* replies rewritten ... */
+    uint64_t cluster_redirects; /* ... of them -MOVED / -ASK */
+    uint64_t cluster_exhausted; /* nodes that found no port */
 };
 
 /* One worker, copied. */

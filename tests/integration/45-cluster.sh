@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# 45-cluster: mode = cluster (issue #16) in front of a real TLS-only Redis
+# Cluster (3 primaries, 3 replicas, port 0, tls-port, tls-cluster yes,
+# tls-replication yes).  The plaintext clients (redis-cli -c, redis-py's
+# RedisCluster) see the configuration endpoint on one local port and
+# every node on a local port of cluster_ports: CLUSTER SLOTS, SHARDS,
+# NODES, REPLICAS and -MOVED name only 127.0.0.1 and those ports, every
+# node's port answers before the reply naming it reaches the client, and
+# keys over every slot go where they belong.
+. "$(dirname "$0")/lib.sh"
+
+NODES=6
+for i in $(seq "$NODES"); do
+    bus=$("$TOOLS/freeport")
+    printf -v "BUS_n$i" '%s' "$bus"
+    start_redis_tls "n$i" 'cluster-enabled yes' "cluster-config-file $W/nodes-$i.conf" \
+        "cluster-port $bus" 'tls-cluster yes' 'tls-replication yes' \
+        "tls-client-cert-file $PKI/client.crt" "tls-client-key-file $PKI/client.key" \
+        "masterauth $REDIS_PASSWORD" 'cluster-node-timeout 2000'
+done
+port() { local v=REDIS_PORT_n$1; echo "${!v}"; }
+# Joined by hand (CLUSTER MEET with the bus port: ours are not port+10000).
+for i in $(seq 2 "$NODES"); do
+    v=BUS_n$i
+    rcli_tls "$(port 1)" CLUSTER MEET 127.0.0.1 "$(port "$i")" "${!v}" >/dev/null
+done
+joined() { test "$(rcli_tls "$(port 1)" CLUSTER NODES | grep -v handshake | grep -c connected)" = "$NODES"; }
+wait_until 20 joined
+rcli_tls "$(port 1)" CLUSTER ADDSLOTSRANGE 0 5460 >/dev/null
+rcli_tls "$(port 2)" CLUSTER ADDSLOTSRANGE 5461 10922 >/dev/null
+rcli_tls "$(port 3)" CLUSTER ADDSLOTSRANGE 10923 16383 >/dev/null
+for i in 4 5 6; do
+    id=$(rcli_tls "$(port $((i - 3)))" CLUSTER MYID)
+    wait_until 10 bash -c "$(declare -f rcli_tls); PKI=$PKI REDIS_PASSWORD=$REDIS_PASSWORD; rcli_tls $(port "$i") CLUSTER NODES | grep -q '^$id '"
+    rcli_tls "$(port "$i")" CLUSTER REPLICATE "$id" >/dev/null
+done
+cluster_ok() {
+    local i
+    for i in $(seq "$NODES"); do
+        rcli_tls "$(port "$i")" CLUSTER INFO | grep -q 'cluster_state:ok' || return 1
+    done
+    test "$(rcli_tls "$(port 1)" CLUSTER NODES | grep -c ' slave ')" = 3 &&
+        # replicas show in CLUSTER SLOTS once they have synced
+        test "$(rcli_tls "$(port 1)" CLUSTER SLOTS | grep -cx 127.0.0.1)" = 6
+}
+check "a TLS-only cluster of $NODES nodes is up (3 primaries, 3 replicas)" wait_until 30 cluster_ok
+
+base=$("$TOOLS/freeport")
+LO=$base HI=$((base + 19))
+printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
+conf() {  # conf [LINES...]
+    printf '[global]\nadmin_listen = 127.0.0.1:0\n'
+    printf '[cache]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:%s\n' "$REDIS_PORT_n1"
+    printf 'ca_file = %s\nauth_password_file = %s\n' "$PKI/ca.crt" "$W/pw"
+    printf 'mode = cluster\n'
+    if (($#)); then printf '%s\n' "$@"; fi
+}
+
+# --- the keys
+cc() { "$REDSLEEVE" -c "$1" --check-config 2>&1 || true; }
+conf >"$W/noports.ini"
+check "mode = cluster needs cluster_ports" \
+    grep -q 'noports.ini:8: cluster_ports: needed with mode = cluster' <<<"$(cc "$W/noports.ini")"
+conf "cluster_ports = 9-2" >"$W/bad.ini"
+check "a bad range is refused, named" \
+    grep -q 'bad.ini:9: cluster_ports: expected a range of ports LOW-HIGH (1-65535), got "9-2"' <<<"$(cc "$W/bad.ini")"
+conf "cluster_ports = 7000-7099" "role = primary" >"$W/role.ini"
+check "role is refused in cluster mode (each node has its own)" \
+    grep -q 'role.ini:10: role: with mode = cluster each node has its own role' <<<"$(cc "$W/role.ini")"
+conf "cluster_ports = 7000-7099" | sed 's/^\[global\]$/[global]\nworkers = 2/' >"$W/w2.ini"
+check "cluster mode runs with one worker for now (said)" \
+    grep -q 'w2.ini:9: mode: cluster runs with workers = 1 for now' <<<"$(cc "$W/w2.ini")"
+printf '[a]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:1\ncluster_ports = 1-2\n' >"$W/orphan.ini"
+check "cluster_ports without mode = cluster is refused" \
+    grep -q 'orphan.ini:4: cluster_ports: needs mode = cluster' <<<"$(cc "$W/orphan.ini")"
+
+if [[ -n ${RS_WORKERS:-} && $RS_WORKERS != 1 ]]; then
+    # make test-workers: cluster mode is refused with more workers (above).
+    finish
+fi
+conf "cluster_ports = $LO-$HI" 'pool_min_idle = 1' >"$W/c.ini"
+start_redsleeve rs "$W/c.ini"
+P=$RS_PORT_cache
+A=$RS_PORT_admin
+LOG=$W/rs.log
+
+in_range() {  # in_range TEXT: every port after 127.0.0.1: is ours
+    local p
+    for p in $(grep -o '127\.0\.0\.1:[0-9]*' <<<"$1" | cut -d: -f2); do
+        ((p >= LO && p <= HI)) || return 1
+    done
+}
+topo=$(/usr/bin/python3 - "$P" "$LO" "$HI" <<'EOF' 2>&1
+import sys
+import redis
+port, lo, hi = (int(a) for a in sys.argv[1:4])
+r = redis.Redis(host="127.0.0.1", port=port)
+slots = r.execute_command("CLUSTER SLOTS")
+addrs = set()
+for rng in slots:
+    for node in rng[2:]:
+        addrs.add((node[0].decode(), int(node[1])))
+ok = all(h == "127.0.0.1" and lo <= p <= hi for h, p in addrs)
+alive = all(redis.Redis(host=h, port=p).ping() for h, p in addrs)
+print("slots", len(slots), "nodes", len(addrs), "local", ok, "alive", alive)
+EOF
+)
+echo "$topo" >"$W/topo.out"
+check "CLUSTER SLOTS through the configuration endpoint: 3 ranges, 6 nodes, all at 127.0.0.1 on cluster_ports" \
+    grep -qx 'slots 3 nodes 6 local True alive True' <<<"$topo"
+nodes=$(rcli "$P" CLUSTER NODES)
+check "CLUSTER NODES: 6 nodes, each at 127.0.0.1 on a local port" \
+    bash -c "$(declare -f in_range); LO=$LO HI=$HI; test \$(grep -c ' 127.0.0.1:[0-9]*@' <<<'$nodes') = 6 && in_range '$nodes'"
+shards=$(rcli "$P" CLUSTER SHARDS)
+check "CLUSTER SHARDS: ports rewritten too" \
+    bash -c "$(declare -f in_range); LO=$LO HI=$HI; ! grep -qx -e '$REDIS_PORT_n1' -e '$REDIS_PORT_n4' <<<'$shards'"
+resp3=$(printf 'HELLO 3\r\nCLUSTER SLOTS\r\n' | rcli "$P" 2>&1)
+check "RESP3 (HELLO 3): CLUSTER SLOTS rewritten as well" \
+    bash -c "! grep -qx -e '$REDIS_PORT_n1' -e '$REDIS_PORT_n2' -e '$REDIS_PORT_n3' <<<'$resp3' && grep -q '127.0.0.1' <<<'$resp3'"
+moved=$(for k in a b c d e f g h; do rcli "$P" GET "k$k"; done 2>&1)
+check "-MOVED names a local port" \
+    bash -c "grep -q 'MOVED [0-9]* 127.0.0.1:' <<<'$moved' && ! grep -q -e ':$REDIS_PORT_n2\$' -e ':$REDIS_PORT_n3\$' <<<'$moved'"
+
+# redis-cli -c follows the redirects: every key lands on its node.
+for i in $(seq 200); do printf 'SET key:%d v%d\n' "$i" "$i"; done >"$W/sets"
+out=$(redis-cli -c -p "$P" <"$W/sets" 2>&1)
+check "redis-cli -c: 200 SETs over the slots, all OK" test "$(grep -c '^OK$' <<<"$out")" = 200
+total=0
+for i in 1 2 3 4 5 6; do
+    v=REDIS_PORT_n$i
+    role=$(rcli_tls "${!v}" ROLE | head -n 1)
+    if [[ $role == master ]]; then total=$((total + $(rcli_tls "${!v}" DBSIZE))); fi
+done
+check "... and the primaries hold exactly those 200 keys ($total)" test "$total" = 200
+check "redis-cli -c reads one back through a node port" \
+    test "$(redis-cli -c -p "$P" GET key:137)" = v137
+
+# redis-py's RedisCluster: discovery, routing, a pipeline over nodes.
+out=$(/usr/bin/python3 - "$P" <<'EOF' 2>&1
+import sys
+from redis.cluster import RedisCluster
+rc = RedisCluster(host="127.0.0.1", port=int(sys.argv[1]))
+nodes = rc.get_nodes()
+for i in range(300):
+    rc.set("py:%d" % i, i)
+bad = [i for i in range(300) if rc.get("py:%d" % i) != str(i).encode()]
+print("nodes", len(nodes), "hosts", sorted({n.host for n in nodes}), "bad", len(bad))
+EOF
+)
+echo "$out" >"$W/py.out"
+check "redis-py RedisCluster: 6 nodes at 127.0.0.1, 300 keys written and read back" \
+    grep -qx "nodes 6 hosts \['127.0.0.1'\] bad 0" <<<"$out"
+
+check "each node got its own service, once" \
+    test "$(grep -c 'event=cluster-node service=cache node=.* listen=' "$LOG")" = 6
+check "... whose certificate was verified for the node's own name (127.0.0.1)" \
+    bash -c "! grep -q 'certificate rejected' '$LOG'"
+check "/metrics: the nodes known" \
+    test "$(metric 'redsleeve_cluster_nodes{service="cache"}')" = 6
+check "/metrics: redirects rewritten" \
+    test "$(metric 'redsleeve_cluster_rewrites_total{service="cache",kind="redirect"}')" -gt 0
+check "/metrics: topology replies rewritten" \
+    test "$(metric 'redsleeve_cluster_rewrites_total{service="cache",kind="topology"}')" -gt 0
+
+# A reload that changes the cluster service is refused (restart to apply).
+sed -i 's/^pool_min_idle = 1$/pool_min_idle = 2/' "$W/c.ini"
+kill -HUP "$RS_PID"
+check "a reload that changes a cluster service is refused, the running one stays" \
+    wait_until 10 grep -q 'event=reload result=failed error=".*c.ini:3: \[cache\]: a mode = cluster service cannot change at a reload yet' "$LOG"
+check "... and it still serves" test "$(redis-cli -c -p "$P" GET key:5)" = v5
+stop_bg rs
+
+finish
