@@ -151,6 +151,55 @@ echo "$out" >"$W/py.out"
 check "redis-py RedisCluster: 6 nodes at 127.0.0.1, 300 keys written and read back" \
     grep -qx "nodes 6 hosts \['127.0.0.1'\] bad 0" <<<"$out"
 
+# On a node's port, what a cluster client does: MULTI in one slot,
+# CROSSSLOT unchanged, READONLY on a replica's port, HELLO 3, ASKING.
+out=$(/usr/bin/python3 - "$P" "$LO" "$HI" <<'EOF' 2>&1
+import sys
+import redis
+port, lo, hi = (int(a) for a in sys.argv[1:4])
+cfg = redis.Redis(host="127.0.0.1", port=port)
+slot = cfg.execute_command("CLUSTER KEYSLOT", "{u}1")
+primary = replica = None
+for rng in cfg.execute_command("CLUSTER SLOTS"):
+    if rng[0] <= slot <= rng[1]:
+        primary, replica = int(rng[2][1]), int(rng[3][1])
+res = []
+p = redis.Redis(host="127.0.0.1", port=primary)
+tx = p.pipeline(transaction=True)
+tx.set("{u}1", "a").set("{u}2", "b").mget("{u}1", "{u}2")
+res.append("multi " + str(tx.execute()[2] == [b"a", b"b"]))
+try:
+    p.execute_command("MSET", "a", "1", "b", "2")
+    res.append("crossslot none")
+except redis.ResponseError as e:
+    res.append("crossslot " + str(str(e).startswith("CROSSSLOT")))
+r = redis.Redis(host="127.0.0.1", port=replica)
+r.execute_command("READONLY")
+import time
+for _ in range(50):
+    if r.get("{u}1") == b"a":
+        break
+    time.sleep(0.1)
+res.append("readonly " + str(r.get("{u}1") == b"a"))
+import socket
+c = socket.create_connection(("127.0.0.1", primary))
+c.sendall(b"HELLO 3\r\nGET {u}1\r\n")
+buf = b""
+c.settimeout(5)
+while not buf.endswith(b"$1\r\na\r\n"):
+    d = c.recv(4096)
+    if not d:
+        break
+    buf += d
+res.append("hello3 " + str(buf.startswith(b"%") and b"proto" in buf))
+res.append("asking " + str(p.execute_command("ASKING") in (b"OK", True, "OK")))
+print(" ".join(res), "local", lo <= primary <= hi and lo <= replica <= hi)
+EOF
+) || true
+echo "$out" >"$W/nodeports.out"
+check "node ports: MULTI in one slot, CROSSSLOT, READONLY on a replica, HELLO 3, ASKING ($out)" \
+    grep -qx 'multi True crossslot True readonly True hello3 True asking True local True' <<<"$out"
+
 check "each node got its own service, once" \
     test "$(grep -c 'event=cluster-node service=cache node=.* listen=' "$LOG")" = 6
 check "... whose certificate was verified for the node's own name (127.0.0.1)" \
