@@ -54,7 +54,7 @@ TOOLS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.
 PROG    := $(BUILD)/redsleeve
 
 .PHONY: all test test-unit test-integration check-asan check-tsan demo deps clean \
-        install tools fuzz fuzz-resp fuzz-inline fuzz-config soak soak-asan bench bench-report test-workers static image test-image \
+        install tools fuzz fuzz-resp fuzz-inline fuzz-config fuzz-cluster soak soak-asan bench bench-report test-workers static image test-image \
         deb test-deb test-pod
 
 all: ./redsleeve
@@ -154,7 +154,23 @@ build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_SRCS) proxy/config.h
 	    $(CONFIG_SRCS) $(shell pkg-config --libs openssl inih libevent \
 	    libevent_openssl)
 
-fuzz: fuzz-resp fuzz-inline fuzz-config
+# The cluster rewriter (cluster mode), seeded with real replies.
+build/fuzz/fuzz_cluster: tests/fuzz/fuzz_cluster.c proxy/cluster_rewrite.c \
+	    proxy/cluster_rewrite.h proxy/resp.c proxy/resp.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_cluster.c \
+	    proxy/cluster_rewrite.c proxy/resp.c
+
+fuzz: fuzz-resp fuzz-inline fuzz-config fuzz-cluster
+
+fuzz-cluster: build/fuzz/fuzz_cluster
+	@mkdir -p build/fuzz/corpus-cluster
+	@for f in tests/unit/data/cluster/*.resp; do \
+	    for k in 1 2 3 4 5; do printf "\\$$(printf %o $$k)" | \
+	        cat - $$f >build/fuzz/corpus-cluster/$$k-$$(basename $$f); \
+	    done; done
+	build/fuzz/fuzz_cluster -max_total_time=$(FUZZ_SECONDS) \
+	    -print_final_stats=1 build/fuzz/corpus-cluster
 
 fuzz-inline: build/fuzz/fuzz_inline
 	@mkdir -p build/fuzz/corpus-inline

@@ -28,6 +28,12 @@
 static int
 out_put(struct cluster_out *o, const void *s, size_t n)
 {
+    if (n == 0) {
+        return 0;
+    }
+    if (n > SIZE_MAX / 2 - o->len) {
+        return -1;
+    }
     if (o->len + n > o->cap) {
         size_t cap = o->cap ? o->cap : 256;
         char *b;
@@ -112,6 +118,16 @@ is_agg_type(char t)
     return t == '*' || t == '%' || t == '~' || t == '>' || t == '|';
 }
 
+/* An aggregate of n elements can be in what is left: each takes three
+ * bytes at least ("_\r\n"); also keeps 2 * n from overflowing. */
+static bool
+agg_fits(const struct rd *r, char type, long long n)
+{
+    long long left = (long long)(r->end - r->p) / 3;
+
+    return n <= left && (type != '%' && type != '|' ? true : n <= left / 2);
+}
+
 /* Reads a header line: type byte, text up to CRLF. */
 static int
 rd_line(struct rd *r, struct val *v)
@@ -166,6 +182,9 @@ rd_value(struct rd *r, struct val *v, int depth)
             return -1;
         }
     }
+    if (is_agg_type(v->type) && !agg_fits(r, v->type, v->num)) {
+        return -1;
+    }
     if (is_bulk_type(v->type) && v->num >= 0) {
         if (v->num > r->end - r->p || r->end - r->p - v->num < 2 ||
             r->p[v->num] != '\r' || r->p[v->num + 1] != '\n') {
@@ -201,7 +220,8 @@ static int
 rd_agg(struct rd *r, struct val *v)
 {
     if (rd_line(r, v) < 0 || !is_agg_type(v->type) || v->type == '|' ||
-        parse_num(v->line, v->linelen, &v->num) < 0 || v->num < 0) {
+        parse_num(v->line, v->linelen, &v->num) < 0 || v->num < 0 ||
+        !agg_fits(r, v->type, v->num)) {
         return -1;
     }
     return 0;
@@ -630,13 +650,15 @@ nodes_text(const struct val *v, cluster_map_fn map, void *arg,
            struct cluster_out *o, bool *changed)
 {
     struct cluster_out body = {0};
-    const char *s = v->data, *end = v->data + v->len;
+    const char *s, *end;
     size_t skip = v->type == '=' && v->len >= 4 ? 4 : 0;    /* "txt:" */
     int rc = 0;
 
     if (!is_bulk_type(v->type) || v->data == NULL) {
         return -1;
     }
+    s = v->data;
+    end = v->data + v->len;
     if (skip > 0 && out_put(&body, s, skip) < 0) {
         rc = -1;
     }

@@ -783,6 +783,9 @@ sts_done_cb(struct evhttp_request *req, void *arg)
                                                  sizeof(code_name)) < 0) {
             snprintf(code_name, sizeof(code_name), "(no error code)");
         }
+        if (body != NULL) {
+            OPENSSL_cleanse(body, len);     /* it may quote the token */
+        }
         evbuffer_drain(in, len);
         snprintf(why, sizeof(why), "HTTP %d %s", code, code_name);
         failed(f, why);

@@ -250,11 +250,13 @@ creds_source_key(const struct service_config *sc,
 {
     char *key = NULL;
 
+    /* The region matters to STS only (its endpoint). */
     if (asprintf(&key, "%d|%s|%s|%s|%s", (int)o->src,
                  sc->iam_role_arn ? sc->iam_role_arn : "",
                  sc->iam_token_file ? sc->iam_token_file : "",
                  sc->iam_role_session_name ? sc->iam_role_session_name : "",
-                 sc->iam_region ? sc->iam_region : "") < 0) {
+                 o->src == CREDS_SRC_WEB_IDENTITY && sc->iam_region
+                     ? sc->iam_region : "") < 0) {
         return NULL;
     }
     return key;
@@ -267,8 +269,8 @@ creds_source_key(const struct service_config *sc,
  * for the answer: their AUTH fails, and is retried, until it comes).
  * Every such service wants the same source (config_check.c refuses
  * otherwise): one fetcher, from the first.  At a reload the running one
- * is kept when the source is the same; a new source replaces it, and
- * the credentials of the old one are forgotten.  0, or -1 with why in
+ * is kept when the source is the same; a new source replaces it (the old
+ * one's credentials serve until the new one answers).  0, or -1 with why in
  * err and *line the key's line (the running fetcher is kept).
  */
 static int
@@ -320,10 +322,11 @@ creds_apply(struct control *c, const struct config *cfg, int *line,
         return -1;
     }
     if (c->creds != NULL) {
+        /* The old source's keys stay until the new one answers: links
+         * made meanwhile still log in (each fetch swaps them whole). */
         log_info("event=aws-credentials action=replaced service=%s "
                  "source=%s", sc->name, sc->iam_creds_source);
         creds_fetcher_free(c->creds);
-        creds_cell_forget(shared_container_creds(c->shared));
     }
     free(c->creds_key);
     c->creds = f;

@@ -235,7 +235,9 @@ relay_replies(struct session *s, const char *buf, size_t n)
             /* Not RESP as we know it: relay on, never recycle. */
             track_break(&s->tr, "bad-reply");
             s->scan_off = true;
-            if (s->swallowing) {
+            if (s->swallowing || s->tr.nreauth > 0) {
+                /* Blind, we could no longer keep our AUTH's reply from
+                 * the client. */
                 s->up_broken = true;
                 session_close(s, "reauth-failed");
                 return -1;
@@ -431,9 +433,16 @@ relay_requests(struct session *s, const char *buf, size_t n)
                                         &f);
 
         if (st == RESP_ERROR) {
-            /* The server will answer with an error and close; relay it. */
+            /* The server will answer with an error and close; relay it.
+             * Unless an AUTH of ours is unanswered: blind, its reply
+             * would reach the client. */
             track_break(&s->tr, "bad-request");
             s->scan_off = true;
+            if (s->swallowing || s->tr.nreauth > 0) {
+                s->up_broken = true;
+                session_close(s, "reauth-pending");
+                return -1;
+            }
             break;
         }
         pos += used;
@@ -446,6 +455,12 @@ relay_requests(struct session *s, const char *buf, size_t n)
             size_t clen;
             int r;
 
+            /* Counted before it is sent: an AUTH we could not follow
+             * would have its +OK reach the client. */
+            if (track_injected(&s->tr) < 0) {
+                session_close(s, "too-many-resets");
+                return -1;
+            }
             s->c2u.secret = true;       /* wiped when released */
             if (to_server(s, buf + seg, pos - seg) < 0) {
                 return -1;
@@ -460,9 +475,6 @@ relay_requests(struct session *s, const char *buf, size_t n)
                 return -1;
             }
             seg = pos;
-            if (track_injected(&s->tr) < 0) {
-                s->scan_off = true;
-            }
         }
     }
     return n > seg ? to_server(s, buf + seg, n - seg) : 0;
@@ -493,6 +505,9 @@ reauth_if_due(struct session *s)
         !track_is_quiet(&s->tr)) {
         return 0;
     }
+    if (s->tr.own_auth) {
+        return 0;   /* the client logged in as itself: not ours to renew */
+    }
     if (auth_cmd_render_why(auth, time(NULL), &cmd, &clen, why,
                             sizeof(why)) < 0) {
         if (!s->reauth_warned) {
@@ -503,18 +518,15 @@ reauth_if_due(struct session *s)
         }
         return 0;
     }
-    s->c2u.secret = true;       /* wiped when released */
-    r = to_server(s, cmd, clen);
-    auth_buf_free(cmd, clen);
-    if (r < 0) {
-        return -1;
-    }
-    if (track_injected(&s->tr) < 0) {
-        s->scan_off = true;
+    if (track_injected(&s->tr) < 0) {   /* counted before it is sent */
+        auth_buf_free(cmd, clen);
         return 0;
     }
     s->reauth_timed = true;
-    return 0;
+    s->c2u.secret = true;       /* wiped when released */
+    r = to_server(s, cmd, clen);
+    auth_buf_free(cmd, clen);
+    return r;
 }
 
 /* Every second: held links of an IAM service due a fresh AUTH. */

@@ -101,12 +101,22 @@ track_request(struct track *t, const struct resp_frame *f)
         return TRACK_FORWARD;   /* the hot path: GET, SET, EVAL, ... */
     }
     t->touched = true;
+    /* MULTI ends with EXEC (even refused: EXECABORT), or with DISCARD or
+     * RESET as Redis accepts them (no argument: with one, Redis answers
+     * a wrong-arity error and the transaction goes on). */
     if (strcmp(f->name, "multi") == 0) {
         t->in_multi = true;
     } else if (strcmp(f->name, "exec") == 0 ||
-               strcmp(f->name, "discard") == 0 ||
-               strcmp(f->name, "reset") == 0) {
+               ((strcmp(f->name, "discard") == 0 ||
+                 strcmp(f->name, "reset") == 0) && f->nelems == 1)) {
         t->in_multi = false;
+    }
+    if (strcmp(f->name, "reset") == 0 && f->nelems == 1) {
+        t->own_auth = false;    /* logged out: our AUTH follows it */
+    }
+    if (strcmp(f->name, "auth") == 0 ||
+        (strcmp(f->name, "hello") == 0 && f->nelems > 2)) {
+        t->own_auth = true;
     }
     for (size_t i = 0; i < sizeof(uncountable) / sizeof(uncountable[0]);
          i++) {

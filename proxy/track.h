@@ -36,6 +36,8 @@ struct track {
     int64_t block_reply;        /* received must reach this before no
                                    command that can block is in flight */
     bool in_multi;              /* MULTI sent, no EXEC/DISCARD/RESET yet */
+    bool own_auth;              /* the client sent AUTH (or HELLO ...
+                                   AUTH): the login is its own */
     int64_t reauth[TRACK_MAX_REAUTH];   /* reply ordinals to swallow */
     int nreauth;                /* entries in reauth */
 };

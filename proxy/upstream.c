@@ -231,16 +231,17 @@ link_age(const struct link *l)
     return since(l, &l->born);
 }
 
+/* Monotonic: a clock set back must not make a re-AUTH late. */
 double
 link_auth_age(const struct link *l)
 {
-    return since(l, &l->authed);
+    return mono_now() - l->authed;
 }
 
 void
 link_auth_renewed(struct link *l)
 {
-    event_base_gettimeofday_cached(l->p->base, &l->authed);
+    l->authed = mono_now();
 }
 
 bool

@@ -659,7 +659,7 @@ link_new(const struct link_params *p, link_ready_cb cb, void *arg)
     l->peer[0] = '\0';
     resolve_init(&l->resolve, resolved_cb, l);
     event_base_gettimeofday_cached(p->base, &l->born);
-    l->authed = l->born;
+    l->authed = mono_now();
     evtimer_assign(&l->ev_timer, p->base, link_timer_cb, l);
     evtimer_add(&l->ev_timer, &now);
     return l;

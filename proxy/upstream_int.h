@@ -73,8 +73,8 @@ struct link {
     bool resumed;                       /* the handshake resumed a session */
     bool held;                          /* TLS buffers may be allocated */
     struct timeval born;                /* when link_new made it */
-    struct timeval authed;              /* when its last AUTH went out
-                                           (born, then each renewal) */
+    double authed;                      /* monotonic: its last AUTH went
+                                           out (made, then each renewal) */
     double t_connect;                   /* monotonic: first connect() */
     double t_handshake;                 /* monotonic: handshake began */
     const struct link_params *p;        /* ref: owner is the service */

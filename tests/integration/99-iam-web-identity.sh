@@ -133,20 +133,22 @@ hup_and_wait 'event=reload result=ok'
 more_sts() { (($(grep -c '^200 ' "$SL") > sts_before)); }
 check "a reload that brings in the first web identity starts fetching" \
     wait_until 15 more_sts
-out=$(printf 'RESET\r\nPING\r\n' | rcli "$RS_PORT_cache" 2>&1)
 newest=$(sed -n 's/^200 \(AKIDW[0-9]*\) .*/\1/p' "$SL" | tail -n 1)
+signed_with_newest() {  # a client's RESET makes a token with the keys in hand
+    printf 'RESET\r\nPING\r\n' | rcli "$RS_PORT_cache" 2>&1 | grep -q PONG &&
+        grep -q "^AUTH ok app .* $newest\$" "$FL"
+}
 check "... and the next token is signed with what STS gave ($newest)" \
-    bash -c "grep -q PONG <<<'$out' && grep -q '^AUTH ok app .* $newest\$' '$FL'"
+    wait_until 10 signed_with_newest
 sed -i 's|role/redsleeve-profile$|role/redsleeve-reloaded|' "$W/aws-config-r"
 hup_and_wait 'event=reload result=ok'
 check "a reload that changes the role replaces the fetcher" \
     wait_until 15 grep -q "^200 AKIDW[0-9]* role=arn:aws:iam::123456789012:role/redsleeve-reloaded " "$SL"
 check "... said in the log" \
     grep -q 'event=aws-credentials action=replaced service=cache source=web identity' "$LOG"
-out=$(printf 'RESET\r\nPING\r\n' | rcli "$RS_PORT_cache" 2>&1)
 newest=$(sed -n 's/^200 \(AKIDW[0-9]*\) role=.*redsleeve-reloaded.*/\1/p' "$SL" | tail -n 1)
 check "... and tokens are signed with the new role's keys ($newest)" \
-    bash -c "grep -q PONG <<<'$out' && grep -q '^AUTH ok app .* $newest\$' '$FL'"
+    wait_until 10 signed_with_newest
 stop_bg rs4
 
 # Two services that would fetch as two different roles: refused.

@@ -118,6 +118,22 @@ START_TEST(quiet_points)
     ck_assert(!track_is_quiet(&t));                 /* blocked */
     replies(&t, "*-1\r\n");
     ck_assert(track_is_quiet(&t));
+    requests(&t, "MULTI\r\nDISCARD x\r\n");
+    replies(&t, "+OK\r\n-ERR wrong number of arguments\r\n");
+    ck_assert(!track_is_quiet(&t));     /* refused: still in MULTI */
+    requests(&t, "DISCARD\r\n");
+    replies(&t, "+OK\r\n");
+    ck_assert(track_is_quiet(&t));
+    ck_assert(!t.own_auth);
+    requests(&t, "AUTH other secret\r\n");
+    replies(&t, "+OK\r\n");
+    ck_assert(t.own_auth);              /* its login, not ours */
+    requests(&t, "RESET\r\n");
+    replies(&t, "+RESET\r\n");
+    ck_assert(!t.own_auth);
+    requests(&t, "HELLO 3 AUTH u p\r\n");
+    ck_assert(t.own_auth);
+    track_init(&t);
     requests(&t, "SUBSCRIBE ch\r\n");
     replies(&t, "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n");
     ck_assert(!track_is_quiet(&t));                 /* uncountable */
