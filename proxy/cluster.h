@@ -13,8 +13,11 @@
  * keeps its port for the service's life, known by its id, or by host
  * and port until a reply gives the id.
  *
- * One table per cluster service instance, owned by it, run on its
- * worker's loop only (cluster mode runs with workers = 1 for now).
+ * Which port stands for which node is the process's (cluster_books, in
+ * struct shared, its own lock): every worker gives a node the same port.
+ * Each worker makes its own services for the nodes it sees named, bound
+ * with SO_REUSEPORT beside the other workers' (struct cluster_nodes, one
+ * per cluster service instance, owned by it, on its worker's loop).
  */
 #ifndef REDSLEEVE_CLUSTER_H
 #define REDSLEEVE_CLUSTER_H
@@ -29,9 +32,16 @@ struct service;
 struct service_env;
 struct cluster_nodes;
 
+/* cluster_books_new() / cluster_books_free(cb): the process's ports of
+ * every cluster node (shared.c owns them). */
+struct cluster_books;
+struct cluster_books *cluster_books_new(void);
+void cluster_books_free(struct cluster_books *cb);
+
 /* Figures for /metrics and the stop line. */
 struct cluster_figures {
-    unsigned nodes;             /* nodes known (each with a port) */
+    unsigned nodes;             /* nodes known (each with a port), the
+                                   process's */
     uint64_t rewritten;         /* replies rewritten */
     uint64_t redirects;         /* -MOVED / -ASK among them */
     uint64_t exhausted;         /* nodes that found no free port */

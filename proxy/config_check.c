@@ -625,12 +625,6 @@ validate_cluster(struct config_parse *ps, struct service_config *sc)
                     sc->cluster_ports);
         return;
     }
-    if (ps->cfg->workers != 1) {
-        config_perr(ps, line_or_section(sc, SK_MODE), "mode: cluster runs "
-                    "with workers = 1 for now (workers is %d)",
-                    ps->cfg->workers);
-        return;
-    }
     if (sc->role != ROLE_ANY) {
         config_perr(ps, sc->key_line[SK_ROLE], "role: with mode = cluster "
                     "each node has its own role; leave role out");

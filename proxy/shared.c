@@ -4,6 +4,8 @@
  */
 #include "shared.h"
 
+#include "cluster.h"
+
 #include <event2/event.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,6 +26,7 @@ struct seats {
 
 struct shared {
     struct creds_cell container;    /* its own lock: creds.h */
+    struct cluster_books *books;    /* its own lock: cluster.h */
     pthread_mutex_t mu;             /* guards the lists below */
     struct seats *seats;            /* one per service name */
     struct shared_member *members;  /* newest first */
@@ -37,6 +40,12 @@ shared_new(void)
     if (sh != NULL) {
         pthread_mutex_init(&sh->mu, NULL);
         creds_cell_init(&sh->container);
+        if ((sh->books = cluster_books_new()) == NULL) {
+            creds_cell_clear(&sh->container);
+            pthread_mutex_destroy(&sh->mu);
+            free(sh);
+            return NULL;
+        }
     }
     return sh;
 }
@@ -56,7 +65,14 @@ shared_free(struct shared *sh)
     /* Every member has left, so every seats is gone with its last one. */
     pthread_mutex_destroy(&sh->mu);
     creds_cell_clear(&sh->container);
+    cluster_books_free(sh->books);
     free(sh);
+}
+
+struct cluster_books *
+shared_cluster_books(struct shared *sh)
+{
+    return sh->books;
 }
 
 static struct seats *

@@ -18,6 +18,8 @@
  *     (peer and reason)
  *   the upstream failure last     upstream_note.mu (its own; pool.c
  *     logged, per service name     takes it)
+ *   the ports of every cluster    cluster_books.mu (its own: cluster.c)
+ *     node, per service name
  *   AWS credentials from the      creds_cell.mu (its own; written by the
  *     container endpoint           control loop's fetcher, read by
  *                                  workers signing IAM tokens)
@@ -104,5 +106,10 @@ struct upstream_note *shared_note(struct shared_member *m);
  * container endpoint, for every service that uses them (lock: the cell's
  * own, creds.h). */
 struct creds_cell *shared_container_creds(struct shared *sh);
+
+/* shared_cluster_books(sh): the cluster nodes' ports, by service name
+ * (their own lock, cluster.h). */
+struct cluster_books;
+struct cluster_books *shared_cluster_books(struct shared *sh);
 
 #endif

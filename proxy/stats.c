@@ -136,7 +136,9 @@ stats_figures_add(struct svc_figures *to, const struct svc_figures *from)
     to->full += from->full;
     to->resumed += from->resumed;
     to->iam_tokens += from->iam_tokens;
-    to->cluster_nodes += from->cluster_nodes;
+    if (from->cluster_nodes > to->cluster_nodes) {
+        to->cluster_nodes = from->cluster_nodes;    /* one book */
+    }
     to->cluster_rewrites += from->cluster_rewrites;
     to->cluster_redirects += from->cluster_redirects;
     to->cluster_exhausted += from->cluster_exhausted;
