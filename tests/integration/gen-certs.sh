@@ -4,6 +4,8 @@
 #   ca.crt/.key               the CA the tests trust
 #   server.crt/.key           redis.test, localhost, 127.0.0.1, ::1
 #   wronghost.crt/.key        CA-signed, only DNS:wrong.test
+#   cluster.crt/.key          CA-signed, only DNS:*.redis.test (nodes of
+#                             a cluster, each named nodeN.redis.test)
 #   cnonly.crt/.key           CA-signed, CN=redis.test and no subjectAltName
 #   expired.crt/.key          CA-signed redis.test, validity in the past
 #   notyet.crt/.key           CA-signed redis.test, validity in the future
@@ -75,6 +77,7 @@ make_ca untrusted-ca "untrusted test CA"
 SAN="DNS:redis.test;DNS:localhost;IP:127.0.0.1;IP:::1"
 sign server ca "$SAN" serverAuth
 sign wronghost ca "DNS:wrong.test" serverAuth
+sign cluster ca "DNS:*.redis.test" serverAuth
 CN=redis.test sign cnonly ca "" serverAuth
 sign expired ca "DNS:redis.test" serverAuth 20200101000000Z 20200201000000Z
 sign notyet ca "DNS:redis.test" serverAuth 20990101000000Z 20990201000000Z
