@@ -9,41 +9,8 @@
 # keys over every slot go where they belong.
 . "$(dirname "$0")/lib.sh"
 
-NODES=6
-for i in $(seq "$NODES"); do
-    bus=$("$TOOLS/freeport")
-    printf -v "BUS_n$i" '%s' "$bus"
-    start_redis_tls "n$i" 'cluster-enabled yes' "cluster-config-file $W/nodes-$i.conf" \
-        "cluster-port $bus" 'tls-cluster yes' 'tls-replication yes' \
-        "tls-client-cert-file $PKI/client.crt" "tls-client-key-file $PKI/client.key" \
-        "masterauth $REDIS_PASSWORD" 'cluster-node-timeout 2000'
-done
-port() { local v=REDIS_PORT_n$1; echo "${!v}"; }
-# Joined by hand (CLUSTER MEET with the bus port: ours are not port+10000).
-for i in $(seq 2 "$NODES"); do
-    v=BUS_n$i
-    rcli_tls "$(port 1)" CLUSTER MEET 127.0.0.1 "$(port "$i")" "${!v}" >/dev/null
-done
-joined() { test "$(rcli_tls "$(port 1)" CLUSTER NODES | grep -v handshake | grep -c connected)" = "$NODES"; }
-wait_until 20 joined
-rcli_tls "$(port 1)" CLUSTER ADDSLOTSRANGE 0 5460 >/dev/null
-rcli_tls "$(port 2)" CLUSTER ADDSLOTSRANGE 5461 10922 >/dev/null
-rcli_tls "$(port 3)" CLUSTER ADDSLOTSRANGE 10923 16383 >/dev/null
-for i in 4 5 6; do
-    id=$(rcli_tls "$(port $((i - 3)))" CLUSTER MYID)
-    wait_until 10 bash -c "$(declare -f rcli_tls); PKI=$PKI REDIS_PASSWORD=$REDIS_PASSWORD; rcli_tls $(port "$i") CLUSTER NODES | grep -q '^$id '"
-    rcli_tls "$(port "$i")" CLUSTER REPLICATE "$id" >/dev/null
-done
-cluster_ok() {
-    local i
-    for i in $(seq "$NODES"); do
-        rcli_tls "$(port "$i")" CLUSTER INFO | grep -q 'cluster_state:ok' || return 1
-    done
-    test "$(rcli_tls "$(port 1)" CLUSTER NODES | grep -c ' slave ')" = 3 &&
-        # replicas show in CLUSTER SLOTS once they have synced
-        test "$(rcli_tls "$(port 1)" CLUSTER SLOTS | grep -cx 127.0.0.1)" = 6
-}
-check "a TLS-only cluster of $NODES nodes is up (3 primaries, 3 replicas)" wait_until 30 cluster_ok
+start_cluster 3 1
+port() { cport "$1"; }
 
 base=$("$TOOLS/freeport")
 LO=$base HI=$((base + 19))

@@ -14,34 +14,14 @@ wait_until 5 test -s "$W/dns.port"
 printf 'nameserver 127.0.0.1:%s\noptions timeout:1 attempts:2\n' \
     "$(cat "$W/dns.port")" >"$W/resolv.conf"
 names=(node1.redis.test node2.redis.test node3.wrong.test)
-for i in 1 2 3; do
-    bus=$("$TOOLS/freeport")
-    printf -v "BUS_n$i" '%s' "$bus"
-    start_redis_tls "n$i" 'cluster-enabled yes' "cluster-config-file $W/nodes-$i.conf" \
-        "cluster-port $bus" 'tls-cluster yes' \
-        "tls-cert-file $PKI/cluster.crt" "tls-key-file $PKI/cluster.key" \
-        "tls-client-cert-file $PKI/client.crt" "tls-client-key-file $PKI/client.key" \
-        "cluster-announce-hostname ${names[$((i - 1))]}" \
-        'cluster-preferred-endpoint-type hostname' 'cluster-node-timeout 2000'
-done
-port() { local v=REDIS_PORT_n$1; echo "${!v}"; }
 { printf 'clustercfg.redis.test 127.0.0.1\n'
   for n in "${names[@]}"; do printf '%s 127.0.0.1\n' "$n"; done; } >"$W/zone"
-for i in 2 3; do
-    v=BUS_n$i
-    rcli_tls "$(port 1)" CLUSTER MEET 127.0.0.1 "$(port "$i")" "${!v}" >/dev/null
-done
-rcli_tls "$(port 1)" CLUSTER ADDSLOTSRANGE 0 5460 >/dev/null
-rcli_tls "$(port 2)" CLUSTER ADDSLOTSRANGE 5461 10922 >/dev/null
-rcli_tls "$(port 3)" CLUSTER ADDSLOTSRANGE 10923 16383 >/dev/null
-cluster_ok() {
-    local i
-    for i in 1 2 3; do
-        rcli_tls "$(port "$i")" CLUSTER INFO | grep -q 'cluster_state:ok' || return 1
-    done
-    test "$(rcli_tls "$(port 1)" CLUSTER SLOTS | grep -c 'redis.test\|wrong.test')" -ge 3
-}
-check "a TLS-only cluster of 3 nodes announcing host names is up" wait_until 30 cluster_ok
+NODE_EXTRA=([1]="cluster-announce-hostname ${names[0]}"
+    [2]="cluster-announce-hostname ${names[1]}"
+    [3]="cluster-announce-hostname ${names[2]}")
+start_cluster 3 0 "tls-cert-file $PKI/cluster.crt" "tls-key-file $PKI/cluster.key" \
+    'cluster-preferred-endpoint-type hostname'
+port() { cport "$1"; }
 
 base=$("$TOOLS/freeport")
 printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"

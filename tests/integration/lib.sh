@@ -310,3 +310,56 @@ cli_token() {
     check "... and says nothing secret on stderr" \
         bash -c "! grep -q -e NeverLogged -e X-Amz '$W/cli-token.err'"
 }
+
+# ------------------------------------------------------------- cluster
+
+# start_cluster PRIMARIES REPLICAS [redis.conf lines...]: a TLS-only Redis
+# Cluster on loopback (port 0, tls-port, tls-cluster yes, tls-replication
+# yes): nodes n1.. (REDIS_PORT_nI), the primaries first, each replica
+# following primary ((i - 1) mod PRIMARIES) + 1, the slots split evenly.
+# NODE_EXTRA[i], when set, is one more line for node i.  Joined by hand
+# (CLUSTER MEET with the bus port, which is not tls-port + 10000 here).
+# Returns once every node says cluster_state:ok and every replica shows
+# in CLUSTER SLOTS (synced).
+cport() { local v=REDIS_PORT_n$1; echo "${!v}"; }
+start_cluster() {
+    local np=$1 nr=$2 n i bus id lo hi
+    shift 2
+    n=$((np * (1 + nr)))
+    CLUSTER_NODES=$n
+    for i in $(seq "$n"); do
+        bus=$("$TOOLS/freeport")
+        printf -v "BUS_n$i" '%s' "$bus"
+        start_redis_tls "n$i" 'cluster-enabled yes' \
+            "cluster-config-file $W/nodes-$i.conf" "cluster-port $bus" \
+            'tls-cluster yes' 'tls-replication yes' \
+            "tls-client-cert-file $PKI/client.crt" \
+            "tls-client-key-file $PKI/client.key" \
+            "masterauth $REDIS_PASSWORD" 'cluster-node-timeout 2000' \
+            "$@" ${NODE_EXTRA[$i]:+"${NODE_EXTRA[$i]}"}
+    done
+    for i in $(seq 2 "$n"); do
+        bus=BUS_n$i
+        rcli_tls "$(cport 1)" CLUSTER MEET 127.0.0.1 "$(cport "$i")" "${!bus}" >/dev/null
+    done
+    for i in $(seq "$np"); do
+        lo=$(((i - 1) * 16384 / np)) hi=$((i * 16384 / np - 1))
+        rcli_tls "$(cport "$i")" CLUSTER ADDSLOTSRANGE "$lo" "$hi" >/dev/null
+    done
+    for i in $(seq $((np + 1)) "$n"); do
+        id=$(rcli_tls "$(cport $(((i - 1) % np + 1)))" CLUSTER MYID)
+        knows() { rcli_tls "$(cport "$1")" CLUSTER NODES | grep -q "^$2 "; }
+        wait_until 10 knows "$i" "$id"
+        rcli_tls "$(cport "$i")" CLUSTER REPLICATE "$id" >/dev/null
+    done
+    cluster_ok() {
+        local k
+        for k in $(seq "$CLUSTER_NODES"); do
+            rcli_tls "$(cport "$k")" CLUSTER INFO | grep -q 'cluster_state:ok' || return 1
+        done
+        # replicas show in CLUSTER SLOTS once they have synced
+        test "$(rcli_tls "$(cport 1)" CLUSTER SLOTS | grep -c '^[0-9][0-9]*$')" -ge $((np * 2 + n))
+    }
+    check "a TLS-only cluster of $np primaries and $((np * nr)) replicas is up" \
+        wait_until 40 cluster_ok
+}
