@@ -54,7 +54,7 @@ TOOLS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.
 PROG    := $(BUILD)/redsleeve
 
 .PHONY: all test test-unit test-integration check-asan check-tsan demo deps clean \
-        install tools fuzz fuzz-resp fuzz-inline fuzz-config fuzz-cluster soak soak-asan bench bench-report test-workers static image test-image \
+        install tools fuzz fuzz-resp fuzz-inline fuzz-config fuzz-cluster soak soak-asan bench bench-cluster bench-report test-workers static image test-image \
         deb test-deb test-pod
 
 all: ./redsleeve
@@ -206,6 +206,11 @@ soak-asan: deps
 bench: ./redsleeve
 	@bash bench/run.sh
 	@python3 bench/report.py bench/results-latest.txt docs
+	@$(MAKE) --no-print-directory bench-cluster
+
+# The cluster case (mode = cluster against direct TLS to the same cluster).
+bench-cluster: ./redsleeve tools
+	@bash bench/cluster.sh
 
 # docs/performance.md and .svg again from bench/results-latest.txt.
 bench-report:

@@ -80,6 +80,28 @@ def medians(rows):
     return out
 
 
+def cluster_section(here):
+    """The cluster case (issue #16), from bench/cluster.sh's results
+    (bench/results-cluster*.txt), as they were written."""
+    out = []
+    for name in sorted(os.listdir(here)):
+        if not (name.startswith("results-cluster") and name.endswith(".txt")):
+            continue
+        if not out:
+            out += ["## Cluster mode (issue #16)", "",
+                    "`make bench-cluster` (bench/cluster.sh): redis-benchmark "
+                    "--cluster through `mode = cluster` against --tls straight "
+                    "to the same cluster, interleaved; then GET of one key "
+                    "through a node's port in cluster mode against a `mode = "
+                    "single` service in front of the same node (the cost of "
+                    "the rewriting). Goal: >= 80 % of direct TLS at -c 50 -P 1.",
+                    ""]
+        out += ["`bench/%s`:" % name, "", "```"]
+        out += [l.rstrip() for l in open(os.path.join(here, name))]
+        out += ["```", ""]
+    return out
+
+
 def main():
     results, docs = sys.argv[1], sys.argv[2]
     rows, idle, header = parse(results)
@@ -193,7 +215,9 @@ def main():
     md.append(open(cmd).read().strip() if os.path.exists(cmd)
               else "REPS=3 WITH_SOCAT=0 make bench")
     md.append("```\n")
-    prof = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profile.md")
+    here = os.path.dirname(os.path.abspath(__file__))
+    md.extend(cluster_section(here))
+    prof = os.path.join(here, "profile.md")
     if os.path.exists(prof):
         md.append(open(prof).read().rstrip() + "\n")
     with open(os.path.join(docs, "performance.md"), "w") as f:
