@@ -1,85 +1,76 @@
 /*
- * cluster.h: mode = cluster (issue #16): a local port, and a service of
- * its own, for every node of the cluster behind a service.
+ * cluster.h: mode = cluster (issue #16): the book of which local port
+ * stands for which node of a cluster.
  *
  * A cluster client learns the nodes from the replies it gets (CLUSTER
  * SLOTS, SHARDS, NODES, REPLICAS and -MOVED / -ASK redirects); the
  * session rewrites every node address in them (cluster_rewrite.c) to
- * 127.0.0.1 and the local port this table gives it.  A node is given its
- * port from cluster_ports the first time a reply names it, and its
- * service (a copy of the cluster's settings with the node as upstream:
- * its own TLS name, pool, AUTH) is made and listening before that reply
- * goes on, so the port answers as soon as the client knows it.  A node
- * keeps its port for the service's life, known by its id, or by host
- * and port until a reply gives the id.
+ * 127.0.0.1 and the local port the book gives the node.  A node is
+ * entered the first time a reply names it, with the first free port of
+ * cluster_ports, and keeps it for the life of the process: it is known by
+ * its id, or by host and port (or ip and port) until a reply gives the id.
  *
- * Which port stands for which node is the process's (cluster_books, in
- * struct shared, its own lock): every worker gives a node the same port.
- * Each worker makes its own services for the nodes it sees named, bound
- * with SO_REUSEPORT beside the other workers' (struct cluster_nodes, one
- * per cluster service instance, owned by it, on its worker's loop).
+ * The book is pure (no I/O, no lock): shared.c keeps one per service name
+ * for the whole process, under its own lock, so that every worker gives a
+ * node the same port; service.c makes each worker's services for the
+ * nodes (shared.h, service.h).
  */
 #ifndef REDSLEEVE_CLUSTER_H
 #define REDSLEEVE_CLUSTER_H
 
 #include <stdbool.h>
-#include <stdint.h>
+#include <stddef.h>
 
 #include "cluster_rewrite.h"
-#include "config.h"
 
-struct service;
-struct service_env;
-struct cluster_nodes;
+#define CLUSTER_ID_MAX 64           /* Redis node ids are 40 hex digits */
+#define CLUSTER_HOST_MAX 256
 
-/* cluster_books_new() / cluster_books_free(cb): the process's ports of
- * every cluster node (shared.c owns them). */
-struct cluster_books;
-struct cluster_books *cluster_books_new(void);
-void cluster_books_free(struct cluster_books *cb);
-
-/* Figures for /metrics and the stop line. */
-struct cluster_figures {
-    unsigned nodes;             /* nodes known (each with a port), the
-                                   process's */
-    uint64_t rewritten;         /* replies rewritten */
-    uint64_t redirects;         /* -MOVED / -ASK among them */
-    uint64_t exhausted;         /* nodes that found no free port */
+/* A node as the book knows it. */
+struct cluster_node {
+    char id[CLUSTER_ID_MAX];        /* "" until a reply gives it */
+    char host[CLUSTER_HOST_MAX];    /* the name the node is reached by */
+    char ip[64];                    /* its address when a reply gives one */
+    int port;                       /* its (TLS) port */
+    int local;                      /* the port standing for it */
+    bool bound;                     /* some worker listens on local */
 };
 
+struct cluster_book;
+
+/* cluster_book_new(name, lo, hi): an empty book for ports lo..hi; NULL
+ * on ENOMEM.  cluster_book_free(b): NULL is a no-op. */
+struct cluster_book *cluster_book_new(const char *name, int lo, int hi);
+void cluster_book_free(struct cluster_book *b);
+
+/* cluster_book_name(b): the service name it was made for. */
+const char *cluster_book_name(const struct cluster_book *b);
+
 /*
- * cluster_nodes_new(sc, env): the empty table of the cluster service sc
- * (mode = cluster) on env's loop; env is copied.  NULL on ENOMEM.
+ * cluster_book_node(b, ref, host, hostlen, out, exhausted): the node ref
+ * names (host, hostlen: its host, with "" or "?" already replaced by the
+ * node that replied), found or entered with a port of its own; a copy in
+ * *out.  0, or -1 when it has none (*exhausted set when cluster_ports are
+ * all given; else out of memory).
  */
-struct cluster_nodes *cluster_nodes_new(const struct service_config *sc,
-                                        const struct service_env *env);
+int cluster_book_node(struct cluster_book *b,
+                      const struct cluster_node_ref *ref, const char *host,
+                      size_t hostlen, struct cluster_node *out,
+                      bool *exhausted);
 
-/* cluster_nodes_free(cn): closes every node's service and its clients;
- * NULL is a no-op. */
-void cluster_nodes_free(struct cluster_nodes *cn);
+/* cluster_book_bound(b, nd): some worker listens on nd's port now. */
+void cluster_book_bound(struct cluster_book *b, const struct cluster_node *nd);
 
 /*
- * cluster_nodes_port(cn, ref, self_host): the local port standing for the
- * node ref names (self_host stands in for an empty or "?" host: the node
- * that replied), given and made listening at first sight.  -1 when it has
- * none (cluster_ports used up, or its service could not be made: logged).
+ * cluster_book_move(b, nd, exhausted): nd's port is held by another
+ * program: nd gets the next free port (the old one is never given
+ * again).  The new port, or -1 (the node is dropped; *exhausted when the
+ * range is used up).
  */
-int cluster_nodes_port(struct cluster_nodes *cn,
-                       const struct cluster_node_ref *ref,
-                       const char *self_host);
+int cluster_book_move(struct cluster_book *b, const struct cluster_node *nd,
+                      bool *exhausted);
 
-/* cluster_nodes_count(cn, kind): a reply of kind was rewritten. */
-void cluster_nodes_count(struct cluster_nodes *cn, enum cluster_reply kind);
-
-/* cluster_nodes_retire(cn): every node's service stops accepting (its
- * clients go on). */
-void cluster_nodes_retire(struct cluster_nodes *cn);
-
-/* cluster_nodes_clients(cn): clients on the nodes' ports now. */
-unsigned cluster_nodes_clients(const struct cluster_nodes *cn);
-
-/* cluster_nodes_figures(cn, out). */
-void cluster_nodes_figures(const struct cluster_nodes *cn,
-                           struct cluster_figures *out);
+/* cluster_book_size(b): nodes entered. */
+unsigned cluster_book_size(const struct cluster_book *b);
 
 #endif

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "creds_sts.h"
+#include "sigv4.h"
 
 #define ECS_HOST "169.254.170.2"
 #define IMDS_DEFAULT "http://169.254.169.254"
@@ -248,30 +249,6 @@ json_skip(const char *p, const char *end)
 }
 
 int
-creds_parse_time(const char *s, time_t *out)
-{
-    struct tm tm;
-    int n = 0;
-
-    memset(&tm, 0, sizeof(tm));
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6) {
-        return -1;
-    }
-    s += n;
-    if (*s == '.') {                /* fractions of a second */
-        s += 1 + strspn(s + 1, "0123456789");
-    }
-    if (strcmp(s, "Z") != 0 && strcmp(s, "+00:00") != 0) {
-        return -1;
-    }
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *out = timegm(&tm);
-    return *out == (time_t)-1 ? -1 : 0;
-}
-
-int
 creds_parse(const char *body, size_t len, char *ak, char *sk, char *tok,
             size_t n, time_t *expiration)
 {
@@ -331,7 +308,7 @@ creds_parse(const char *body, size_t len, char *ak, char *sk, char *tok,
         return -1;
     }
     *expiration = 0;
-    if (have_exp && creds_parse_time(when, expiration) < 0) {
+    if (have_exp && sigv4_parse_time(when, expiration) < 0) {
         return -1;
     }
     return 0;

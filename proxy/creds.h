@@ -110,12 +110,6 @@ struct creds_options {
 };
 
 /*
- * creds_parse_time(s, out): an ISO 8601 UTC time ("2026-01-02T03:04:05Z",
- * fractions and "+00:00" accepted) into *out.  0, or -1.
- */
-int creds_parse_time(const char *s, time_t *out) MUST_CHECK;
-
-/*
  * creds_parse(body, len, ak, sk, tok, n, expiration): the four fields of
  * an endpoint's JSON answer.  0, or -1 when a field is missing, too long
  * or not a JSON string.  Exposed for the unit tests.

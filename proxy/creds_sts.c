@@ -21,7 +21,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "creds.h"
+#include "sigv4.h"
 
 #define STS_PORT 443
 #define XML_DEPTH 8                 /* deepest element accepted */
@@ -609,7 +609,7 @@ creds_sts_parse(const char *body, size_t len, char *ak, char *sk,
             return -1;
         }
     }
-    return creds_parse_time(when, expiration);
+    return sigv4_parse_time(when, expiration);
 }
 
 int

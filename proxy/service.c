@@ -42,12 +42,242 @@ struct service {
     struct link *probe;                 /* owned: service_probe's link */
     service_probe_cb probe_cb;          /* who hears how it went */
     void *probe_arg;                    /* ref: theirs */
-    struct cluster_nodes *cluster;      /* owned: mode = cluster, its
+    struct nodes *nodes;                /* owned: mode = cluster, this
+                                           worker's services for its
                                            nodes; else NULL */
     int parked_fd;                      /* owned: accepted, no seat yet */
     struct sockaddr_storage parked_addr;
     int parked_addrlen;
 };
+
+/* ------------------------------------------------------------ cluster */
+
+/*
+ * mode = cluster: this worker's services for the nodes of a cluster
+ * service, one per node a reply has named, each a copy of the cluster's
+ * settings with the node as upstream, bound on the port the process's
+ * book (cluster.h, shared.h) gives the node, with SO_REUSEPORT beside the
+ * other workers' services for it.
+ */
+#define NODE_BIND_TRIES 8       /* ports tried when one is taken */
+
+struct node_svc {
+    int local;                  /* the node's port */
+    struct service_config *sc;  /* owned: its settings */
+    struct service *svc;        /* owned: listening on local */
+};
+
+struct nodes {
+    struct service_env env;     /* copy: the loop's */
+    struct node_svc *v;         /* owned: n of cap */
+    int n, cap;
+    bool retired;               /* the cluster stopped accepting */
+    unsigned known;             /* nodes in the book, last seen */
+    uint64_t exhausted;         /* nodes that found no port (here) */
+};
+
+static void
+nodes_free(struct nodes *ns)
+{
+    if (ns == NULL) {
+        return;
+    }
+    for (int i = 0; i < ns->n; i++) {
+        service_free(ns->v[i].svc);
+        config_service_free(ns->v[i].sc);
+    }
+    free(ns->v);
+    free(ns);
+}
+
+static void
+nodes_retire(struct nodes *ns)
+{
+    if (ns == NULL) {
+        return;
+    }
+    ns->retired = true;
+    for (int i = 0; i < ns->n; i++) {
+        service_retire(ns->v[i].svc);
+    }
+}
+
+static unsigned
+nodes_clients(const struct nodes *ns)
+{
+    unsigned n = 0;
+
+    for (int i = 0; ns != NULL && i < ns->n; i++) {
+        n += service_clients(ns->v[i].svc);
+    }
+    return n;
+}
+
+/* The node's settings: the cluster's, with the node as upstream and its
+ * own name as the certificate's (unless verify_host / sni are set). */
+static struct service_config *
+node_config(const struct service_config *sc, const struct cluster_node *nd)
+{
+    struct service_config *c = config_service_clone(sc);
+    char buf[CLUSTER_HOST_MAX + 64];
+    bool ip = config_is_ip_literal(nd->host);
+
+    if (c == NULL) {
+        return NULL;
+    }
+    c->mode = MODE_SINGLE;
+    c->listen_port = nd->local;
+    free(c->name);
+    free(c->upstream);
+    free(c->upstream_host);
+    snprintf(buf, sizeof(buf), "%s@%s:%d", sc->name, nd->host, nd->port);
+    c->name = strdup(buf);
+    snprintf(buf, sizeof(buf), ip && strchr(nd->host, ':') ? "[%s]:%d"
+                                                           : "%s:%d",
+             nd->host, nd->port);
+    c->upstream = strdup(buf);
+    c->upstream_host = strdup(nd->host);
+    c->upstream_port = nd->port;
+    c->upstream_is_ip = ip;
+    if (sc->key_line[SK_VERIFY_HOST] == 0) {
+        free(c->verify_host);
+        c->verify_host = strdup(nd->host);
+        c->verify_host_is_ip = ip;
+    }
+    if (sc->key_line[SK_SNI] == 0) {
+        free(c->sni);
+        c->sni = ip ? NULL : strdup(nd->host);
+    }
+    if (c->name == NULL || c->upstream == NULL || c->upstream_host == NULL ||
+        c->verify_host == NULL ||
+        (!ip && sc->key_line[SK_SNI] == 0 && c->sni == NULL)) {
+        config_service_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static int node_port_cb(void *arg, const struct cluster_node_ref *ref,
+                        const char *self);
+
+/* This worker's service for node nd, on nd->local: made and bound now if
+ * it has none.  0; 1 when the port is held by another program (the book
+ * moves the node); -1 when it could not be made (logged). */
+static int
+node_start(struct service *cl, const struct cluster_node *nd)
+{
+    struct nodes *ns = cl->nodes;
+    struct node_svc *m;
+    char err[512];
+    enum service_key bad;
+    int rc;
+
+    for (int i = 0; i < ns->n; i++) {
+        if (ns->v[i].local == nd->local) {
+            return 0;
+        }
+    }
+    if (ns->n == ns->cap) {
+        int cap = ns->cap ? 2 * ns->cap : 8;
+        struct node_svc *nv = realloc(ns->v, (size_t)cap * sizeof(*nv));
+
+        if (nv == NULL) {
+            return -1;
+        }
+        ns->v = nv;
+        ns->cap = cap;
+    }
+    m = &ns->v[ns->n];
+    m->local = nd->local;
+    if ((m->sc = node_config(cl->sc, nd)) == NULL ||
+        (m->svc = service_new(m->sc, &ns->env, err, sizeof(err),
+                              &bad)) == NULL) {
+        log_error("event=cluster-node service=%s node=%s:%d result=failed "
+                  "error=\"%s\"", cl->sc->name, nd->host, nd->port,
+                  m->sc == NULL ? "out of memory" : err);
+        config_service_free(m->sc);
+        return -1;
+    }
+    /* Its sessions rewrite too, through the cluster's book. */
+    m->svc->host.node_port = node_port_cb;
+    m->svc->host.node_arg = cl;
+    /* The first to bind checks nobody else holds the port: SO_REUSEPORT
+     * would share it silently with another program that set it too. */
+    if ((!nd->bound && listener_probe(m->sc, err, sizeof(err)) < 0) ||
+        service_listen(m->svc, nd->local, err, sizeof(err)) < 0) {
+        rc = strstr(err, "in use") != NULL ? 1 : -1;
+        log_warn("event=cluster-node service=%s node=%s:%d port=%d "
+                 "error=\"%s\"%s", cl->sc->name, nd->host, nd->port,
+                 nd->local, err,
+                 rc == 1 ? " action=\"trying the next port\"" : "");
+        service_free(m->svc);
+        config_service_free(m->sc);
+        return rc;
+    }
+    log_info("event=cluster-node service=%s node=%s:%d id=%s listen=%s",
+             cl->sc->name, nd->host, nd->port, nd->id[0] ? nd->id : "-",
+             service_listen_addr(m->svc));
+    ns->n++;
+    return 0;
+}
+
+/*
+ * The session's map (session_host.node_port): the local port of the node
+ * ref names, entered in the book and listening in this worker before the
+ * reply naming it goes on.  The book's lock is held while this worker
+ * binds: another worker naming the same node waits, then finds it.
+ */
+static int
+node_port_cb(void *arg, const struct cluster_node_ref *ref, const char *self)
+{
+    struct service *cl = arg;
+    struct nodes *ns = cl->nodes;
+    const char *host = ref->host;
+    size_t hostlen = ref->hostlen;
+    bool exhausted = false;
+    struct cluster_book *b;
+    struct cluster_node nd;
+    int rc = -1;
+
+    if (ns == NULL || ns->retired) {
+        return -1;
+    }
+    if (hostlen == 0 || (hostlen == 1 && host[0] == '?')) {
+        host = self;        /* "the host you asked" */
+        hostlen = strlen(self);
+    }
+    b = shared_book_lock(ns->env.shared, cl->sc->name,
+                         cl->sc->cluster_port_lo, cl->sc->cluster_port_hi);
+    if (b != NULL &&
+        cluster_book_node(b, ref, host, hostlen, &nd, &exhausted) == 0) {
+        for (int tries = 0; tries < NODE_BIND_TRIES; tries++) {
+            int r = node_start(cl, &nd);
+
+            if (r <= 0) {
+                rc = r == 0 ? nd.local : -1;
+                if (r == 0) {
+                    cluster_book_bound(b, &nd);
+                }
+                break;
+            }
+            if ((nd.local = cluster_book_move(b, &nd, &exhausted)) < 0) {
+                break;
+            }
+        }
+    }
+    if (b != NULL) {
+        ns->known = cluster_book_size(b);
+    }
+    shared_book_unlock(ns->env.shared);
+    if (exhausted) {
+        ns->exhausted++;
+        log_error("event=cluster-node service=%s node=%.*s:%ld "
+                  "result=failed error=\"cluster_ports %s are all given: "
+                  "no port for this node\"", cl->sc->name, (int)hostlen,
+                  host, ref->port, cl->sc->cluster_ports);
+    }
+    return rc;
+}
 
 /*
  * max_clients holds for the whole process: with workers, every worker has
@@ -291,22 +521,19 @@ service_new(const struct service_config *sc, const struct service_env *env,
     }
     env->budget->services = svc;
     if (sc->mode == MODE_CLUSTER) {
-        if ((svc->cluster = cluster_nodes_new(sc, env)) == NULL) {
+        if ((svc->nodes = calloc(1, sizeof(*svc->nodes))) == NULL) {
             snprintf(err, errlen, "out of memory");
             *bad_key = SK_MODE;
             service_free(svc);
             return NULL;
         }
-        svc->host.cluster = svc->cluster;
+        svc->nodes->env = *env;
+        svc->host.node_port = node_port_cb;
+        svc->host.node_arg = svc;
     }
     return svc;
 }
 
-void
-service_set_cluster(struct service *svc, struct cluster_nodes *cn)
-{
-    svc->host.cluster = cn;
-}
 
 struct service *
 service_build(const struct config *cfg, const struct service_config *sc,
@@ -428,9 +655,7 @@ log_stats(const struct service *svc)
 void
 service_stop_accepting(struct service *svc)
 {
-    if (svc->cluster != NULL) {
-        cluster_nodes_retire(svc->cluster);
-    }
+    nodes_retire(svc->nodes);
     if (svc->listener != NULL) {
         log_stats(svc);
     }
@@ -441,7 +666,7 @@ service_stop_accepting(struct service *svc)
 unsigned
 service_clients(const struct service *svc)
 {
-    return svc->host.nsessions + cluster_nodes_clients(svc->cluster);
+    return svc->host.nsessions + nodes_clients(svc->nodes);
 }
 
 bool
@@ -466,15 +691,18 @@ service_figures(const struct service *svc, struct svc_figures *f)
     tls_session_counts(svc->ctx, &f->full, &f->resumed);
     f->ls = svc->lstats;
     f->iam_tokens = svc->iam_tokens;
-    if (svc->cluster != NULL) {
-        struct cluster_figures cf;
+    if (svc->nodes != NULL) {
+        struct nodes *ns = svc->nodes;
 
-        cluster_nodes_figures(svc->cluster, &cf);
         f->cluster = true;
-        f->cluster_nodes = cf.nodes;
-        f->cluster_rewrites = cf.rewritten;
-        f->cluster_redirects = cf.redirects;
-        f->cluster_exhausted = cf.exhausted;
+        f->cluster_nodes = ns->known;
+        f->cluster_exhausted = ns->exhausted;
+        f->cluster_rewrites = svc->host.cluster_rewrites;
+        f->cluster_redirects = svc->host.cluster_redirects;
+        for (int i = 0; i < ns->n; i++) {
+            f->cluster_rewrites += ns->v[i].svc->host.cluster_rewrites;
+            f->cluster_redirects += ns->v[i].svc->host.cluster_redirects;
+        }
     }
     if (svc->sc->iam_user_id != NULL &&
         (f->iam_source = strdup(svc->sc->iam_creds_source)) == NULL) {
@@ -525,9 +753,9 @@ service_shutdown(struct service *svc)
 {
     service_stop_accepting(svc);
     /* The nodes' services and their clients go with the cluster's. */
-    cluster_nodes_free(svc->cluster);
-    svc->cluster = NULL;
-    svc->host.cluster = NULL;
+    nodes_free(svc->nodes);
+    svc->nodes = NULL;
+    svc->host.node_port = NULL;
     session_close_all(&svc->host, "shutdown");
 }
 

@@ -138,11 +138,6 @@ typedef void (*service_probe_cb)(void *arg, int verdict, int kind,
 int service_probe(struct service *svc, service_probe_cb cb, void *arg)
     MUST_CHECK;
 
-/* service_set_cluster(svc, cn): svc is a node of cluster cn (its sessions
- * rewrite node addresses through cn); cn is not owned. */
-struct cluster_nodes;
-void service_set_cluster(struct service *svc, struct cluster_nodes *cn);
-
 /* service_free(svc): shuts down and frees; NULL is a no-op. */
 void service_free(struct service *svc);
 

@@ -34,7 +34,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cluster.h"
+#include "cluster_rewrite.h"
 #include "pool.h"
 #include "resp.h"
 #include "track.h"
@@ -136,13 +136,13 @@ to_client(struct session *s, const char *buf, size_t n)
 
 /* ------------------------------------------------------------ cluster */
 
-/* The rewriter's map: the nodes' table of this service. */
+/* The rewriter's map: the service's (h->node_port). */
 static int
 node_port_cb(void *arg, const struct cluster_node_ref *ref)
 {
     struct session *s = arg;
 
-    return cluster_nodes_port(s->h->cluster, ref, s->h->sc->upstream_host);
+    return s->h->node_port(s->h->node_arg, ref, s->h->sc->upstream_host);
 }
 
 /*
@@ -185,8 +185,8 @@ hold_done(struct session *s, const struct resp_frame *f)
                             node_port_cb, s, &out);
     }
     if (r == 1) {
-        cluster_nodes_count(s->h->cluster,
-                            (enum cluster_reply)s->hold_kind);
+        s->h->cluster_rewrites++;
+        s->h->cluster_redirects += s->hold_kind == CLUSTER_REPLY_REDIRECT;
         rc = to_client(s, out.buf, out.len);
     } else {
         rc = to_client(s, s->held.data + s->held.off, s->held.len);
@@ -222,7 +222,7 @@ relay_replies(struct session *s, const char *buf, size_t n)
                 return -1;
             }
             s->swallowing = true;
-        } else if (s->h->cluster != NULL && !s->swallowing && !s->holding &&
+        } else if (s->h->node_port != NULL && !s->swallowing && !s->holding &&
                    resp_at_boundary(&s->rp) && hold_begins(s, buf[pos])) {
             if (pos > seg && to_client(s, buf + seg, pos - seg) < 0) {
                 return -1;
@@ -446,7 +446,7 @@ relay_requests(struct session *s, const char *buf, size_t n)
             break;
         }
         pos += used;
-        if (st == RESP_FRAME && s->h->cluster != NULL) {
+        if (st == RESP_FRAME && s->h->node_port != NULL) {
             note_cluster_request(s, &f);
         }
         if (st == RESP_FRAME && track_request(&s->tr, &f) == TRACK_REAUTH &&

@@ -24,7 +24,7 @@
 #include "upstream.h"
 
 struct event_base;
-struct cluster_nodes;
+struct cluster_node_ref;
 struct pool;
 struct session;
 
@@ -44,9 +44,14 @@ struct session_host {
      * service (why: the reply's first line) */
     void (*stale_cb)(struct session_host *h, const char *peer,
                      const char *why, void *arg);
-    struct cluster_nodes *cluster;      /* ref: mode = cluster, the nodes
-                                           (their ports for rewriting),
-                                           else NULL */
+    /* mode = cluster: the local port standing for a node a reply names
+     * (self: the host of the node that replied, for "" or "?"), from
+     * service.c; -1 when it has none.  NULL otherwise. */
+    int (*node_port)(void *arg, const struct cluster_node_ref *ref,
+                     const char *self);
+    void *node_arg;                     /* ref: for node_port */
+    uint64_t cluster_rewrites;          /* replies rewritten ... */
+    uint64_t cluster_redirects;         /* ... of them -MOVED / -ASK */
     struct session *sessions;           /* ref list: live sessions */
     struct session *warm;               /* ref list: links holding TLS
                                            buffers (see session_io.c) */

@@ -24,9 +24,16 @@ struct seats {
     struct upstream_note note;  /* its own lock: note.mu */
 };
 
+/* A cluster service's book (cluster.h), one per name. */
+struct book_entry {
+    struct cluster_book *book;      /* owned */
+    struct book_entry *next;
+};
+
 struct shared {
     struct creds_cell container;    /* its own lock: creds.h */
-    struct cluster_books *books;    /* its own lock: cluster.h */
+    pthread_mutex_t books_mu;       /* guards books (cluster mode) */
+    struct book_entry *books;       /* one per cluster service name */
     pthread_mutex_t mu;             /* guards the lists below */
     struct seats *seats;            /* one per service name */
     struct shared_member *members;  /* newest first */
@@ -39,13 +46,8 @@ shared_new(void)
 
     if (sh != NULL) {
         pthread_mutex_init(&sh->mu, NULL);
+        pthread_mutex_init(&sh->books_mu, NULL);
         creds_cell_init(&sh->container);
-        if ((sh->books = cluster_books_new()) == NULL) {
-            creds_cell_clear(&sh->container);
-            pthread_mutex_destroy(&sh->mu);
-            free(sh);
-            return NULL;
-        }
     }
     return sh;
 }
@@ -65,14 +67,40 @@ shared_free(struct shared *sh)
     /* Every member has left, so every seats is gone with its last one. */
     pthread_mutex_destroy(&sh->mu);
     creds_cell_clear(&sh->container);
-    cluster_books_free(sh->books);
+    for (struct book_entry *e = sh->books, *next; e != NULL; e = next) {
+        next = e->next;
+        cluster_book_free(e->book);
+        free(e);
+    }
+    pthread_mutex_destroy(&sh->books_mu);
     free(sh);
 }
 
-struct cluster_books *
-shared_cluster_books(struct shared *sh)
+struct cluster_book *
+shared_book_lock(struct shared *sh, const char *name, int lo, int hi)
 {
-    return sh->books;
+    struct book_entry *e;
+
+    pthread_mutex_lock(&sh->books_mu);
+    for (e = sh->books; e != NULL; e = e->next) {
+        if (strcmp(cluster_book_name(e->book), name) == 0) {
+            return e->book;
+        }
+    }
+    if ((e = calloc(1, sizeof(*e))) == NULL ||
+        (e->book = cluster_book_new(name, lo, hi)) == NULL) {
+        free(e);
+        return NULL;
+    }
+    e->next = sh->books;
+    sh->books = e;
+    return e->book;
+}
+
+void
+shared_book_unlock(struct shared *sh)
+{
+    pthread_mutex_unlock(&sh->books_mu);
 }
 
 static struct seats *

@@ -18,8 +18,9 @@
  *     (peer and reason)
  *   the upstream failure last     upstream_note.mu (its own; pool.c
  *     logged, per service name     takes it)
- *   the ports of every cluster    cluster_books.mu (its own: cluster.c)
- *     node, per service name
+ *   the ports of every cluster    shared.books_mu (shared_book_lock)
+ *     node (a book per service
+ *     name, cluster.h)
  *   AWS credentials from the      creds_cell.mu (its own; written by the
  *     container endpoint           control loop's fetcher, read by
  *                                  workers signing IAM tokens)
@@ -107,9 +108,15 @@ struct upstream_note *shared_note(struct shared_member *m);
  * own, creds.h). */
 struct creds_cell *shared_container_creds(struct shared *sh);
 
-/* shared_cluster_books(sh): the cluster nodes' ports, by service name
- * (their own lock, cluster.h). */
-struct cluster_books;
-struct cluster_books *shared_cluster_books(struct shared *sh);
+/*
+ * shared_book_lock(sh, name, lo, hi): takes the books' lock and returns
+ * the book of cluster service name (made on first use, for ports lo..hi;
+ * a reload keeps it, so nodes keep their ports), or NULL on ENOMEM.
+ * Either way the caller calls shared_book_unlock(sh) when done.
+ */
+struct cluster_book;
+struct cluster_book *shared_book_lock(struct shared *sh, const char *name,
+                                      int lo, int hi);
+void shared_book_unlock(struct shared *sh);
 
 #endif

@@ -266,3 +266,27 @@ sigv4_elasticache_token(const char *cache, const char *user,
                          "elasticache", at, SIGV4_TOKEN_EXPIRES, creds, out,
                          outlen);
 }
+
+int
+sigv4_parse_time(const char *s, time_t *out)
+{
+    struct tm tm;
+    int n = 0;
+
+    memset(&tm, 0, sizeof(tm));
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6) {
+        return -1;
+    }
+    s += n;
+    if (*s == '.') {                /* fractions of a second */
+        s += 1 + strspn(s + 1, "0123456789");
+    }
+    if (strcmp(s, "Z") != 0 && strcmp(s, "+00:00") != 0) {
+        return -1;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *out = timegm(&tm);
+    return *out == (time_t)-1 ? -1 : 0;
+}

@@ -58,4 +58,11 @@ int sigv4_elasticache_token(const char *cache, const char *user,
                             const struct sigv4_creds *creds, char *out,
                             size_t outlen) MUST_CHECK;
 
+/*
+ * sigv4_parse_time(s, out): an ISO 8601 UTC time as AWS answers give it
+ * ("2026-01-02T03:04:05Z", fractions and "+00:00" accepted) into *out.
+ * 0, or -1.
+ */
+int sigv4_parse_time(const char *s, time_t *out) MUST_CHECK;
+
 #endif
