@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "cluster_rewrite.h"
 #include "resp.h"
 #include "unit.h"
@@ -309,6 +310,92 @@ START_TEST(verbatim_nodes)
 }
 END_TEST
 
+/* The book: a node keeps its port, known by id, or by host or ip and
+ * port until the id comes; the range runs out; a taken port moves. */
+static struct cluster_node_ref
+ref_of(const char *id, const char *host, const char *ip, long port)
+{
+    struct cluster_node_ref r = {
+        .id = id, .idlen = id ? strlen(id) : 0,
+        .host = host, .hostlen = strlen(host),
+        .ip = ip, .iplen = ip ? strlen(ip) : 0,
+        .port = port,
+    };
+
+    return r;
+}
+
+static int
+book_port(struct cluster_book *b, struct cluster_node_ref r, bool *ex)
+{
+    struct cluster_node nd;
+
+    *ex = false;
+    return cluster_book_node(b, &r, r.host, r.hostlen, &nd, ex) == 0
+               ? nd.local : -1;
+}
+
+START_TEST(book_keeps_ports)
+{
+    struct cluster_book *b = cluster_book_new("cache", 7001, 7003);
+    struct cluster_node nd;
+    struct cluster_node_ref r;
+    bool ex;
+
+    ck_assert_ptr_nonnull(b);
+    /* a redirect names it first: host and port only */
+    ck_assert_int_eq(book_port(b, ref_of(NULL, "node1.c.test", NULL, 6379),
+                               &ex), 7001);
+    /* CLUSTER SLOTS then gives its id and ip: the same node, same port */
+    ck_assert_int_eq(book_port(b, ref_of("aaaa", "node1.c.test", "10.0.0.1",
+                                         6379), &ex), 7001);
+    /* known by its ip and port now (a -MOVED in ip form) */
+    ck_assert_int_eq(book_port(b, ref_of(NULL, "10.0.0.1", NULL, 6379), &ex),
+                     7001);
+    /* another id on the same host:port is another node (it was replaced) */
+    ck_assert_int_eq(book_port(b, ref_of("bbbb", "node1.c.test", NULL, 6379),
+                               &ex), 7002);
+    ck_assert_int_eq(book_port(b, ref_of("cccc", "node3.c.test", NULL, 6380),
+                               &ex), 7003);
+    ck_assert_uint_eq(cluster_book_size(b), 3);
+    /* the range is used up: said, and nothing given */
+    ck_assert_int_eq(book_port(b, ref_of("dddd", "node4.c.test", NULL, 6379),
+                               &ex), -1);
+    ck_assert(ex);
+    /* known ones still are */
+    ck_assert_int_eq(book_port(b, ref_of("aaaa", "x", NULL, 1), &ex), 7001);
+    /* bad refs are refused */
+    ck_assert_int_eq(book_port(b, ref_of(NULL, "h", NULL, 0), &ex), -1);
+    ck_assert_int_eq(book_port(b, ref_of(NULL, "h", NULL, 70000), &ex), -1);
+    /* a port held by another program: the node moves, the port is never
+     * given again; here no port is left, so the node is dropped */
+    r = ref_of("cccc", "node3.c.test", NULL, 6380);
+    ck_assert_int_eq(cluster_book_node(b, &r, r.host, r.hostlen, &nd, &ex), 0);
+    ck_assert_int_eq(cluster_book_move(b, &nd, &ex), -1);
+    ck_assert(ex);
+    ck_assert_uint_eq(cluster_book_size(b), 2);
+    cluster_book_free(b);
+}
+END_TEST
+
+START_TEST(book_moves_to_a_free_port)
+{
+    struct cluster_book *b = cluster_book_new("cache", 7001, 7003);
+    struct cluster_node nd;
+    struct cluster_node_ref r = ref_of("aaaa", "n1", NULL, 6379);
+    bool ex = false;
+
+    ck_assert_int_eq(cluster_book_node(b, &r, r.host, r.hostlen, &nd, &ex), 0);
+    ck_assert_int_eq(nd.local, 7001);
+    ck_assert_int_eq(cluster_book_move(b, &nd, &ex), 7002);
+    ck_assert_int_eq(book_port(b, r, &ex), 7002);
+    /* 7001 is never given again */
+    ck_assert_int_eq(book_port(b, ref_of("bbbb", "n2", NULL, 6379), &ex),
+                     7003);
+    cluster_book_free(b);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -322,6 +409,8 @@ main(void)
     tcase_add_test(tc, redirects);
     tcase_add_test(tc, request_kinds);
     tcase_add_test(tc, verbatim_nodes);
+    tcase_add_test(tc, book_keeps_ports);
+    tcase_add_test(tc, book_moves_to_a_free_port);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }
