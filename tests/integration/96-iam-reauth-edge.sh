@@ -8,21 +8,7 @@
 # too, for the same reason.
 . "$(dirname "$0")/lib.sh"
 
-unset AWS_PROFILE AWS_REGION AWS_DEFAULT_REGION
-export AWS_SHARED_CREDENTIALS_FILE=$W/none AWS_CONFIG_FILE=$W/none
-export AWS_ACCESS_KEY_ID=AKIDREAUTH AWS_SECRET_ACCESS_KEY=reauthSecretNeverLogged
-export AWS_SESSION_TOKEN=reauthSessionTokenNeverLogged AWS_EC2_METADATA_DISABLED=true
-export FAKE_RS=$REDSLEEVE FAKE_IAM_CACHE=c1 FAKE_IAM_REGION=eu-west-1 FAKE_IAM_LIFETIME=60
-start_bg fakeiam python3 "$HERE/forge-reset.py" iam \
-    "$PKI/server.crt" "$PKI/server.key" "$W/iam.port"
-wait_until 10 test -s "$W/iam.port"
-FL=$W/iam.port.log
-
-{ printf '[global]\nadmin_listen = 127.0.0.1:0\nlog_level = debug\n'
-  printf '[cache]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:%s\n' "$(cat "$W/iam.port")"
-  printf 'verify_host = redis.test\nca_file = %s\npool_min_idle = 0\n' "$PKI/ca.crt"
-  printf 'iam_user_id = app\niam_cache_name = c1\niam_region = eu-west-1\n'
-  printf 'iam_reauth_interval = 2s\nlink_max_lifetime = 0\nlink_idle_check = 0\n'; } >"$W/r.ini"
+reauth_gate 60 0
 start_redsleeve rs "$W/r.ini"
 P=$RS_PORT_cache
 export FL

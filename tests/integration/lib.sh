@@ -363,3 +363,25 @@ start_cluster() {
     check "a TLS-only cluster of $np primaries and $((np * nr)) replicas is up" \
         wait_until 40 cluster_ok
 }
+
+# reauth_gate LIFETIME POOL_MIN_IDLE: the fake TLS server of the re-AUTH
+# tests (forge-reset.py iam: it checks every token, ends a connection
+# LIFETIME seconds after its last good AUTH) with static AWS keys in the
+# environment, and $W/r.ini, a service [cache] in front of it that logs in
+# again every 2 s.  Sets FL, the fake's log.
+reauth_gate() {
+    unset AWS_PROFILE AWS_REGION AWS_DEFAULT_REGION
+    export AWS_SHARED_CREDENTIALS_FILE=$W/none AWS_CONFIG_FILE=$W/none
+    export AWS_ACCESS_KEY_ID=AKIDREAUTH AWS_SECRET_ACCESS_KEY=reauthSecretNeverLogged
+    export AWS_SESSION_TOKEN=reauthSessionTokenNeverLogged AWS_EC2_METADATA_DISABLED=true
+    export FAKE_RS=$REDSLEEVE FAKE_IAM_CACHE=c1 FAKE_IAM_REGION=eu-west-1 FAKE_IAM_LIFETIME=$1
+    start_bg fakeiam python3 "$HERE/forge-reset.py" iam \
+        "$PKI/server.crt" "$PKI/server.key" "$W/iam.port"
+    wait_until 10 test -s "$W/iam.port"
+    FL=$W/iam.port.log
+    { printf '[global]\nadmin_listen = 127.0.0.1:0\nlog_level = debug\n'
+      printf '[cache]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:%s\n' "$(cat "$W/iam.port")"
+      printf 'verify_host = redis.test\nca_file = %s\npool_min_idle = %s\n' "$PKI/ca.crt" "$2"
+      printf 'iam_user_id = app\niam_cache_name = c1\niam_region = eu-west-1\n'
+      printf 'iam_reauth_interval = 2s\nlink_max_lifetime = 0\nlink_idle_check = 0\n'; } >"$W/r.ini"
+}
