@@ -50,6 +50,12 @@ cluster_book_name(const struct cluster_book *b)
     return b->name;
 }
 
+bool
+cluster_book_range_is(const struct cluster_book *b, int lo, int hi)
+{
+    return b->lo == lo && b->hi == hi;
+}
+
 unsigned
 cluster_book_size(const struct cluster_book *b)
 {
@@ -78,7 +84,8 @@ find(struct cluster_book *b, const struct cluster_node_ref *ref,
         }
         if (nd->port == ref->port &&
             (same(host, hostlen, nd->host) || same(host, hostlen, nd->ip) ||
-             (ref->ip != NULL && same(ref->ip, ref->iplen, nd->ip)))) {
+             (ref->ip != NULL && (same(ref->ip, ref->iplen, nd->ip) ||
+                                  same(ref->ip, ref->iplen, nd->host))))) {
             return nd;
         }
     }
@@ -109,8 +116,8 @@ copy_field(char *dst, size_t cap, const char *s, size_t n)
 
 int
 cluster_book_node(struct cluster_book *b, const struct cluster_node_ref *ref,
-                  const char *host, size_t hostlen, struct cluster_node *out,
-                  bool *exhausted)
+                  const char *host, size_t hostlen, bool may_add,
+                  struct cluster_node *out, bool *exhausted)
 {
     struct cluster_node *nd;
 
@@ -120,6 +127,9 @@ cluster_book_node(struct cluster_book *b, const struct cluster_node_ref *ref,
         return -1;
     }
     if ((nd = find(b, ref, host, hostlen)) == NULL) {
+        if (!may_add) {
+            return -1;
+        }
         if (b->n == b->cap) {
             int cap = b->cap ? 2 * b->cap : 8;
             struct cluster_node *nn = realloc(b->nodes,

@@ -47,15 +47,16 @@ void cluster_book_free(struct cluster_book *b);
 const char *cluster_book_name(const struct cluster_book *b);
 
 /*
- * cluster_book_node(b, ref, host, hostlen, out, exhausted): the node ref
- * names (host, hostlen: its host, with "" or "?" already replaced by the
- * node that replied), found or entered with a port of its own; a copy in
- * *out.  0, or -1 when it has none (*exhausted set when cluster_ports are
- * all given; else out of memory).
+ * cluster_book_node(b, ref, host, hostlen, may_add, out, exhausted): the
+ * node ref names (host, hostlen: its host, with "" or "?" already
+ * replaced by the node that replied), found, or entered with a port of
+ * its own when may_add; a copy in *out.  0, or -1 when it has none
+ * (*exhausted set when cluster_ports are all given; else unknown and not
+ * to be added, or out of memory).
  */
 int cluster_book_node(struct cluster_book *b,
                       const struct cluster_node_ref *ref, const char *host,
-                      size_t hostlen, struct cluster_node *out,
+                      size_t hostlen, bool may_add, struct cluster_node *out,
                       bool *exhausted);
 
 /* cluster_book_bound(b, nd): some worker listens on nd's port now. */
@@ -69,6 +70,10 @@ void cluster_book_bound(struct cluster_book *b, const struct cluster_node *nd);
  */
 int cluster_book_move(struct cluster_book *b, const struct cluster_node *nd,
                       bool *exhausted);
+
+/* cluster_book_range_is(b, lo, hi): b hands out lo..hi (a service of
+ * the same name with another range gets a book of its own). */
+bool cluster_book_range_is(const struct cluster_book *b, int lo, int hi);
 
 /* cluster_book_size(b): nodes entered. */
 unsigned cluster_book_size(const struct cluster_book *b);

@@ -755,6 +755,7 @@ rewrite_redirect(struct rd *r, cluster_map_fn map, void *arg,
     ref.host = sp + 1;
     ref.hostlen = (size_t)(colon - sp - 1);
     ref.port = (long)port;
+    ref.redirect = true;
     if ((local = map(arg, &ref)) < 0) {
         return 0;
     }

@@ -48,6 +48,9 @@ struct cluster_node_ref {
     size_t iplen;
     long port;                  /* the port the reply gives (TLS port when
                                    the reply has one) */
+    bool redirect;              /* named by -MOVED / -ASK: any error line
+                                   can say that (a script's too), so it
+                                   is not proof the node exists */
 };
 
 /*

@@ -617,6 +617,13 @@ validate_cluster(struct config_parse *ps, struct service_config *sc)
                     hi - lo + 1, CLUSTER_PORTS_MAX);
         return;
     }
+    if (sc->listen_host != NULL && strcmp(sc->listen_host, "127.0.0.1") != 0 &&
+        strcmp(sc->listen_host, "localhost") != 0) {
+        config_perr(ps, sc->key_line[SK_LISTEN], "listen: with mode = "
+                    "cluster, on 127.0.0.1 (the address the rewritten "
+                    "replies give the nodes), not %s", sc->listen_host);
+        return;
+    }
     if (sc->listen_unix != NULL ||
         (sc->listen_port >= lo && sc->listen_port <= hi)) {
         config_perr(ps, sc->key_line[SK_LISTEN], "listen: with mode = "
@@ -632,6 +639,42 @@ validate_cluster(struct config_parse *ps, struct service_config *sc)
     }
     sc->cluster_port_lo = lo;
     sc->cluster_port_hi = hi;
+}
+
+/* No service listens inside a cluster's ports, and no two clusters'
+ * ranges overlap: a node's port would be shared with it silently
+ * (SO_REUSEPORT, with workers). */
+static void
+validate_cluster_ranges(struct config_parse *ps)
+{
+    for (const struct service_config *c = ps->cfg->services; c != NULL;
+         c = c->next) {
+        if (c->mode != MODE_CLUSTER || c->cluster_port_lo == 0) {
+            continue;
+        }
+        bool after = false;     /* o comes after c: overlaps said once */
+
+        for (const struct service_config *o = ps->cfg->services; o != NULL;
+             o = o->next) {
+            if (o == c) {
+                after = true;
+                continue;
+            }
+            if (o->listen_unix == NULL && o->listen_port >= c->cluster_port_lo &&
+                o->listen_port <= c->cluster_port_hi) {
+                config_perr(ps, o->key_line[SK_LISTEN], "listen: port %d is "
+                            "one of [%s]'s cluster_ports (%s)",
+                            o->listen_port, c->name, c->cluster_ports);
+            }
+            if (o->mode == MODE_CLUSTER && o->cluster_port_lo != 0 &&
+                o->cluster_port_lo <= c->cluster_port_hi &&
+                c->cluster_port_lo <= o->cluster_port_hi && after) {
+                config_perr(ps, o->key_line[SK_CLUSTER_PORTS], "cluster_ports: "
+                            "%s overlaps [%s]'s %s", o->cluster_ports,
+                            c->name, c->cluster_ports);
+            }
+        }
+    }
 }
 
 /* A listening address after normalising: family and bytes of the IP
@@ -833,6 +876,7 @@ config_validate(struct config_parse *ps)
         validate_pool(ps, sc);
         validate_cluster(ps, sc);
     }
+    validate_cluster_ranges(ps);
     validate_dynamic_sources(ps);
     validate_owners(ps);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -160,6 +161,36 @@ node_config(const struct service_config *sc, const struct cluster_node *nd)
 static int node_port_cb(void *arg, const struct cluster_node_ref *ref,
                         const char *self);
 
+/*
+ * A node a redirect names may be entered (and get a link that carries our
+ * AUTH) only on this evidence: a script can answer with any error line,
+ * "MOVED 1 evil.example:443" too.  The topology replies (CLUSTER SLOTS
+ * and the like, answered by the server itself) name nodes freely; a
+ * redirect to one they did not name must be to the host we were given,
+ * or to a name under the same parent domain (ElastiCache: the
+ * configuration endpoint clustercfg.NAME.ID.REGION.cache.amazonaws.com
+ * and its nodes NAME-0001-001.NAME.ID.REGION.cache.amazonaws.com).
+ */
+static bool
+redirect_plausible(const char *upstream, const char *host, size_t hostlen)
+{
+    const char *parent = strchr(upstream, '.');
+    size_t plen;
+
+    if (strlen(upstream) == hostlen &&
+        strncasecmp(upstream, host, hostlen) == 0) {
+        return true;
+    }
+    if (parent == NULL || config_is_ip_literal(upstream) ||
+        strchr(parent + 1, '.') == NULL) {
+        return false;   /* an address, or too short a parent to trust */
+    }
+    plen = strlen(parent);      /* ".NAME.ID..." */
+    return hostlen > plen && strncasecmp(host + hostlen - plen, parent,
+                                         plen) == 0 &&
+           memchr(host, '.', hostlen - plen) == NULL;
+}
+
 /* This worker's service for node nd, on nd->local: made and bound now if
  * it has none.  0; 1 when the port is held by another program (the book
  * moves the node); -1 when it could not be made (logged). */
@@ -234,7 +265,7 @@ node_port_cb(void *arg, const struct cluster_node_ref *ref, const char *self)
     struct nodes *ns = cl->nodes;
     const char *host = ref->host;
     size_t hostlen = ref->hostlen;
-    bool exhausted = false;
+    bool exhausted = false, from_self = false;
     struct cluster_book *b;
     struct cluster_node nd;
     int rc = -1;
@@ -245,11 +276,16 @@ node_port_cb(void *arg, const struct cluster_node_ref *ref, const char *self)
     if (hostlen == 0 || (hostlen == 1 && host[0] == '?')) {
         host = self;        /* "the host you asked" */
         hostlen = strlen(self);
+        from_self = true;
     }
     b = shared_book_lock(ns->env.shared, cl->sc->name,
                          cl->sc->cluster_port_lo, cl->sc->cluster_port_hi);
     if (b != NULL &&
-        cluster_book_node(b, ref, host, hostlen, &nd, &exhausted) == 0) {
+        cluster_book_node(b, ref, host, hostlen,
+                          !ref->redirect || from_self ||
+                              redirect_plausible(cl->sc->upstream_host, host,
+                                                 hostlen),
+                          &nd, &exhausted) == 0) {
         for (int tries = 0; tries < NODE_BIND_TRIES; tries++) {
             int r = node_start(cl, &nd);
 

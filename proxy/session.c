@@ -156,6 +156,12 @@ hold_begins(struct session *s, char first)
     while (s->ncq > 0 && s->cq[0].ordinal < s->tr.received) {
         memmove(s->cq, s->cq + 1, sizeof(s->cq[0]) * (size_t)--s->ncq);
     }
+    if (s->tr.broken != NULL) {
+        /* Replies no longer match requests (CLIENT REPLY, pub/sub, ...):
+         * what comes at a CLUSTER request's number may be anything the
+         * client made the server say, so nothing is taken as topology. */
+        s->ncq = 0;
+    }
     if (first == '>') {
         return false;   /* a RESP3 push is no reply */
     }
@@ -165,6 +171,20 @@ hold_begins(struct session *s, char first)
     }
     s->hold_kind = CLUSTER_REPLY_REDIRECT;
     return first == '-';
+}
+
+/* hold_release(s, seg, pos): a held reply goes on unrewritten (the
+ * scanner gave up on it); *seg moves to pos.  0, or -1 when closed. */
+static int
+hold_release(struct session *s, size_t *seg, size_t pos)
+{
+    s->holding = false;
+    if (to_client(s, s->held.data + s->held.off, s->held.len) < 0) {
+        return -1;
+    }
+    session_pending_release(&s->held);
+    *seg = pos;
+    return 0;
 }
 
 /*
@@ -242,11 +262,18 @@ relay_replies(struct session *s, const char *buf, size_t n)
                 session_close(s, "reauth-failed");
                 return -1;
             }
+            if (s->holding && hold_release(s, &seg, pos) < 0) {
+                return -1;  /* what was held goes on first, as it came */
+            }
             break;
         }
         if (s->holding) {
             if (s->held.len + used > s->h->sc->buffer_limit) {
                 /* Too big to hold: it goes on as it is. */
+                log_info("event=cluster-reply-unrewritten s=%016" PRIx64
+                         " service=%s reason=\"longer than buffer_limit "
+                         "(%zu bytes)\"", s->id, s->h->sc->name,
+                         s->h->sc->buffer_limit);
                 if (to_client(s, s->held.data + s->held.off,
                               s->held.len) < 0) {
                     return -1;
@@ -401,7 +428,8 @@ note_cluster_request(struct session *s, const struct resp_frame *f)
 {
     enum cluster_reply k = cluster_request_kind(f->name, f->arg1);
 
-    if (k == CLUSTER_REPLY_NONE || resp_frame_is_empty_request(f)) {
+    if (k == CLUSTER_REPLY_NONE || resp_frame_is_empty_request(f) ||
+        s->tr.broken != NULL) {
         return;
     }
     if (s->ncq == SESSION_CQ_MAX) {

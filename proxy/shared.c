@@ -83,7 +83,8 @@ shared_book_lock(struct shared *sh, const char *name, int lo, int hi)
 
     pthread_mutex_lock(&sh->books_mu);
     for (e = sh->books; e != NULL; e = e->next) {
-        if (strcmp(cluster_book_name(e->book), name) == 0) {
+        if (strcmp(cluster_book_name(e->book), name) == 0 &&
+            cluster_book_range_is(e->book, lo, hi)) {
             return e->book;
         }
     }

@@ -110,7 +110,7 @@ struct creds_cell *shared_container_creds(struct shared *sh);
 
 /*
  * shared_book_lock(sh, name, lo, hi): takes the books' lock and returns
- * the book of cluster service name (made on first use, for ports lo..hi;
+ * the book of cluster service name and ports lo..hi (made on first use;
  * a reload keeps it, so nodes keep their ports), or NULL on ENOMEM.
  * Either way the caller calls shared_book_unlock(sh) when done.
  */

@@ -34,6 +34,12 @@ check "a bad range is refused, named" \
 conf "cluster_ports = 7000-7099" "role = primary" >"$W/role.ini"
 check "role is refused in cluster mode (each node has its own)" \
     grep -q 'role.ini:10: role: with mode = cluster each node has its own role' <<<"$(cc "$W/role.ini")"
+conf "cluster_ports = 7000-7099" | sed 's/^listen = 127.0.0.1:0$/listen = 127.0.0.2:0/' >"$W/lo2.ini"
+check "cluster mode listens on 127.0.0.1 (the address the rewrites give)" \
+    grep -q 'lo2.ini:4: listen: with mode = cluster, on 127.0.0.1' <<<"$(cc "$W/lo2.ini")"
+{ conf "cluster_ports = 7000-7099"; printf '[other]\nlisten = 127.0.0.1:7050\nupstream = 127.0.0.1:1\n'; } >"$W/inside.ini"
+check "a service listening inside a cluster's ports is refused" \
+    grep -q "inside.ini:11: listen: port 7050 is one of \[cache\]'s cluster_ports (7000-7099)" <<<"$(cc "$W/inside.ini")"
 printf '[a]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:1\ncluster_ports = 1-2\n' >"$W/orphan.ini"
 check "cluster_ports without mode = cluster is refused" \
     grep -q 'orphan.ini:4: cluster_ports: needs mode = cluster' <<<"$(cc "$W/orphan.ini")"
@@ -80,6 +86,36 @@ check "RESP3 (HELLO 3): CLUSTER SLOTS rewritten as well" \
 moved=$(for k in a b c d e f g h; do rcli "$P" GET "k$k"; done 2>&1)
 check "-MOVED names a local port" \
     bash -c "grep -q 'MOVED [0-9]* 127.0.0.1:' <<<'$moved' && ! grep -q -e ':$REDIS_PORT_n2\$' -e ':$REDIS_PORT_n3\$' <<<'$moved'"
+
+# A script can answer with any error line, "MOVED ..." too: a host the
+# topology never named is not entered (no link, no AUTH sent to it).
+out=$(rcli "$P" EVAL "return redis.error_reply('MOVED 1 evil.example:443')" 0 2>&1)
+check "a forged -MOVED to an unknown host goes on as it came" \
+    grep -q 'MOVED 1 evil.example:443' <<<"$out"
+# CLIENT REPLY OFF makes the next reply answer another request: it is
+# not taken for CLUSTER SLOTS' topology.
+out=$(/usr/bin/python3 - "$P" <<'EOF' 2>&1
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(3)
+s.sendall(b"CLIENT REPLY OFF\r\nCLUSTER SLOTS\r\nCLIENT REPLY ON\r\n"
+          b"EVAL \"return {{0,16383,{'evil2.example',6379,'ab'}}}\" 0\r\n")
+buf = b""
+try:
+    while b"evil2" not in buf or not buf.endswith(b"\r\n"):
+        d = s.recv(4096)
+        if not d:
+            break
+        buf += d
+except socket.timeout:
+    pass
+print(buf)
+EOF
+) || true
+check "a reply out of step with its request is not taken for topology" \
+    grep -q 'evil2.example' <<<"$out"
+check "... and neither host got a node service" \
+    bash -c "! grep -q -e 'node=evil.example' -e 'node=evil2.example' '$LOG'"
 
 # redis-cli -c follows the redirects: every key lands on its node.
 for i in $(seq 200); do printf 'SET key:%d v%d\n' "$i" "$i"; done >"$W/sets"

@@ -331,7 +331,7 @@ book_port(struct cluster_book *b, struct cluster_node_ref r, bool *ex)
     struct cluster_node nd;
 
     *ex = false;
-    return cluster_book_node(b, &r, r.host, r.hostlen, &nd, ex) == 0
+    return cluster_book_node(b, &r, r.host, r.hostlen, true, &nd, ex) == 0
                ? nd.local : -1;
 }
 
@@ -370,7 +370,8 @@ START_TEST(book_keeps_ports)
     /* a port held by another program: the node moves, the port is never
      * given again; here no port is left, so the node is dropped */
     r = ref_of("cccc", "node3.c.test", NULL, 6380);
-    ck_assert_int_eq(cluster_book_node(b, &r, r.host, r.hostlen, &nd, &ex), 0);
+    ck_assert_int_eq(cluster_book_node(b, &r, r.host, r.hostlen, true, &nd, &ex),
+                     0);
     ck_assert_int_eq(cluster_book_move(b, &nd, &ex), -1);
     ck_assert(ex);
     ck_assert_uint_eq(cluster_book_size(b), 2);
@@ -385,7 +386,8 @@ START_TEST(book_moves_to_a_free_port)
     struct cluster_node_ref r = ref_of("aaaa", "n1", NULL, 6379);
     bool ex = false;
 
-    ck_assert_int_eq(cluster_book_node(b, &r, r.host, r.hostlen, &nd, &ex), 0);
+    ck_assert_int_eq(cluster_book_node(b, &r, r.host, r.hostlen, true, &nd, &ex),
+                     0);
     ck_assert_int_eq(nd.local, 7001);
     ck_assert_int_eq(cluster_book_move(b, &nd, &ex), 7002);
     ck_assert_int_eq(book_port(b, r, &ex), 7002);
