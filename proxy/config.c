@@ -189,6 +189,8 @@ const struct config_key config_keys[CONFIG_NKEYS] = {
         NULL, mode_choices, NULL, 0},
     SK(SK_CLUSTER_PORTS) = {"cluster_ports", false, CONFIG_T_STRING,
         SOFF(cluster_ports), NULL, 0, 0, NULL, NULL, NULL, 0},
+    SK(SK_CLUSTER_REFRESH) = {"cluster_refresh", false, CONFIG_T_DURATION,
+        SOFF(cluster_refresh), "30s", 1, 86400, NULL, NULL, NULL, 0},
 };
 
 /* Owned strings of a service that no key sets (derived in validation). */

@@ -83,6 +83,7 @@ enum service_key {
     SK_IAM_REAUTH_INTERVAL,
     SK_MODE,
     SK_CLUSTER_PORTS,
+    SK_CLUSTER_REFRESH,
     SK_COUNT
 };
 
@@ -239,6 +240,8 @@ struct service_config {
     char *cluster_ports;        /* owned: "LO-HI", mode = cluster */
     int cluster_port_lo;        /* ... parsed in validation */
     int cluster_port_hi;
+    double cluster_refresh;     /* seconds between our own topology
+                                   queries (sooner after a -MOVED) */
 
     double connect_timeout;     /* seconds: resolve + TCP connect */
     double handshake_timeout;   /* seconds: TLS handshake + AUTH */

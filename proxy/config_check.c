@@ -598,6 +598,10 @@ validate_cluster(struct config_parse *ps, struct service_config *sc)
         if (sc->cluster_ports != NULL) {
             config_perr(ps, line, "cluster_ports: needs mode = cluster");
         }
+        if (sc->key_line[SK_CLUSTER_REFRESH] != 0) {
+            config_perr(ps, sc->key_line[SK_CLUSTER_REFRESH],
+                        "cluster_refresh: needs mode = cluster");
+        }
         return;
     }
     if (sc->cluster_ports == NULL) {

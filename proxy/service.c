@@ -16,6 +16,7 @@
 
 #include "auth.h"
 #include "cluster.h"
+#include "cluster_discover.h"
 #include "listener.h"
 #include "pool.h"
 #include "session.h"
@@ -62,8 +63,13 @@ struct service {
  */
 #define NODE_BIND_TRIES 8       /* ports tried when one is taken */
 
+#define NODES_TICK_S 1          /* the refresh clock; also the least time
+                                   between two topology queries */
+
 struct node_svc {
     int local;                  /* the node's port */
+    bool gone;                  /* left the topology: accepts no more,
+                                   freed when its last client leaves */
     struct service_config *sc;  /* owned: its settings */
     struct service *svc;        /* owned: listening on local */
 };
@@ -75,6 +81,15 @@ struct nodes {
     bool retired;               /* the cluster stopped accepting */
     unsigned known;             /* nodes in the book, last seen */
     uint64_t exhausted;         /* nodes that found no port (here) */
+    struct cluster_discover *disc;  /* owned: our own topology queries */
+    struct event ev_tick;       /* the refresh clock, once listening */
+    bool ticking;
+    double last_ask;            /* mono_now() when the last query began */
+    uint64_t seen_moved;        /* -MOVED replies, at the last query */
+    uint64_t seen_failures;     /* the nodes' link failures, then */
+    uint64_t refreshes;         /* queries answered ... */
+    uint64_t refresh_failures;  /* ... and failed */
+    bool failing;               /* the last query failed (logged once) */
 };
 
 static void
@@ -83,6 +98,10 @@ nodes_free(struct nodes *ns)
     if (ns == NULL) {
         return;
     }
+    if (ns->ticking) {
+        evtimer_del(&ns->ev_tick);
+    }
+    cluster_discover_free(ns->disc);
     for (int i = 0; i < ns->n; i++) {
         service_free(ns->v[i].svc);
         config_service_free(ns->v[i].sc);
@@ -98,6 +117,12 @@ nodes_retire(struct nodes *ns)
         return;
     }
     ns->retired = true;
+    if (ns->ticking) {
+        evtimer_del(&ns->ev_tick);
+        ns->ticking = false;
+    }
+    cluster_discover_free(ns->disc);    /* a query under way: cancelled */
+    ns->disc = NULL;
     for (int i = 0; i < ns->n; i++) {
         service_retire(ns->v[i].svc);
     }
@@ -204,7 +229,7 @@ node_start(struct service *cl, const struct cluster_node *nd)
     int rc;
 
     for (int i = 0; i < ns->n; i++) {
-        if (ns->v[i].local == nd->local) {
+        if (ns->v[i].local == nd->local && !ns->v[i].gone) {
             return 0;
         }
     }
@@ -220,6 +245,7 @@ node_start(struct service *cl, const struct cluster_node *nd)
     }
     m = &ns->v[ns->n];
     m->local = nd->local;
+    m->gone = false;
     if ((m->sc = node_config(cl->sc, nd)) == NULL ||
         (m->svc = service_new(m->sc, &ns->env, err, sizeof(err),
                               &bad)) == NULL) {
@@ -253,39 +279,27 @@ node_start(struct service *cl, const struct cluster_node *nd)
 }
 
 /*
- * The session's map (session_host.node_port): the local port of the node
- * ref names, entered in the book and listening in this worker before the
- * reply naming it goes on.  The book's lock is held while this worker
- * binds: another worker naming the same node waits, then finds it.
+ * node_enter(cl, ref, host, hostlen, may_add): the local port of the node
+ * ref names (host: its host, "" and "?" already replaced), entered in the
+ * book (when may_add) and listening in this worker; -1 when it has none.
+ * The book's lock is held while this worker binds: another worker naming
+ * the same node waits, then finds it.
  */
 static int
-node_port_cb(void *arg, const struct cluster_node_ref *ref, const char *self)
+node_enter(struct service *cl, const struct cluster_node_ref *ref,
+           const char *host, size_t hostlen, bool may_add)
 {
-    struct service *cl = arg;
     struct nodes *ns = cl->nodes;
-    const char *host = ref->host;
-    size_t hostlen = ref->hostlen;
-    bool exhausted = false, from_self = false;
+    bool exhausted = false;
     struct cluster_book *b;
     struct cluster_node nd;
     int rc = -1;
 
-    if (ns == NULL || ns->retired) {
-        return -1;
-    }
-    if (hostlen == 0 || (hostlen == 1 && host[0] == '?')) {
-        host = self;        /* "the host you asked" */
-        hostlen = strlen(self);
-        from_self = true;
-    }
     b = shared_book_lock(ns->env.shared, cl->sc->name,
                          cl->sc->cluster_port_lo, cl->sc->cluster_port_hi);
     if (b != NULL &&
-        cluster_book_node(b, ref, host, hostlen,
-                          !ref->redirect || from_self ||
-                              redirect_plausible(cl->sc->upstream_host, host,
-                                                 hostlen),
-                          &nd, &exhausted) == 0) {
+        cluster_book_node(b, ref, host, hostlen, may_add, &nd,
+                          &exhausted) == 0) {
         for (int tries = 0; tries < NODE_BIND_TRIES; tries++) {
             int r = node_start(cl, &nd);
 
@@ -313,6 +327,210 @@ node_port_cb(void *arg, const struct cluster_node_ref *ref, const char *self)
                   host, ref->port, cl->sc->cluster_ports);
     }
     return rc;
+}
+
+/*
+ * The session's map (session_host.node_port): the local port of the node
+ * ref names, entered in the book and listening in this worker before the
+ * reply naming it goes on.  self: the host of the node that replied.
+ */
+static int
+node_port_cb(void *arg, const struct cluster_node_ref *ref, const char *self)
+{
+    struct service *cl = arg;
+    const char *host = ref->host;
+    size_t hostlen = ref->hostlen;
+    bool from_self = false;
+
+    if (cl->nodes == NULL || cl->nodes->retired) {
+        return -1;
+    }
+    if (hostlen == 0 || (hostlen == 1 && host[0] == '?')) {
+        host = self;        /* "the host you asked" */
+        hostlen = strlen(self);
+        from_self = true;
+    }
+    return node_enter(cl, ref, host, hostlen,
+                      !ref->redirect || from_self ||
+                          redirect_plausible(cl->sc->upstream_host, host,
+                                             hostlen));
+}
+
+/* ------------------------------------------------- our own discovery */
+
+/* The ports one topology reply gave (a node listed twice counts once). */
+struct seen_ports {
+    struct service *cl;
+    int *port;                  /* owned: n of cap */
+    int n, cap;
+    bool nomem;
+};
+
+/* cluster_map_fn over our own query's reply: every node it names is the
+ * server's own word (no client wrote it), so each is entered. */
+static int
+discover_map(void *arg, const struct cluster_node_ref *ref)
+{
+    struct seen_ports *sp = arg;
+    const char *host = ref->host;
+    size_t hostlen = ref->hostlen;
+    int port;
+
+    if (hostlen == 0 || (hostlen == 1 && host[0] == '?')) {
+        host = sp->cl->sc->upstream_host;   /* the endpoint we asked */
+        hostlen = strlen(host);
+    }
+    if ((port = node_enter(sp->cl, ref, host, hostlen, true)) < 0) {
+        return -1;
+    }
+    if (sp->n == sp->cap) {
+        int cap = sp->cap ? 2 * sp->cap : 16;
+        int *nv = realloc(sp->port, (size_t)cap * sizeof(*nv));
+
+        if (nv == NULL) {
+            sp->nomem = true;
+            return port;
+        }
+        sp->port = nv;
+        sp->cap = cap;
+    }
+    sp->port[sp->n++] = port;
+    return port;
+}
+
+/* A node of this worker that the topology no longer names: it accepts no
+ * more (its port closes); its clients stay until they leave. */
+static void
+node_gone(struct service *cl, struct node_svc *m)
+{
+    m->gone = true;
+    log_info("event=cluster-node-gone service=%s node=%s port=%d "
+             "clients=%u action=\"its port is closed; its clients keep "
+             "their links until they leave\"", cl->sc->name,
+             m->sc->upstream, m->local, service_clients(m->svc));
+    service_retire(m->svc);
+}
+
+/* One query answered (or failed): new nodes get their ports, gone ones
+ * close theirs. */
+static void
+discovered(void *arg, enum cluster_reply kind, const char *reply,
+           size_t len, const char *error)
+{
+    struct service *cl = arg;
+    struct nodes *ns = cl->nodes;
+    struct seen_ports sp = {.cl = cl};
+    struct cluster_out out = {0};
+    int r = 0;
+
+    if (error == NULL) {
+        r = cluster_rewrite(kind, reply, len, discover_map, &sp, &out);
+        free(out.buf);
+        if (r != 1 || sp.n == 0) {
+            error = "the reply names no node";
+        }
+    }
+    if (error != NULL) {
+        ns->refresh_failures++;
+        if (!ns->failing) {
+            log_warn("event=cluster-refresh service=%s upstream=%s "
+                     "result=failed error=\"%s\" action=\"nodes keep their "
+                     "ports; asking again\"", cl->sc->name, cl->sc->upstream,
+                     error);
+        }
+        ns->failing = true;
+        free(sp.port);
+        return;
+    }
+    if (ns->failing) {
+        log_info("event=cluster-refresh service=%s result=ok nodes=%d "
+                 "note=\"answered again\"", cl->sc->name, sp.n);
+    }
+    ns->failing = false;
+    ns->refreshes++;
+    /* Only a whole answer may close ports: one that gave a node no port
+     * (ports used up, no memory) says nothing of the nodes it left out. */
+    for (int i = 0; !sp.nomem && i < ns->n; i++) {
+        bool named = false;
+
+        for (int k = 0; k < sp.n && !named; k++) {
+            named = sp.port[k] == ns->v[i].local;
+        }
+        if (!named && !ns->v[i].gone) {
+            node_gone(cl, &ns->v[i]);
+        }
+    }
+    free(sp.port);
+}
+
+/* Nodes gone whose last client left are freed. */
+static void
+nodes_reap(struct nodes *ns)
+{
+    for (int i = 0; i < ns->n;) {
+        if (ns->v[i].gone && service_clients(ns->v[i].svc) == 0) {
+            service_free(ns->v[i].svc);
+            config_service_free(ns->v[i].sc);
+            ns->v[i] = ns->v[--ns->n];
+            continue;
+        }
+        i++;
+    }
+}
+
+/*
+ * The refresh clock: a query every cluster_refresh, and sooner (at most
+ * one a second) after a -MOVED reached a client or a node's link failed.
+ */
+static void
+nodes_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct service *cl = arg;
+    struct nodes *ns = cl->nodes;
+    uint64_t moved = cl->host.cluster_moved, failures = 0;
+    double now = mono_now();
+
+    (void)fd;
+    (void)what;
+    nodes_reap(ns);
+    for (int i = 0; i < ns->n; i++) {
+        struct pool_stats ps;
+
+        pool_get_stats(ns->v[i].svc->pool, &ps);
+        moved += ns->v[i].svc->host.cluster_moved;
+        failures += ps.fill_failures;
+    }
+    if (cluster_discover_busy(ns->disc) ||
+        (now - ns->last_ask < cl->sc->cluster_refresh &&
+         ((moved == ns->seen_moved && failures == ns->seen_failures) ||
+          now - ns->last_ask < NODES_TICK_S))) {
+        return;
+    }
+    ns->seen_moved = moved;
+    ns->seen_failures = failures;
+    ns->last_ask = now;
+    if (cluster_discover_start(ns->disc) < 0) {
+        ns->refresh_failures++;
+    }
+}
+
+/* A cluster service begins listening: its own discovery starts. */
+static void
+nodes_begin(struct service *cl)
+{
+    struct nodes *ns = cl->nodes;
+    struct timeval tv = {NODES_TICK_S, 0};
+
+    if (ns == NULL || ns->ticking || ns->retired) {
+        return;
+    }
+    event_assign(&ns->ev_tick, ns->env.base, -1, EV_PERSIST, nodes_tick, cl);
+    evtimer_add(&ns->ev_tick, &tv);
+    ns->ticking = true;
+    ns->last_ask = mono_now();
+    if (cluster_discover_start(ns->disc) < 0) {
+        ns->refresh_failures++;
+    }
 }
 
 /*
@@ -564,6 +782,13 @@ service_new(const struct service_config *sc, const struct service_env *env,
             return NULL;
         }
         svc->nodes->env = *env;
+        if ((svc->nodes->disc = cluster_discover_new(&svc->lp, discovered,
+                                                     svc)) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            *bad_key = SK_MODE;
+            service_free(svc);
+            return NULL;
+        }
         svc->host.node_port = node_port_cb;
         svc->host.node_arg = svc;
     }
@@ -595,6 +820,7 @@ service_listen(struct service *svc, int port, char *err, size_t errlen)
     }
     update_pause(svc);
     pool_start(svc->pool);
+    nodes_begin(svc);
     return 0;
 }
 
@@ -735,9 +961,12 @@ service_figures(const struct service *svc, struct svc_figures *f)
         f->cluster_exhausted = ns->exhausted;
         f->cluster_rewrites = svc->host.cluster_rewrites;
         f->cluster_redirects = svc->host.cluster_redirects;
+        f->cluster_refreshes = ns->refreshes;
+        f->cluster_refresh_failures = ns->refresh_failures;
         for (int i = 0; i < ns->n; i++) {
             f->cluster_rewrites += ns->v[i].svc->host.cluster_rewrites;
             f->cluster_redirects += ns->v[i].svc->host.cluster_redirects;
+            f->cluster_ports += !ns->v[i].gone;
         }
     }
     if (svc->sc->iam_user_id != NULL &&
@@ -752,6 +981,22 @@ service_figures(const struct service *svc, struct svc_figures *f)
         f->iam_dynamic = true;
         f->iam_expiration = (long long)exp;
     }
+    return 0;
+}
+
+int
+service_node_count(const struct service *svc)
+{
+    return svc->nodes != NULL ? svc->nodes->n : 0;
+}
+
+int
+service_node_figures(const struct service *svc, int i, struct svc_figures *f)
+{
+    if (service_figures(svc->nodes->v[i].svc, f) < 0) {
+        return -1;
+    }
+    f->node = true;
     return 0;
 }
 
@@ -853,6 +1098,7 @@ service_take_listener(struct service *to, struct service *from)
     listener_set_owner(to->listener, accept_client, to);
     update_pause(to);
     pool_start(to->pool);
+    nodes_begin(to);
 }
 
 void

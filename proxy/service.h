@@ -103,6 +103,14 @@ bool service_first_link_tried(const struct service *svc);
 int service_figures(const struct service *svc, struct svc_figures *out)
     MUST_CHECK;
 
+/* service_node_count(svc): mode = cluster: this worker's node services
+ * (gone ones still serving their clients too); else 0.
+ * service_node_figures(svc, i, out): node i's counters, as
+ * service_figures, marked as a node's. */
+int service_node_count(const struct service *svc);
+int service_node_figures(const struct service *svc, int i,
+                         struct svc_figures *out) MUST_CHECK;
+
 /* service_shutdown(svc): stops accepting and closes every session. */
 void service_shutdown(struct service *svc);
 

@@ -198,6 +198,9 @@ hold_done(struct session *s, const struct resp_frame *f)
     int r = 0, rc;
 
     s->holding = false;
+    if (f->type == '-' && strncmp(f->head, "MOVED ", 6) == 0) {
+        s->h->cluster_moved++;      /* the topology changed: ask again */
+    }
     if (s->hold_kind != CLUSTER_REPLY_REDIRECT ||
         (f->type == '-' && cluster_is_redirect(f->head))) {
         r = cluster_rewrite((enum cluster_reply)s->hold_kind,

@@ -52,6 +52,7 @@ struct session_host {
     void *node_arg;                     /* ref: for node_port */
     uint64_t cluster_rewrites;          /* replies rewritten ... */
     uint64_t cluster_redirects;         /* ... of them -MOVED / -ASK */
+    uint64_t cluster_moved;             /* -MOVED replies seen */
     struct session *sessions;           /* ref list: live sessions */
     struct session *warm;               /* ref list: links holding TLS
                                            buffers (see session_io.c) */

@@ -142,6 +142,11 @@ stats_figures_add(struct svc_figures *to, const struct svc_figures *from)
     to->cluster_rewrites += from->cluster_rewrites;
     to->cluster_redirects += from->cluster_redirects;
     to->cluster_exhausted += from->cluster_exhausted;
+    if (from->cluster_ports > to->cluster_ports) {
+        to->cluster_ports = from->cluster_ports;    /* every worker binds */
+    }
+    to->cluster_refreshes += from->cluster_refreshes;
+    to->cluster_refresh_failures += from->cluster_refresh_failures;
     if (from->iam_fetch_failures > to->iam_fetch_failures) {
         to->iam_fetch_failures = from->iam_fetch_failures;  /* one cell */
     }
@@ -386,6 +391,26 @@ render_services(struct evbuffer *out, struct svc_figures *fs, int n)
                    fs[i].name, NULL, NULL, fs[i].cluster_exhausted);
         }
     }
+    metric_family(out, "redsleeve_cluster_ports_in_use", "gauge",
+           "Local ports listening for nodes (a node gone closes its own).");
+    for (i = 0; i < n; i++) {
+        if (!merged[i] && fs[i].cluster) {
+            sample(out, "redsleeve_cluster_ports_in_use", fs[i].name, NULL,
+                   NULL, fs[i].cluster_ports);
+        }
+    }
+    metric_family(out, "redsleeve_cluster_topology_refreshes_total",
+           "counter", "Topology queries of our own (CLUSTER SHARDS, else "
+           "SLOTS), by result.");
+    for (i = 0; i < n; i++) {
+        if (!merged[i] && fs[i].cluster) {
+            sample(out, "redsleeve_cluster_topology_refreshes_total",
+                   fs[i].name, "result", "ok", fs[i].cluster_refreshes);
+            sample(out, "redsleeve_cluster_topology_refreshes_total",
+                   fs[i].name, "result", "failed",
+                   fs[i].cluster_refresh_failures);
+        }
+    }
     metric_family(out, "redsleeve_iam_tokens_signed_total", "counter",
            "IAM tokens signed for AUTH (services with iam_user_id).");
     for (i = 0; i < n; i++) {
@@ -541,7 +566,9 @@ stats_ready(const struct stats_worker *w, int n, char *why, size_t whylen)
     }
     for (int k = 0; k < n; k++) {
         for (int i = 0; i < w[k].nfigs; i++) {
-            if (!w[k].figs[i].ps.upstream_up) {
+            /* A node down is the cluster's business (failover), and its
+             * clients are told; the sidecar stays ready. */
+            if (!w[k].figs[i].node && !w[k].figs[i].ps.upstream_up) {
                 snprintf(why, whylen, "service %s: upstream %s unreachable",
                          w[k].figs[i].name, w[k].figs[i].upstream);
                 return false;

@@ -41,6 +41,11 @@ struct svc_figures {
     uint64_t cluster_rewrites;  /* replies rewritten ... */
     uint64_t cluster_redirects; /* ... of them -MOVED / -ASK */
     uint64_t cluster_exhausted; /* nodes that found no port */
+    unsigned cluster_ports;     /* nodes listening (most of any worker) */
+    uint64_t cluster_refreshes; /* our own topology queries answered */
+    uint64_t cluster_refresh_failures;  /* ... and failed */
+    bool node;                  /* a cluster node's service (named
+                                   "cluster@host:port"): not in /readyz */
 };
 
 /* One worker, copied. */

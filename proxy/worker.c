@@ -545,15 +545,29 @@ worker_run(struct worker *w)
 int
 worker_snapshot(struct worker *w, struct stats_worker *out)
 {
+    int nfigs = w->nrun;
+
     memset(out, 0, sizeof(*out));
-    out->figs = calloc((size_t)w->nrun + 1, sizeof(*out->figs));
+    for (int i = 0; i < w->nrun; i++) {
+        nfigs += service_node_count(w->run[i].svc);
+    }
+    /* Every running service, then the nodes of its cluster (each node's
+     * pool, latencies and traffic under the node's own name). */
+    out->figs = calloc((size_t)nfigs + 1, sizeof(*out->figs));
     if (out->figs == NULL) {
         return -1;
     }
-    out->nfigs = w->nrun;
     for (int i = 0; i < w->nrun; i++) {
-        if (service_figures(w->run[i].svc, &out->figs[i]) < 0) {
+        if (service_figures(w->run[i].svc, &out->figs[out->nfigs++]) < 0) {
             return -1;      /* the caller clears out */
+        }
+    }
+    for (int i = 0; i < w->nrun; i++) {
+        for (int k = 0; k < service_node_count(w->run[i].svc); k++) {
+            if (service_node_figures(w->run[i].svc, k,
+                                     &out->figs[out->nfigs++]) < 0) {
+                return -1;
+            }
         }
     }
     out->clients = total_clients(w);

@@ -322,25 +322,36 @@ cli_token() {
 # Returns once every node says cluster_state:ok and every replica shows
 # in CLUSTER SLOTS (synced).
 cport() { local v=REDIS_PORT_n$1; echo "${!v}"; }
+# cluster_node I [LINE...]: node nI of a TLS-only cluster, not yet met
+# (its bus port in BUS_nI).
+cluster_node() {
+    local i=$1 bus
+    shift
+    bus=$("$TOOLS/freeport")
+    printf -v "BUS_n$i" '%s' "$bus"
+    start_redis_tls "n$i" 'cluster-enabled yes' \
+        "cluster-config-file $W/nodes-$i.conf" "cluster-port $bus" \
+        'tls-cluster yes' 'tls-replication yes' \
+        "tls-client-cert-file $PKI/client.crt" \
+        "tls-client-key-file $PKI/client.key" \
+        "masterauth $REDIS_PASSWORD" 'cluster-node-timeout 2000' \
+        "$@" ${NODE_EXTRA[$i]:+"${NODE_EXTRA[$i]}"}
+}
+# cluster_meet I: node 1 meets node nI.
+cluster_meet() {
+    local bus=BUS_n$1
+    rcli_tls "$(cport 1)" CLUSTER MEET 127.0.0.1 "$(cport "$1")" "${!bus}" >/dev/null
+}
 start_cluster() {
-    local np=$1 nr=$2 n i bus id lo hi
+    local np=$1 nr=$2 n i id lo hi
     shift 2
     n=$((np * (1 + nr)))
     CLUSTER_NODES=$n
     for i in $(seq "$n"); do
-        bus=$("$TOOLS/freeport")
-        printf -v "BUS_n$i" '%s' "$bus"
-        start_redis_tls "n$i" 'cluster-enabled yes' \
-            "cluster-config-file $W/nodes-$i.conf" "cluster-port $bus" \
-            'tls-cluster yes' 'tls-replication yes' \
-            "tls-client-cert-file $PKI/client.crt" \
-            "tls-client-key-file $PKI/client.key" \
-            "masterauth $REDIS_PASSWORD" 'cluster-node-timeout 2000' \
-            "$@" ${NODE_EXTRA[$i]:+"${NODE_EXTRA[$i]}"}
+        cluster_node "$i" "$@"
     done
     for i in $(seq 2 "$n"); do
-        bus=BUS_n$i
-        rcli_tls "$(cport 1)" CLUSTER MEET 127.0.0.1 "$(cport "$i")" "${!bus}" >/dev/null
+        cluster_meet "$i"
     done
     for i in $(seq "$np"); do
         lo=$(((i - 1) * 16384 / np)) hi=$((i * 16384 / np - 1))

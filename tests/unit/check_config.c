@@ -958,7 +958,7 @@ START_TEST(table_names_pinned)
         "link_idle_check", "drain_timeout", "role", "dns_refresh",
         "listen_mode", "listen_owner", "iam_user_id", "iam_cache_name",
         "iam_region", "iam_serverless", "aws_profile",
-        "iam_reauth_interval", "mode", "cluster_ports",
+        "iam_reauth_interval", "mode", "cluster_ports", "cluster_refresh",
     };
 
     ck_assert_int_eq(CONFIG_NKEYS, (int)(sizeof(want) / sizeof(want[0])));
@@ -1034,6 +1034,7 @@ static const struct {
                                   "iam_region = eu-west-1\n"},
     {"mode", "cluster", "cluster_ports = 7001-7099\n"},
     {"cluster_ports", "7001-7099", "mode = cluster\n"},
+    {"cluster_refresh", "10s", "mode = cluster\ncluster_ports = 7001-7099\n"},
 };
 
 #define NSAMPLES ((int)(sizeof(samples) / sizeof(samples[0])))
