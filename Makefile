@@ -54,7 +54,7 @@ TOOLS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.
 PROG    := $(BUILD)/redsleeve
 
 .PHONY: all test test-unit test-integration check-asan check-tsan demo deps clean \
-        install tools fuzz fuzz-resp fuzz-inline fuzz-config fuzz-cluster soak soak-asan bench bench-cluster bench-report test-workers static image test-image \
+        install tools node-clients fuzz fuzz-resp fuzz-inline fuzz-config fuzz-cluster soak soak-asan bench bench-cluster bench-report test-workers static image test-image \
         deb test-deb test-pod
 
 all: ./redsleeve
@@ -103,12 +103,20 @@ test-unit: $(UNITS)
 	@set -e; for t in $(UNITS); do echo "== $$t"; \
 	    CK_DEFAULT_TIMEOUT=60 UNIT_DATA=tests/unit/data $$t; done
 
-test-integration: $(PROG) $(TOOLS)
+# The Node.js clients the cluster tests drive (ioredis, node-redis), pinned
+# in tests/node/package-lock.json, fetched from the npm registry once.
+NODE_CLIENTS := tests/node/node_modules/.package-lock.json
+$(NODE_CLIENTS): tests/node/package.json tests/node/package-lock.json
+	@cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+
+node-clients: $(NODE_CLIENTS)
+
+test-integration: $(PROG) $(TOOLS) $(NODE_CLIENTS)
 	@REDSLEEVE=$(PROG) TOOLS=$(BUILD)/tools bash tests/integration/run.sh
 
 # Every integration test again with workers = 2 (RS_WORKERS adds it to
 # every config they start; NWORKERS in lib.sh scales per-process counts).
-test-workers: $(PROG) $(TOOLS)
+test-workers: $(PROG) $(TOOLS) $(NODE_CLIENTS)
 	@RS_WORKERS=2 REDSLEEVE=$(PROG) TOOLS=$(BUILD)/tools bash \
 	    tests/integration/run.sh
 

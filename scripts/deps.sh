@@ -9,7 +9,7 @@ set -eu
 
 PKGS="gcc make pkg-config libssl-dev libevent-dev libinih-dev check
 libhiredis-dev libsystemd-dev openssl redis-server redis-tools iproute2 procps
-python3"
+python3 python3-redis"
 
 missing=""
 for p in $PKGS; do
@@ -19,6 +19,11 @@ for p in $PKGS; do
     *) missing="$missing $p" ;;
     esac
 done
+# Node.js and npm (the cluster tests' ioredis and node-redis come from the
+# npm registry): Debian's, unless some Node.js with npm is there already.
+if ! command -v npm >/dev/null 2>&1; then
+    missing="$missing nodejs npm"
+fi
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" = 0 ]; then
