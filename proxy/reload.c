@@ -565,30 +565,6 @@ reload_start(struct reload *r)
         failed(r, "out of memory");
         return;
     }
-    /* A cluster service's nodes live in its running instance: changing
-     * its settings needs a restart for now. */
-    for (int j = 0; j < at->plan.n; j++) {
-        const struct service_config *sc = at->plan.sc[j];
-        char line[1024];
-
-        if (at->plan.keep[j] || sc->mode != MODE_CLUSTER) {
-            continue;
-        }
-        for (int i = 0; i < r->nknown; i++) {
-            if (strcmp(r->known[i].name, sc->name) == 0) {
-                char where[PATH_MAX + 16];
-
-                snprintf(line, sizeof(line), "%s: [%s]: a mode = cluster "
-                         "service cannot change at a reload yet (restart "
-                         "redsleeve to apply it)",
-                         config_where(nc, sc->section_line, where,
-                                      sizeof(where)), sc->name);
-                add_error_line(at->err, line);
-                bad++;
-                break;
-            }
-        }
-    }
     /* New and changed services: built once here (on the control loop),
      * then proved. */
     for (int j = 0; j < at->plan.n; j++) {

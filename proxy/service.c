@@ -220,7 +220,8 @@ redirect_plausible(const char *upstream, const char *host, size_t hostlen)
  * it has none.  0; 1 when the port is held by another program (the book
  * moves the node); -1 when it could not be made (logged). */
 static int
-node_start(struct service *cl, const struct cluster_node *nd)
+node_start_from(struct service *cl, const struct cluster_node *nd,
+                struct service *from)
 {
     struct nodes *ns = cl->nodes;
     struct node_svc *m;
@@ -258,6 +259,16 @@ node_start(struct service *cl, const struct cluster_node *nd)
     /* Its sessions rewrite too, through the cluster's book. */
     m->svc->host.node_port = node_port_cb;
     m->svc->host.node_arg = cl;
+    if (from != NULL) {
+        /* A reload: the replaced cluster's socket for this node, as it
+         * is (never closed: no client is refused meanwhile). */
+        service_take_listener(m->svc, from);
+        log_info("event=cluster-node service=%s node=%s:%d listen=%s "
+                 "note=\"taken over at a reload\"", cl->sc->name, nd->host,
+                 nd->port, service_listen_addr(m->svc));
+        ns->n++;
+        return 0;
+    }
     /* The first to bind checks nobody else holds the port: SO_REUSEPORT
      * would share it silently with another program that set it too. */
     if ((!nd->bound && listener_probe(m->sc, err, sizeof(err)) < 0) ||
@@ -276,6 +287,43 @@ node_start(struct service *cl, const struct cluster_node *nd)
              service_listen_addr(m->svc));
     ns->n++;
     return 0;
+}
+
+static int
+node_start(struct service *cl, const struct cluster_node *nd)
+{
+    return node_start_from(cl, nd, NULL);
+}
+
+/*
+ * A reload replaced cluster service `from` by `to`, for the same cluster
+ * (upstream) and ports: to's nodes take over from's listening sockets,
+ * with to's settings, so that no node port closes even for a moment.  A
+ * node whose new service cannot be made is left to from (it closes with
+ * it) and is bound again by to's first discovery.
+ */
+static void
+nodes_take(struct service *to, struct service *from)
+{
+    struct nodes *fs = from->nodes;
+
+    if (to->nodes == NULL || fs == NULL ||
+        strcmp(to->sc->upstream, from->sc->upstream) != 0 ||
+        to->sc->cluster_port_lo != from->sc->cluster_port_lo ||
+        to->sc->cluster_port_hi != from->sc->cluster_port_hi) {
+        return;
+    }
+    for (int i = 0; i < fs->n; i++) {
+        struct node_svc *m = &fs->v[i];
+        struct cluster_node nd = {.port = m->sc->upstream_port,
+                                  .local = m->local, .bound = true};
+
+        if (m->gone || !service_is_listening(m->svc)) {
+            continue;
+        }
+        snprintf(nd.host, sizeof(nd.host), "%s", m->sc->upstream_host);
+        (void)node_start_from(to, &nd, m->svc);
+    }
 }
 
 /*
@@ -330,6 +378,31 @@ node_enter(struct service *cl, const struct cluster_node_ref *ref,
 }
 
 /*
+ * A replaced cluster service's clients (a reload) are still told the
+ * ports of the nodes the book knows and some worker listens on (the new
+ * service's); nothing is entered or bound for them.  -1 otherwise.
+ */
+static int
+node_known(struct service *cl, const struct cluster_node_ref *ref,
+           const char *host, size_t hostlen)
+{
+    struct nodes *ns = cl->nodes;
+    bool exhausted = false;
+    struct cluster_book *b;
+    struct cluster_node nd;
+    int rc = -1;
+
+    b = shared_book_lock(ns->env.shared, cl->sc->name,
+                         cl->sc->cluster_port_lo, cl->sc->cluster_port_hi);
+    if (b != NULL && cluster_book_node(b, ref, host, hostlen, false, &nd,
+                                       &exhausted) == 0 && nd.bound) {
+        rc = nd.local;
+    }
+    shared_book_unlock(ns->env.shared);
+    return rc;
+}
+
+/*
  * The session's map (session_host.node_port): the local port of the node
  * ref names, entered in the book and listening in this worker before the
  * reply naming it goes on.  self: the host of the node that replied.
@@ -342,13 +415,16 @@ node_port_cb(void *arg, const struct cluster_node_ref *ref, const char *self)
     size_t hostlen = ref->hostlen;
     bool from_self = false;
 
-    if (cl->nodes == NULL || cl->nodes->retired) {
+    if (cl->nodes == NULL) {
         return -1;
     }
     if (hostlen == 0 || (hostlen == 1 && host[0] == '?')) {
         host = self;        /* "the host you asked" */
         hostlen = strlen(self);
         from_self = true;
+    }
+    if (cl->nodes->retired) {
+        return node_known(cl, ref, host, hostlen);
     }
     return node_enter(cl, ref, host, hostlen,
                       !ref->redirect || from_self ||
@@ -1098,6 +1174,7 @@ service_take_listener(struct service *to, struct service *from)
     listener_set_owner(to->listener, accept_client, to);
     update_pause(to);
     pool_start(to->pool);
+    nodes_take(to, from);
     nodes_begin(to);
 }
 

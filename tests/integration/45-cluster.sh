@@ -207,12 +207,81 @@ check "/metrics: redirects rewritten" \
 check "/metrics: topology replies rewritten" \
     test "$(metric 'redsleeve_cluster_rewrites_total{service="cache",kind="topology"}')" -gt 0
 
-# A reload that changes the cluster service is refused (restart to apply).
+# A reload that changes the cluster service applies at once: the new
+# service takes over every node's listening socket (no port closes for a
+# moment), the clients of the old one keep their links, and what the old
+# one still rewrites for them names the same local ports.
+node_port=$(grep -o 'event=cluster-node service=cache node=127.0.0.1:[0-9]* .*listen=127.0.0.1:[0-9]*' "$LOG" | head -n 1 | sed 's/.*listen=127.0.0.1://')
+/usr/bin/python3 - "$P" "$node_port" "$W/held.out" "$W/hammer.out" <<'PYEOF2' &
+import re, socket, sys, time
+cfg, node = int(sys.argv[1]), int(sys.argv[2])
+def conn(port):
+    return socket.create_connection(("127.0.0.1", port))
+def ask(s, cmd):
+    s.sendall(cmd)
+    buf = b""
+    while not buf.endswith(b"\r\n"):
+        buf += s.recv(100)
+    return buf
+def ask_all(s, cmd):            # every byte that comes within 1 s
+    s.sendall(cmd)
+    s.settimeout(1)
+    buf = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+    except socket.timeout:
+        pass
+    return buf
+held_node, held_cfg = conn(node), conn(cfg)
+before = ask(held_node, b"PING\r\n")
+open(sys.argv[3] + ".ready", "w").close()
+refused = tried = 0
+end = time.time() + 4           # new clients on the node port meanwhile
+while time.time() < end:
+    tried += 1
+    try:
+        s = conn(node)
+        if ask(s, b"PING\r\n") != b"+PONG\r\n":
+            refused += 1
+        s.close()
+    except OSError:
+        refused += 1
+    time.sleep(0.01)
+after = ask(held_node, b"PING\r\n")
+slots = ask_all(held_cfg, b"CLUSTER SLOTS\r\n")
+ports = re.findall(rb"\$9\r\n127\.0\.0\.1\r\n:(\d+)", slots)
+open(sys.argv[4], "w").write("tried %d refused %d\n" % (tried, refused))
+open(sys.argv[3], "w").write("held %s %s\nports %s\n" % (before == b"+PONG\r\n", after == b"+PONG\r\n", " ".join(p.decode() for p in ports)))
+PYEOF2
+hpid=$!
+wait_until 5 test -e "$W/held.out.ready"
+sleep 0.5
 sed -i 's/^pool_min_idle = 1$/pool_min_idle = 2/' "$W/c.ini"
 kill -HUP "$RS_PID"
-check "a reload that changes a cluster service is refused, the running one stays" \
-    wait_until 10 grep -q 'event=reload result=failed error=".*c.ini:[0-9]*: \[cache\]: a mode = cluster service cannot change at a reload yet' "$LOG"
-check "... and it still serves" test "$(redis-cli -c -p "$P" GET key:5)" = v5
+check "a reload that changes a cluster service applies" \
+    wait_until 10 grep -q 'event=reload result=ok' "$LOG"
+wait "$hpid"
+check "... every node's socket taken over, none closed ($(grep -c 'taken over at a reload' "$LOG"))" \
+    test "$(grep -c 'taken over at a reload' "$LOG")" -eq $((6 * NWORKERS))
+check "... no client of a node port refused meanwhile ($(cat "$W/hammer.out"))" \
+    grep -q 'refused 0$' "$W/hammer.out"
+check "... a client held on a node port through the reload keeps its link" \
+    grep -q '^held True True' "$W/held.out"
+told_local() {  # every port in the old service's CLUSTER SLOTS is ours
+    local p n=0
+    for p in $(sed -n 's/^ports //p' "$W/held.out"); do
+        ((p >= LO && p <= HI)) || return 1
+        n=$((n + 1))
+    done
+    ((n == 6))
+}
+check "... the old service's client is still told local ports (CLUSTER SLOTS: $(sed -n 's/^ports //p' "$W/held.out"))" \
+    told_local
+check "... and it serves, through the new settings" test "$(redis-cli -c -p "$P" GET key:5)" = v5
 stop_bg rs
 
 finish
