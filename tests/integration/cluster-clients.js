@@ -1,7 +1,7 @@
 // cluster-clients.js CLIENT PORT: drives a real Node.js cluster client
 // (ioredis Cluster or node-redis createCluster) through redsleeve's
 // cluster mode on 127.0.0.1:PORT, and prints one JSON line of what it saw.
-// Used by 50-cluster-node-clients.sh.
+// Used by 51-cluster-node-clients.sh.
 'use strict';
 const path = require('path');
 const mods = path.join(__dirname, '..', 'node', 'node_modules');

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 50-cluster-node-clients: the Node.js cluster clients from npm (ioredis
+# 51-cluster-node-clients: the Node.js cluster clients from npm (ioredis
 # Cluster, node-redis createCluster; tests/node, `make node-clients`) and
 # redis-benchmark --cluster through cluster mode (issue #16): every node at
 # 127.0.0.1, 300 keys over the slots, a pipeline over many slots, MULTI in
