@@ -183,6 +183,7 @@ cluster_book_move(struct cluster_book *b, const struct cluster_node *which,
             continue;
         }
         b->taken[nd->local - b->lo] = 2;
+        nd->bound = false;          /* nobody listens on the new one yet */
         if ((nd->local = take_port(b)) < 0) {
             *exhausted = true;
             memmove(nd, nd + 1, sizeof(*nd) * (size_t)(b->n - i - 1));

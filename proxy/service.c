@@ -216,39 +216,33 @@ redirect_plausible(const char *upstream, const char *host, size_t hostlen)
            memchr(host, '.', hostlen - plen) == NULL;
 }
 
-/* This worker's service for node nd, on nd->local: made and bound now if
- * it has none.  0; 1 when the port is held by another program (the book
- * moves the node); -1 when it could not be made (logged). */
-static int
-node_start_from(struct service *cl, const struct cluster_node *nd,
-                struct service *from)
+/* This worker's live service for the node on port local, or NULL. */
+static struct node_svc *
+node_find(struct nodes *ns, int local)
 {
-    struct nodes *ns = cl->nodes;
-    struct node_svc *m;
+    for (int i = 0; i < ns->n; i++) {
+        if (ns->v[i].local == local && !ns->v[i].gone) {
+            return &ns->v[i];
+        }
+    }
+    return NULL;
+}
+
+/* node_build(cl, nd, m): m's settings and service for node nd, not yet
+ * listening (files read, TLS context made: never under the book's lock).
+ * 0, or -1 (logged). */
+static int
+node_build(struct service *cl, const struct cluster_node *nd,
+           struct node_svc *m)
+{
     char err[512];
     enum service_key bad;
-    int rc;
 
-    for (int i = 0; i < ns->n; i++) {
-        if (ns->v[i].local == nd->local && !ns->v[i].gone) {
-            return 0;
-        }
-    }
-    if (ns->n == ns->cap) {
-        int cap = ns->cap ? 2 * ns->cap : 8;
-        struct node_svc *nv = realloc(ns->v, (size_t)cap * sizeof(*nv));
-
-        if (nv == NULL) {
-            return -1;
-        }
-        ns->v = nv;
-        ns->cap = cap;
-    }
-    m = &ns->v[ns->n];
     m->local = nd->local;
     m->gone = false;
+    m->svc = NULL;
     if ((m->sc = node_config(cl->sc, nd)) == NULL ||
-        (m->svc = service_new(m->sc, &ns->env, err, sizeof(err),
+        (m->svc = service_new(m->sc, &cl->nodes->env, err, sizeof(err),
                               &bad)) == NULL) {
         log_error("event=cluster-node service=%s node=%s:%d result=failed "
                   "error=\"%s\"", cl->sc->name, nd->host, nd->port,
@@ -259,16 +253,41 @@ node_start_from(struct service *cl, const struct cluster_node *nd,
     /* Its sessions rewrite too, through the cluster's book. */
     m->svc->host.node_port = node_port_cb;
     m->svc->host.node_arg = cl;
-    if (from != NULL) {
-        /* A reload: the replaced cluster's socket for this node, as it
-         * is (never closed: no client is refused meanwhile). */
-        service_take_listener(m->svc, from);
-        log_info("event=cluster-node service=%s node=%s:%d listen=%s "
-                 "note=\"taken over at a reload\"", cl->sc->name, nd->host,
-                 nd->port, service_listen_addr(m->svc));
-        ns->n++;
-        return 0;
+    return 0;
+}
+
+/* node_add(ns, m): m joins this worker's nodes; 0, or -1 (ENOMEM: m is
+ * freed). */
+static int
+node_add(struct nodes *ns, struct node_svc *m)
+{
+    if (ns->n == ns->cap) {
+        int cap = ns->cap ? 2 * ns->cap : 8;
+        struct node_svc *nv = realloc(ns->v, (size_t)cap * sizeof(*nv));
+
+        if (nv == NULL) {
+            service_free(m->svc);
+            config_service_free(m->sc);
+            return -1;
+        }
+        ns->v = nv;
+        ns->cap = cap;
     }
+    ns->v[ns->n++] = *m;
+    return 0;
+}
+
+/* node_bind(cl, m, nd): m listens on nd->local (the book's lock held).
+ * 0; 1 when the port is held by another program (the book moves the
+ * node); -1 when it could not listen (logged). */
+static int
+node_bind(struct service *cl, struct node_svc *m,
+          const struct cluster_node *nd)
+{
+    char err[512];
+    int rc;
+
+    m->local = m->sc->listen_port = nd->local;
     /* The first to bind checks nobody else holds the port: SO_REUSEPORT
      * would share it silently with another program that set it too. */
     if ((!nd->bound && listener_probe(m->sc, err, sizeof(err)) < 0) ||
@@ -278,21 +297,12 @@ node_start_from(struct service *cl, const struct cluster_node *nd,
                  "error=\"%s\"%s", cl->sc->name, nd->host, nd->port,
                  nd->local, err,
                  rc == 1 ? " action=\"trying the next port\"" : "");
-        service_free(m->svc);
-        config_service_free(m->sc);
         return rc;
     }
     log_info("event=cluster-node service=%s node=%s:%d id=%s listen=%s",
              cl->sc->name, nd->host, nd->port, nd->id[0] ? nd->id : "-",
              service_listen_addr(m->svc));
-    ns->n++;
     return 0;
-}
-
-static int
-node_start(struct service *cl, const struct cluster_node *nd)
-{
-    return node_start_from(cl, nd, NULL);
 }
 
 /*
@@ -314,15 +324,27 @@ nodes_take(struct service *to, struct service *from)
         return;
     }
     for (int i = 0; i < fs->n; i++) {
-        struct node_svc *m = &fs->v[i];
+        const struct node_svc *m = &fs->v[i];
         struct cluster_node nd = {.port = m->sc->upstream_port,
                                   .local = m->local, .bound = true};
 
         if (m->gone || !service_is_listening(m->svc)) {
             continue;
         }
+        struct node_svc fresh;
+
         snprintf(nd.host, sizeof(nd.host), "%s", m->sc->upstream_host);
-        (void)node_start_from(to, &nd, m->svc);
+        if (node_find(to->nodes, nd.local) != NULL ||
+            node_build(to, &nd, &fresh) < 0) {
+            continue;
+        }
+        /* The replaced cluster's socket for this node, as it is (never
+         * closed: no client is refused meanwhile). */
+        service_take_listener(fresh.svc, m->svc);
+        log_info("event=cluster-node service=%s node=%s:%d listen=%s "
+                 "note=\"taken over at a reload\"", to->sc->name, nd.host,
+                 nd.port, service_listen_addr(fresh.svc));
+        (void)node_add(to->nodes, &fresh);
     }
 }
 
@@ -330,43 +352,62 @@ nodes_take(struct service *to, struct service *from)
  * node_enter(cl, ref, host, hostlen, may_add): the local port of the node
  * ref names (host: its host, "" and "?" already replaced), entered in the
  * book (when may_add) and listening in this worker; -1 when it has none.
- * The book's lock is held while this worker binds: another worker naming
- * the same node waits, then finds it.
+ * The node's service is made outside the book's lock; only the bind is
+ * under it, so that another worker binding the same port waits (and then
+ * finds it bound, instead of probing it as taken).
  */
 static int
 node_enter(struct service *cl, const struct cluster_node_ref *ref,
            const char *host, size_t hostlen, bool may_add)
 {
     struct nodes *ns = cl->nodes;
-    bool exhausted = false;
+    bool exhausted = false, bound = false;
     struct cluster_book *b;
     struct cluster_node nd;
-    int rc = -1;
+    struct node_svc m;
+    int r = -1;
 
     b = shared_book_lock(ns->env.shared, cl->sc->name,
                          cl->sc->cluster_port_lo, cl->sc->cluster_port_hi);
-    if (b != NULL &&
-        cluster_book_node(b, ref, host, hostlen, may_add, &nd,
-                          &exhausted) == 0) {
-        for (int tries = 0; tries < NODE_BIND_TRIES; tries++) {
-            int r = node_start(cl, &nd);
-
-            if (r <= 0) {
-                rc = r == 0 ? nd.local : -1;
-                if (r == 0) {
-                    cluster_book_bound(b, &nd);
-                }
-                break;
-            }
-            if ((nd.local = cluster_book_move(b, &nd, &exhausted)) < 0) {
-                break;
-            }
-        }
-    }
     if (b != NULL) {
+        r = cluster_book_node(b, ref, host, hostlen, may_add, &nd,
+                              &exhausted);
         ns->known = cluster_book_size(b);
     }
     shared_book_unlock(ns->env.shared);
+    if (r == 0 && node_find(ns, nd.local) != NULL) {
+        return nd.local;
+    }
+    if (r == 0 && node_build(cl, &nd, &m) == 0) {
+        b = shared_book_lock(ns->env.shared, cl->sc->name,
+                             cl->sc->cluster_port_lo,
+                             cl->sc->cluster_port_hi);
+        /* Read again: another worker may have bound it, or moved it. */
+        for (int tries = 0; b != NULL && tries < NODE_BIND_TRIES &&
+                            cluster_book_node(b, ref, host, hostlen, true,
+                                              &nd, &exhausted) == 0;
+             tries++) {
+            int rb = node_bind(cl, &m, &nd);
+
+            if (rb == 0) {
+                cluster_book_bound(b, &nd);
+                bound = true;
+            }
+            if (rb <= 0 || cluster_book_move(b, &nd, &exhausted) < 0) {
+                break;
+            }
+        }
+        if (b != NULL) {
+            ns->known = cluster_book_size(b);
+        }
+        shared_book_unlock(ns->env.shared);
+        if (!bound) {
+            service_free(m.svc);
+            config_service_free(m.sc);
+        } else if (node_add(ns, &m) < 0) {
+            bound = false;
+        }
+    }
     if (exhausted) {
         ns->exhausted++;
         log_error("event=cluster-node service=%s node=%.*s:%ld "
@@ -374,7 +415,7 @@ node_enter(struct service *cl, const struct cluster_node_ref *ref,
                   "no port for this node\"", cl->sc->name, (int)hostlen,
                   host, ref->port, cl->sc->cluster_ports);
     }
-    return rc;
+    return bound ? nd.local : -1;
 }
 
 /*
