@@ -15,8 +15,6 @@
 #include <unistd.h>
 
 #include "auth.h"
-#include "cluster.h"
-#include "cluster_discover.h"
 #include "listener.h"
 #include "pool.h"
 #include "session.h"
@@ -44,611 +42,10 @@ struct service {
     struct link *probe;                 /* owned: service_probe's link */
     service_probe_cb probe_cb;          /* who hears how it went */
     void *probe_arg;                    /* ref: theirs */
-    struct nodes *nodes;                /* owned: mode = cluster, this
-                                           worker's services for its
-                                           nodes; else NULL */
     int parked_fd;                      /* owned: accepted, no seat yet */
     struct sockaddr_storage parked_addr;
     int parked_addrlen;
 };
-
-/* ------------------------------------------------------------ cluster */
-
-/*
- * mode = cluster: this worker's services for the nodes of a cluster
- * service, one per node a reply has named, each a copy of the cluster's
- * settings with the node as upstream, bound on the port the process's
- * book (cluster.h, shared.h) gives the node, with SO_REUSEPORT beside the
- * other workers' services for it.
- */
-#define NODE_BIND_TRIES 8       /* ports tried when one is taken */
-
-#define NODES_TICK_S 1          /* the refresh clock; also the least time
-                                   between two topology queries */
-
-struct node_svc {
-    int local;                  /* the node's port */
-    bool gone;                  /* left the topology: accepts no more,
-                                   freed when its last client leaves */
-    struct service_config *sc;  /* owned: its settings */
-    struct service *svc;        /* owned: listening on local */
-};
-
-struct nodes {
-    struct service_env env;     /* copy: the loop's */
-    struct node_svc *v;         /* owned: n of cap */
-    int n, cap;
-    bool retired;               /* the cluster stopped accepting */
-    unsigned known;             /* nodes in the book, last seen */
-    uint64_t exhausted;         /* nodes that found no port (here) */
-    struct cluster_discover *disc;  /* owned: our own topology queries */
-    struct event ev_tick;       /* the refresh clock, once listening */
-    bool ticking;
-    double last_ask;            /* mono_now() when the last query began */
-    uint64_t seen_moved;        /* -MOVED replies, at the last query */
-    uint64_t seen_failures;     /* the nodes' link failures, then */
-    uint64_t refreshes;         /* queries answered ... */
-    uint64_t refresh_failures;  /* ... and failed */
-    bool failing;               /* the last query failed (logged once) */
-};
-
-static void
-nodes_free(struct nodes *ns)
-{
-    if (ns == NULL) {
-        return;
-    }
-    if (ns->ticking) {
-        evtimer_del(&ns->ev_tick);
-    }
-    cluster_discover_free(ns->disc);
-    for (int i = 0; i < ns->n; i++) {
-        service_free(ns->v[i].svc);
-        config_service_free(ns->v[i].sc);
-    }
-    free(ns->v);
-    free(ns);
-}
-
-static void
-nodes_retire(struct nodes *ns)
-{
-    if (ns == NULL) {
-        return;
-    }
-    ns->retired = true;
-    if (ns->ticking) {
-        evtimer_del(&ns->ev_tick);
-        ns->ticking = false;
-    }
-    cluster_discover_free(ns->disc);    /* a query under way: cancelled */
-    ns->disc = NULL;
-    for (int i = 0; i < ns->n; i++) {
-        service_retire(ns->v[i].svc);
-    }
-}
-
-static unsigned
-nodes_clients(const struct nodes *ns)
-{
-    unsigned n = 0;
-
-    for (int i = 0; ns != NULL && i < ns->n; i++) {
-        n += service_clients(ns->v[i].svc);
-    }
-    return n;
-}
-
-/* The node's settings: the cluster's, with the node as upstream and its
- * own name as the certificate's (unless verify_host / sni are set). */
-static struct service_config *
-node_config(const struct service_config *sc, const struct cluster_node *nd)
-{
-    struct service_config *c = config_service_clone(sc);
-    char buf[CLUSTER_HOST_MAX + 64];
-    bool ip = config_is_ip_literal(nd->host);
-
-    if (c == NULL) {
-        return NULL;
-    }
-    c->mode = MODE_SINGLE;
-    c->listen_port = nd->local;
-    free(c->name);
-    free(c->upstream);
-    free(c->upstream_host);
-    snprintf(buf, sizeof(buf), "%s@%s:%d", sc->name, nd->host, nd->port);
-    c->name = strdup(buf);
-    snprintf(buf, sizeof(buf), ip && strchr(nd->host, ':') ? "[%s]:%d"
-                                                           : "%s:%d",
-             nd->host, nd->port);
-    c->upstream = strdup(buf);
-    c->upstream_host = strdup(nd->host);
-    c->upstream_port = nd->port;
-    c->upstream_is_ip = ip;
-    if (sc->key_line[SK_VERIFY_HOST] == 0) {
-        free(c->verify_host);
-        c->verify_host = strdup(nd->host);
-        c->verify_host_is_ip = ip;
-    }
-    if (sc->key_line[SK_SNI] == 0) {
-        free(c->sni);
-        c->sni = ip ? NULL : strdup(nd->host);
-    }
-    if (c->name == NULL || c->upstream == NULL || c->upstream_host == NULL ||
-        c->verify_host == NULL ||
-        (!ip && sc->key_line[SK_SNI] == 0 && c->sni == NULL)) {
-        config_service_free(c);
-        return NULL;
-    }
-    return c;
-}
-
-static int node_port_cb(void *arg, const struct cluster_node_ref *ref,
-                        const char *self);
-
-/*
- * A node a redirect names may be entered (and get a link that carries our
- * AUTH) only on this evidence: a script can answer with any error line,
- * "MOVED 1 evil.example:443" too.  The topology replies (CLUSTER SLOTS
- * and the like, answered by the server itself) name nodes freely; a
- * redirect to one they did not name must be to the host we were given,
- * or to a name under the same parent domain (ElastiCache: the
- * configuration endpoint clustercfg.NAME.ID.REGION.cache.amazonaws.com
- * and its nodes NAME-0001-001.NAME.ID.REGION.cache.amazonaws.com).
- */
-static bool
-redirect_plausible(const char *upstream, const char *host, size_t hostlen)
-{
-    const char *parent = strchr(upstream, '.');
-    size_t plen;
-
-    if (strlen(upstream) == hostlen &&
-        strncasecmp(upstream, host, hostlen) == 0) {
-        return true;
-    }
-    if (parent == NULL || config_is_ip_literal(upstream) ||
-        strchr(parent + 1, '.') == NULL) {
-        return false;   /* an address, or too short a parent to trust */
-    }
-    plen = strlen(parent);      /* ".NAME.ID..." */
-    return hostlen > plen && strncasecmp(host + hostlen - plen, parent,
-                                         plen) == 0 &&
-           memchr(host, '.', hostlen - plen) == NULL;
-}
-
-/* This worker's live service for the node on port local, or NULL. */
-static struct node_svc *
-node_find(struct nodes *ns, int local)
-{
-    for (int i = 0; i < ns->n; i++) {
-        if (ns->v[i].local == local && !ns->v[i].gone) {
-            return &ns->v[i];
-        }
-    }
-    return NULL;
-}
-
-/* node_build(cl, nd, m): m's settings and service for node nd, not yet
- * listening (files read, TLS context made: never under the book's lock).
- * 0, or -1 (logged). */
-static int
-node_build(struct service *cl, const struct cluster_node *nd,
-           struct node_svc *m)
-{
-    char err[512];
-    enum service_key bad;
-
-    m->local = nd->local;
-    m->gone = false;
-    m->svc = NULL;
-    if ((m->sc = node_config(cl->sc, nd)) == NULL ||
-        (m->svc = service_new(m->sc, &cl->nodes->env, err, sizeof(err),
-                              &bad)) == NULL) {
-        log_error("event=cluster-node service=%s node=%s:%d result=failed "
-                  "error=\"%s\"", cl->sc->name, nd->host, nd->port,
-                  m->sc == NULL ? "out of memory" : err);
-        config_service_free(m->sc);
-        return -1;
-    }
-    /* Its sessions rewrite too, through the cluster's book. */
-    m->svc->host.node_port = node_port_cb;
-    m->svc->host.node_arg = cl;
-    return 0;
-}
-
-/* node_add(ns, m): m joins this worker's nodes; 0, or -1 (ENOMEM: m is
- * freed). */
-static int
-node_add(struct nodes *ns, struct node_svc *m)
-{
-    if (ns->n == ns->cap) {
-        int cap = ns->cap ? 2 * ns->cap : 8;
-        struct node_svc *nv = realloc(ns->v, (size_t)cap * sizeof(*nv));
-
-        if (nv == NULL) {
-            service_free(m->svc);
-            config_service_free(m->sc);
-            return -1;
-        }
-        ns->v = nv;
-        ns->cap = cap;
-    }
-    ns->v[ns->n++] = *m;
-    return 0;
-}
-
-/* node_bind(cl, m, nd): m listens on nd->local (the book's lock held).
- * 0; 1 when the port is held by another program (the book moves the
- * node); -1 when it could not listen (logged). */
-static int
-node_bind(struct service *cl, struct node_svc *m,
-          const struct cluster_node *nd)
-{
-    char err[512];
-    int rc;
-
-    m->local = m->sc->listen_port = nd->local;
-    /* The first to bind checks nobody else holds the port: SO_REUSEPORT
-     * would share it silently with another program that set it too. */
-    if ((!nd->bound && listener_probe(m->sc, err, sizeof(err)) < 0) ||
-        service_listen(m->svc, nd->local, err, sizeof(err)) < 0) {
-        rc = strstr(err, "in use") != NULL ? 1 : -1;
-        log_warn("event=cluster-node service=%s node=%s:%d port=%d "
-                 "error=\"%s\"%s", cl->sc->name, nd->host, nd->port,
-                 nd->local, err,
-                 rc == 1 ? " action=\"trying the next port\"" : "");
-        return rc;
-    }
-    log_info("event=cluster-node service=%s node=%s:%d id=%s listen=%s",
-             cl->sc->name, nd->host, nd->port, nd->id[0] ? nd->id : "-",
-             service_listen_addr(m->svc));
-    return 0;
-}
-
-/*
- * A reload replaced cluster service `from` by `to`, for the same cluster
- * (upstream) and ports: to's nodes take over from's listening sockets,
- * with to's settings, so that no node port closes even for a moment.  A
- * node whose new service cannot be made is left to from (it closes with
- * it) and is bound again by to's first discovery.
- */
-static void
-nodes_take(struct service *to, struct service *from)
-{
-    struct nodes *fs = from->nodes;
-
-    if (to->nodes == NULL || fs == NULL ||
-        strcmp(to->sc->upstream, from->sc->upstream) != 0 ||
-        to->sc->cluster_port_lo != from->sc->cluster_port_lo ||
-        to->sc->cluster_port_hi != from->sc->cluster_port_hi) {
-        return;
-    }
-    for (int i = 0; i < fs->n; i++) {
-        const struct node_svc *m = &fs->v[i];
-        struct cluster_node nd = {.port = m->sc->upstream_port,
-                                  .local = m->local, .bound = true};
-
-        if (m->gone || !service_is_listening(m->svc)) {
-            continue;
-        }
-        struct node_svc fresh;
-
-        snprintf(nd.host, sizeof(nd.host), "%s", m->sc->upstream_host);
-        if (node_find(to->nodes, nd.local) != NULL ||
-            node_build(to, &nd, &fresh) < 0) {
-            continue;
-        }
-        /* The replaced cluster's socket for this node, as it is (never
-         * closed: no client is refused meanwhile). */
-        service_take_listener(fresh.svc, m->svc);
-        log_info("event=cluster-node service=%s node=%s:%d listen=%s "
-                 "note=\"taken over at a reload\"", to->sc->name, nd.host,
-                 nd.port, service_listen_addr(fresh.svc));
-        (void)node_add(to->nodes, &fresh);
-    }
-}
-
-/*
- * node_enter(cl, ref, host, hostlen, may_add): the local port of the node
- * ref names (host: its host, "" and "?" already replaced), entered in the
- * book (when may_add) and listening in this worker; -1 when it has none.
- * The node's service is made outside the book's lock; only the bind is
- * under it, so that another worker binding the same port waits (and then
- * finds it bound, instead of probing it as taken).
- */
-static int
-node_enter(struct service *cl, const struct cluster_node_ref *ref,
-           const char *host, size_t hostlen, bool may_add)
-{
-    struct nodes *ns = cl->nodes;
-    bool exhausted = false, bound = false;
-    struct cluster_book *b;
-    struct cluster_node nd;
-    struct node_svc m;
-    int r = -1;
-
-    b = shared_book_lock(ns->env.shared, cl->sc->name,
-                         cl->sc->cluster_port_lo, cl->sc->cluster_port_hi);
-    if (b != NULL) {
-        r = cluster_book_node(b, ref, host, hostlen, may_add, &nd,
-                              &exhausted);
-        ns->known = cluster_book_size(b);
-    }
-    shared_book_unlock(ns->env.shared);
-    if (r == 0 && node_find(ns, nd.local) != NULL) {
-        return nd.local;
-    }
-    if (r == 0 && node_build(cl, &nd, &m) == 0) {
-        b = shared_book_lock(ns->env.shared, cl->sc->name,
-                             cl->sc->cluster_port_lo,
-                             cl->sc->cluster_port_hi);
-        /* Read again: another worker may have bound it, or moved it. */
-        for (int tries = 0; b != NULL && tries < NODE_BIND_TRIES &&
-                            cluster_book_node(b, ref, host, hostlen, true,
-                                              &nd, &exhausted) == 0;
-             tries++) {
-            int rb = node_bind(cl, &m, &nd);
-
-            if (rb == 0) {
-                cluster_book_bound(b, &nd);
-                bound = true;
-            }
-            if (rb <= 0 || cluster_book_move(b, &nd, &exhausted) < 0) {
-                break;
-            }
-        }
-        if (b != NULL) {
-            ns->known = cluster_book_size(b);
-        }
-        shared_book_unlock(ns->env.shared);
-        if (!bound) {
-            service_free(m.svc);
-            config_service_free(m.sc);
-        } else if (node_add(ns, &m) < 0) {
-            bound = false;
-        }
-    }
-    if (exhausted) {
-        ns->exhausted++;
-        log_error("event=cluster-node service=%s node=%.*s:%ld "
-                  "result=failed error=\"cluster_ports %s are all given: "
-                  "no port for this node\"", cl->sc->name, (int)hostlen,
-                  host, ref->port, cl->sc->cluster_ports);
-    }
-    return bound ? nd.local : -1;
-}
-
-/*
- * A replaced cluster service's clients (a reload) are still told the
- * ports of the nodes the book knows and some worker listens on (the new
- * service's); nothing is entered or bound for them.  -1 otherwise.
- */
-static int
-node_known(struct service *cl, const struct cluster_node_ref *ref,
-           const char *host, size_t hostlen)
-{
-    struct nodes *ns = cl->nodes;
-    bool exhausted = false;
-    struct cluster_book *b;
-    struct cluster_node nd;
-    int rc = -1;
-
-    b = shared_book_lock(ns->env.shared, cl->sc->name,
-                         cl->sc->cluster_port_lo, cl->sc->cluster_port_hi);
-    if (b != NULL && cluster_book_node(b, ref, host, hostlen, false, &nd,
-                                       &exhausted) == 0 && nd.bound) {
-        rc = nd.local;
-    }
-    shared_book_unlock(ns->env.shared);
-    return rc;
-}
-
-/*
- * The session's map (session_host.node_port): the local port of the node
- * ref names, entered in the book and listening in this worker before the
- * reply naming it goes on.  self: the host of the node that replied.
- */
-static int
-node_port_cb(void *arg, const struct cluster_node_ref *ref, const char *self)
-{
-    struct service *cl = arg;
-    const char *host = ref->host;
-    size_t hostlen = ref->hostlen;
-    bool from_self = false;
-
-    if (cl->nodes == NULL) {
-        return -1;
-    }
-    if (hostlen == 0 || (hostlen == 1 && host[0] == '?')) {
-        host = self;        /* "the host you asked" */
-        hostlen = strlen(self);
-        from_self = true;
-    }
-    if (cl->nodes->retired) {
-        return node_known(cl, ref, host, hostlen);
-    }
-    return node_enter(cl, ref, host, hostlen,
-                      !ref->redirect || from_self ||
-                          redirect_plausible(cl->sc->upstream_host, host,
-                                             hostlen));
-}
-
-/* ------------------------------------------------- our own discovery */
-
-/* The ports one topology reply gave (a node listed twice counts once). */
-struct seen_ports {
-    struct service *cl;
-    int *port;                  /* owned: n of cap */
-    int n, cap;
-    bool nomem;
-};
-
-/* cluster_map_fn over our own query's reply: every node it names is the
- * server's own word (no client wrote it), so each is entered. */
-static int
-discover_map(void *arg, const struct cluster_node_ref *ref)
-{
-    struct seen_ports *sp = arg;
-    const char *host = ref->host;
-    size_t hostlen = ref->hostlen;
-    int port;
-
-    if (hostlen == 0 || (hostlen == 1 && host[0] == '?')) {
-        host = sp->cl->sc->upstream_host;   /* the endpoint we asked */
-        hostlen = strlen(host);
-    }
-    if ((port = node_enter(sp->cl, ref, host, hostlen, true)) < 0) {
-        return -1;
-    }
-    if (sp->n == sp->cap) {
-        int cap = sp->cap ? 2 * sp->cap : 16;
-        int *nv = realloc(sp->port, (size_t)cap * sizeof(*nv));
-
-        if (nv == NULL) {
-            sp->nomem = true;
-            return port;
-        }
-        sp->port = nv;
-        sp->cap = cap;
-    }
-    sp->port[sp->n++] = port;
-    return port;
-}
-
-/* A node of this worker that the topology no longer names: it accepts no
- * more (its port closes); its clients stay until they leave. */
-static void
-node_gone(struct service *cl, struct node_svc *m)
-{
-    m->gone = true;
-    log_info("event=cluster-node-gone service=%s node=%s port=%d "
-             "clients=%u action=\"its port is closed; its clients keep "
-             "their links until they leave\"", cl->sc->name,
-             m->sc->upstream, m->local, service_clients(m->svc));
-    service_retire(m->svc);
-}
-
-/* One query answered (or failed): new nodes get their ports, gone ones
- * close theirs. */
-static void
-discovered(void *arg, enum cluster_reply kind, const char *reply,
-           size_t len, const char *error)
-{
-    struct service *cl = arg;
-    struct nodes *ns = cl->nodes;
-    struct seen_ports sp = {.cl = cl};
-    struct cluster_out out = {0};
-    int r = 0;
-
-    if (error == NULL) {
-        r = cluster_rewrite(kind, reply, len, discover_map, &sp, &out);
-        free(out.buf);
-        if (r != 1 || sp.n == 0) {
-            error = "the reply names no node";
-        }
-    }
-    if (error != NULL) {
-        ns->refresh_failures++;
-        if (!ns->failing) {
-            log_warn("event=cluster-refresh service=%s upstream=%s "
-                     "result=failed error=\"%s\" action=\"nodes keep their "
-                     "ports; asking again\"", cl->sc->name, cl->sc->upstream,
-                     error);
-        }
-        ns->failing = true;
-        free(sp.port);
-        return;
-    }
-    if (ns->failing) {
-        log_info("event=cluster-refresh service=%s result=ok nodes=%d "
-                 "note=\"answered again\"", cl->sc->name, sp.n);
-    }
-    ns->failing = false;
-    ns->refreshes++;
-    /* Only a whole answer may close ports: one that gave a node no port
-     * (ports used up, no memory) says nothing of the nodes it left out. */
-    for (int i = 0; !sp.nomem && i < ns->n; i++) {
-        bool named = false;
-
-        for (int k = 0; k < sp.n && !named; k++) {
-            named = sp.port[k] == ns->v[i].local;
-        }
-        if (!named && !ns->v[i].gone) {
-            node_gone(cl, &ns->v[i]);
-        }
-    }
-    free(sp.port);
-}
-
-/* Nodes gone whose last client left are freed. */
-static void
-nodes_reap(struct nodes *ns)
-{
-    for (int i = 0; i < ns->n;) {
-        if (ns->v[i].gone && service_clients(ns->v[i].svc) == 0) {
-            service_free(ns->v[i].svc);
-            config_service_free(ns->v[i].sc);
-            ns->v[i] = ns->v[--ns->n];
-            continue;
-        }
-        i++;
-    }
-}
-
-/*
- * The refresh clock: a query every cluster_refresh, and sooner (at most
- * one a second) after a -MOVED reached a client or a node's link failed.
- */
-static void
-nodes_tick(evutil_socket_t fd, short what, void *arg)
-{
-    struct service *cl = arg;
-    struct nodes *ns = cl->nodes;
-    uint64_t moved = cl->host.cluster_moved, failures = 0;
-    double now = mono_now();
-
-    (void)fd;
-    (void)what;
-    nodes_reap(ns);
-    for (int i = 0; i < ns->n; i++) {
-        struct pool_stats ps;
-
-        pool_get_stats(ns->v[i].svc->pool, &ps);
-        moved += ns->v[i].svc->host.cluster_moved;
-        failures += ps.fill_failures;
-    }
-    if (cluster_discover_busy(ns->disc) ||
-        (now - ns->last_ask < cl->sc->cluster_refresh &&
-         ((moved == ns->seen_moved && failures == ns->seen_failures) ||
-          now - ns->last_ask < NODES_TICK_S))) {
-        return;
-    }
-    ns->seen_moved = moved;
-    ns->seen_failures = failures;
-    ns->last_ask = now;
-    if (cluster_discover_start(ns->disc) < 0) {
-        ns->refresh_failures++;
-    }
-}
-
-/* A cluster service begins listening: its own discovery starts. */
-static void
-nodes_begin(struct service *cl)
-{
-    struct nodes *ns = cl->nodes;
-    struct timeval tv = {NODES_TICK_S, 0};
-
-    if (ns == NULL || ns->ticking || ns->retired) {
-        return;
-    }
-    event_assign(&ns->ev_tick, ns->env.base, -1, EV_PERSIST, nodes_tick, cl);
-    evtimer_add(&ns->ev_tick, &tv);
-    ns->ticking = true;
-    ns->last_ask = mono_now();
-    if (cluster_discover_start(ns->disc) < 0) {
-        ns->refresh_failures++;
-    }
-}
 
 /*
  * max_clients holds for the whole process: with workers, every worker has
@@ -891,24 +288,6 @@ service_new(const struct service_config *sc, const struct service_env *env,
         svc->bnext->bprev = svc;
     }
     env->budget->services = svc;
-    if (sc->mode == MODE_CLUSTER) {
-        if ((svc->nodes = calloc(1, sizeof(*svc->nodes))) == NULL) {
-            snprintf(err, errlen, "out of memory");
-            *bad_key = SK_MODE;
-            service_free(svc);
-            return NULL;
-        }
-        svc->nodes->env = *env;
-        if ((svc->nodes->disc = cluster_discover_new(&svc->lp, discovered,
-                                                     svc)) == NULL) {
-            snprintf(err, errlen, "out of memory");
-            *bad_key = SK_MODE;
-            service_free(svc);
-            return NULL;
-        }
-        svc->host.node_port = node_port_cb;
-        svc->host.node_arg = svc;
-    }
     return svc;
 }
 
@@ -937,7 +316,6 @@ service_listen(struct service *svc, int port, char *err, size_t errlen)
     }
     update_pause(svc);
     pool_start(svc->pool);
-    nodes_begin(svc);
     return 0;
 }
 
@@ -1034,7 +412,6 @@ log_stats(const struct service *svc)
 void
 service_stop_accepting(struct service *svc)
 {
-    nodes_retire(svc->nodes);
     if (svc->listener != NULL) {
         log_stats(svc);
     }
@@ -1045,7 +422,7 @@ service_stop_accepting(struct service *svc)
 unsigned
 service_clients(const struct service *svc)
 {
-    return svc->host.nsessions + nodes_clients(svc->nodes);
+    return svc->host.nsessions;
 }
 
 bool
@@ -1070,22 +447,6 @@ service_figures(const struct service *svc, struct svc_figures *f)
     tls_session_counts(svc->ctx, &f->full, &f->resumed);
     f->ls = svc->lstats;
     f->iam_tokens = svc->iam_tokens;
-    if (svc->nodes != NULL) {
-        struct nodes *ns = svc->nodes;
-
-        f->cluster = true;
-        f->cluster_nodes = ns->known;
-        f->cluster_exhausted = ns->exhausted;
-        f->cluster_rewrites = svc->host.cluster_rewrites;
-        f->cluster_redirects = svc->host.cluster_redirects;
-        f->cluster_refreshes = ns->refreshes;
-        f->cluster_refresh_failures = ns->refresh_failures;
-        for (int i = 0; i < ns->n; i++) {
-            f->cluster_rewrites += ns->v[i].svc->host.cluster_rewrites;
-            f->cluster_redirects += ns->v[i].svc->host.cluster_redirects;
-            f->cluster_ports += !ns->v[i].gone;
-        }
-    }
     if (svc->sc->iam_user_id != NULL &&
         (f->iam_source = strdup(svc->sc->iam_creds_source)) == NULL) {
         return -1;
@@ -1101,20 +462,35 @@ service_figures(const struct service *svc, struct svc_figures *f)
     return 0;
 }
 
-int
-service_node_count(const struct service *svc)
+const struct link_params *
+service_link_params(const struct service *svc)
 {
-    return svc->nodes != NULL ? svc->nodes->n : 0;
+    return &svc->lp;
 }
 
-int
-service_node_figures(const struct service *svc, int i, struct svc_figures *f)
+void
+service_set_node_map(struct service *svc, service_node_map_fn fn, void *arg)
 {
-    if (service_figures(svc->nodes->v[i].svc, f) < 0) {
-        return -1;
-    }
-    f->node = true;
-    return 0;
+    svc->host.node_port = fn;
+    svc->host.node_arg = arg;
+}
+
+void
+service_cluster_counts(const struct service *svc, uint64_t *rewrites,
+                       uint64_t *redirects, uint64_t *moved)
+{
+    *rewrites = svc->host.cluster_rewrites;
+    *redirects = svc->host.cluster_redirects;
+    *moved = svc->host.cluster_moved;
+}
+
+uint64_t
+service_link_failures(const struct service *svc)
+{
+    struct pool_stats ps;
+
+    pool_get_stats(svc->pool, &ps);
+    return ps.fill_failures;
 }
 
 /* The probe link is ready or failed: judge, free it, report. */
@@ -1150,10 +526,6 @@ void
 service_shutdown(struct service *svc)
 {
     service_stop_accepting(svc);
-    /* The nodes' services and their clients go with the cluster's. */
-    nodes_free(svc->nodes);
-    svc->nodes = NULL;
-    svc->host.node_port = NULL;
     session_close_all(&svc->host, "shutdown");
 }
 
@@ -1215,8 +587,6 @@ service_take_listener(struct service *to, struct service *from)
     listener_set_owner(to->listener, accept_client, to);
     update_pause(to);
     pool_start(to->pool);
-    nodes_take(to, from);
-    nodes_begin(to);
 }
 
 void

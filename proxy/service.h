@@ -15,8 +15,10 @@
 
 #include "config.h"
 
+struct cluster_node_ref;
 struct event_base;
 struct evdns_base;
+struct link_params;
 struct service;
 struct shared;
 struct svc_figures;
@@ -103,13 +105,26 @@ bool service_first_link_tried(const struct service *svc);
 int service_figures(const struct service *svc, struct svc_figures *out)
     MUST_CHECK;
 
-/* service_node_count(svc): mode = cluster: this worker's node services
- * (gone ones still serving their clients too); else 0.
- * service_node_figures(svc, i, out): node i's counters, as
- * service_figures, marked as a node's. */
-int service_node_count(const struct service *svc);
-int service_node_figures(const struct service *svc, int i,
-                         struct svc_figures *out) MUST_CHECK;
+/*
+ * For cluster_nodes.c (mode = cluster), which builds node services above
+ * this module:
+ * service_link_params(svc): what svc's links are made with (a topology
+ * query's link is one of them).
+ * service_set_node_map(svc, fn, arg): svc's sessions rewrite node
+ * addresses in cluster replies through fn (session_host.node_port).
+ * service_cluster_counts(svc, ...): replies its sessions rewrote, of them
+ * redirects, and -MOVED replies seen.
+ * service_link_failures(svc): links its pool failed to make, so far.
+ */
+typedef int (*service_node_map_fn)(void *arg,
+                                   const struct cluster_node_ref *ref,
+                                   const char *self);
+const struct link_params *service_link_params(const struct service *svc);
+void service_set_node_map(struct service *svc, service_node_map_fn fn,
+                          void *arg);
+void service_cluster_counts(const struct service *svc, uint64_t *rewrites,
+                            uint64_t *redirects, uint64_t *moved);
+uint64_t service_link_failures(const struct service *svc);
 
 /* service_shutdown(svc): stops accepting and closes every session. */
 void service_shutdown(struct service *svc);

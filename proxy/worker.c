@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "cluster_nodes.h"
 #include "log.h"
 #include "service.h"
 #include "session.h"
@@ -31,6 +32,8 @@
 /* A service and the config its section belongs to. */
 struct running {
     struct service *svc;        /* owned */
+    struct cluster_nodes *nodes;    /* owned: mode = cluster, svc's nodes;
+                                       else NULL */
     struct config *cfg;         /* held: svc's section is in it */
 };
 
@@ -46,6 +49,7 @@ struct prepared {
     const struct worker_plan *plan; /* ref: reload.c's */
     struct service **ns;        /* owned: new j's service, or NULL while
                                    it keeps a running one */
+    struct cluster_nodes **nn;  /* owned: new j's nodes (mode = cluster) */
     int *from;                  /* owned: new j: running service it
                                    keeps, or -1 */
     int *handover;              /* owned: new j: running service whose
@@ -116,8 +120,16 @@ worker_base(struct worker *w)
 static void
 running_free(struct running *r)
 {
+    cluster_nodes_free(r->nodes);   /* they reference svc */
     service_free(r->svc);
     config_free(r->cfg);
+}
+
+/* A running service's clients: its own, and its nodes'. */
+static unsigned
+running_clients(const struct running *r)
+{
+    return service_clients(r->svc) + cluster_nodes_clients(r->nodes);
 }
 
 static unsigned
@@ -126,7 +138,7 @@ retired_clients(const struct worker *w)
     unsigned n = 0;
 
     for (const struct retired *r = w->retired; r != NULL; r = r->next) {
-        n += service_clients(r->r.svc);
+        n += running_clients(&r->r);
     }
     return n;
 }
@@ -137,16 +149,17 @@ total_clients(const struct worker *w)
     unsigned n = retired_clients(w);
 
     for (int i = 0; i < w->nrun; i++) {
-        n += service_clients(w->run[i].svc);
+        n += running_clients(&w->run[i]);
     }
     return n;
 }
 
-/* A service of cfg's section sc in this worker; NULL with
- * "FILE:LINE: key: why" in out. */
+/* A service of cfg's section sc in this worker, and in *nodes its nodes
+ * (mode = cluster; else NULL); NULL with "FILE:LINE: key: why" in out. */
 static struct service *
 build(struct worker *w, const struct config *cfg,
-      const struct service_config *sc, char *out, size_t outlen)
+      const struct service_config *sc, struct cluster_nodes **nodes,
+      char *out, size_t outlen)
 {
     struct service_env env = {
         .base = w->base,
@@ -158,7 +171,16 @@ build(struct worker *w, const struct config *cfg,
         .shared = w->env.shared,
     };
 
-    return service_build(cfg, sc, &env, out, outlen);
+    struct service *svc = service_build(cfg, sc, &env, out, outlen);
+
+    *nodes = NULL;
+    if (svc != NULL && sc->mode == MODE_CLUSTER &&
+        (*nodes = cluster_nodes_new(svc, &env)) == NULL) {
+        snprintf(out, outlen, "[%s]: out of memory", sc->name);
+        service_free(svc);
+        return NULL;
+    }
+    return svc;
 }
 
 /* The start-up warnings and the line tests and operators read the bound
@@ -193,9 +215,11 @@ prepared_clear(struct worker *w)
     struct prepared *p = &w->prep;
 
     for (int j = 0; p->plan != NULL && p->ns != NULL && j < p->plan->n; j++) {
+        cluster_nodes_free(p->nn != NULL ? p->nn[j] : NULL);
         service_free(p->ns[j]);
     }
     free(p->ns);
+    free(p->nn);
     free(p->from);
     free(p->handover);
     free(p->claimed);
@@ -225,10 +249,12 @@ worker_prepare(struct worker *w, const struct worker_plan *plan, char *err,
     prepared_clear(w);
     p->plan = plan;
     p->ns = calloc((size_t)n + 1, sizeof(*p->ns));
+    p->nn = calloc((size_t)n + 1, sizeof(*p->nn));
     p->from = calloc((size_t)n + 1, sizeof(*p->from));
     p->handover = calloc((size_t)n + 1, sizeof(*p->handover));
     p->claimed = calloc((size_t)w->nrun + 1, sizeof(*p->claimed));
-    if (p->ns == NULL || p->from == NULL || p->handover == NULL ||
+    if (p->ns == NULL || p->nn == NULL || p->from == NULL ||
+        p->handover == NULL ||
         p->claimed == NULL) {
         prepared_clear(w);
         snprintf(err, errlen, "out of memory\n");
@@ -248,7 +274,8 @@ worker_prepare(struct worker *w, const struct worker_plan *plan, char *err,
             }
         }
         if (p->from[j] < 0 &&
-            (p->ns[j] = build(w, plan->cfg, sc, line, sizeof(line))) ==
+            (p->ns[j] = build(w, plan->cfg, sc, &p->nn[j], line,
+                              sizeof(line))) ==
                 NULL) {
             add_error(err, errlen, line);
             bad++;
@@ -315,9 +342,10 @@ retire(struct worker *w, struct running r)
     struct retired *rt;
 
     service_retire(r.svc);
+    cluster_nodes_retire(r.nodes);
     log_info("event=reload-replaced service=%s clients=%u action=\"accepts "
              "no more; its clients keep their links until they leave\"",
-             service_config(r.svc)->name, service_clients(r.svc));
+             service_config(r.svc)->name, running_clients(&r));
     rt = calloc(1, sizeof(*rt));
     if (rt == NULL) {
         running_free(&r);       /* cannot track it: close it now */
@@ -358,12 +386,17 @@ worker_commit(struct worker *w)
         }
         if (p->handover[j] >= 0) {
             service_take_listener(p->ns[j], w->run[p->handover[j]].svc);
+            /* A cluster's nodes take over the old one's node ports. */
+            cluster_nodes_take(p->nn[j], w->run[p->handover[j]].nodes);
         } else if (plan->listen) {
             log_listen(w, plan->sc[j], p->ns[j]);
+            cluster_nodes_begin(p->nn[j]);
         }
         run[j].svc = p->ns[j];
+        run[j].nodes = p->nn[j];
         run[j].cfg = config_hold(plan->cfg);
         p->ns[j] = NULL;
+        p->nn[j] = NULL;
         added++;
     }
     for (int i = 0; i < w->nrun; i++) {
@@ -394,7 +427,7 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
     while (*rp != NULL) {
         struct retired *r = *rp;
 
-        if (service_clients(r->r.svc) == 0) {
+        if (running_clients(&r->r) == 0) {
             log_info("event=reload-retired service=%s reason=\"last client "
                      "of the old config left\"",
                      service_config(r->r.svc)->name);
@@ -415,10 +448,13 @@ worker_stop(struct worker *w, const char *why)
 {
     log_info("event=shutdown phase=close reason=%s clients=%u worker=%d",
              why, total_clients(w), w->env.index);
+    /* The nodes' services and their clients go with their cluster's. */
     for (int i = 0; i < w->nrun; i++) {
+        cluster_nodes_shutdown(w->run[i].nodes);
         service_shutdown(w->run[i].svc);
     }
     for (struct retired *r = w->retired; r != NULL; r = r->next) {
+        cluster_nodes_shutdown(r->r.nodes);
         service_shutdown(r->r.svc);
     }
     event_base_loopexit(w->base, NULL);
@@ -487,6 +523,7 @@ worker_drain(struct worker *w, const char *signame)
              "worker=%d", signame, total_clients(w), t, w->env.index);
     for (int i = 0; i < w->nrun; i++) {
         service_stop_accepting(w->run[i].svc);
+        cluster_nodes_retire(w->run[i].nodes);
     }
     event_base_gettimeofday_cached(w->base, &w->drain_deadline);
     w->drain_deadline.tv_sec += (time_t)t;
@@ -549,7 +586,7 @@ worker_snapshot(struct worker *w, struct stats_worker *out)
 
     memset(out, 0, sizeof(*out));
     for (int i = 0; i < w->nrun; i++) {
-        nfigs += service_node_count(w->run[i].svc);
+        nfigs += cluster_nodes_count(w->run[i].nodes);
     }
     /* Every running service, then the nodes of its cluster (each node's
      * pool, latencies and traffic under the node's own name). */
@@ -558,14 +595,19 @@ worker_snapshot(struct worker *w, struct stats_worker *out)
         return -1;
     }
     for (int i = 0; i < w->nrun; i++) {
-        if (service_figures(w->run[i].svc, &out->figs[out->nfigs++]) < 0) {
+        struct svc_figures *f = &out->figs[out->nfigs++];
+
+        if (service_figures(w->run[i].svc, f) < 0) {
             return -1;      /* the caller clears out */
+        }
+        if (w->run[i].nodes != NULL) {
+            cluster_nodes_figures(w->run[i].nodes, f);
         }
     }
     for (int i = 0; i < w->nrun; i++) {
-        for (int k = 0; k < service_node_count(w->run[i].svc); k++) {
-            if (service_node_figures(w->run[i].svc, k,
-                                     &out->figs[out->nfigs++]) < 0) {
+        for (int k = 0; k < cluster_nodes_count(w->run[i].nodes); k++) {
+            if (cluster_nodes_node_figures(w->run[i].nodes, k,
+                                           &out->figs[out->nfigs++]) < 0) {
                 return -1;
             }
         }
