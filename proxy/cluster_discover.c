@@ -42,12 +42,16 @@ static void
 finish(struct cluster_discover *d, const char *error)
 {
     struct link *link = d->link;
+    char why[UPSTREAM_NOTE_MAX];
 
+    /* error may be the link's own text (link_error): kept before the
+     * link goes. */
+    snprintf(why, sizeof(why), "%s", error != NULL ? error : "");
     d->link = NULL;
     evtimer_del(&d->ev_deadline);
     link_free(link, error == NULL);
     if (error != NULL) {
-        d->cb(d->arg, d->kind, NULL, 0, error);
+        d->cb(d->arg, d->kind, NULL, 0, why);
     } else {
         d->cb(d->arg, d->kind, d->buf, d->len, NULL);
     }
@@ -161,8 +165,9 @@ io_cb(struct link *link, short what, void *arg)
     struct cluster_discover *d = arg;
 
     (void)link;
-    if ((what & EV_WRITE) && d->cmd_off < strlen(d->cmd) &&
-        send_cmd(d) < 0) {
+    (void)what;
+    /* A write that wanted to read is retried on any readiness. */
+    if (d->cmd_off < strlen(d->cmd) && send_cmd(d) < 0) {
         finish(d, link_error(d->link));
         return;
     }
@@ -178,10 +183,7 @@ ready_cb(struct link *link, const char *error, void *arg)
 
     (void)link;
     if (error != NULL) {
-        char why[UPSTREAM_NOTE_MAX];
-
-        snprintf(why, sizeof(why), "%s", error);
-        finish(d, why);
+        finish(d, error);
         return;
     }
     link_set_io(d->link, io_cb, d);

@@ -27,6 +27,8 @@
  * other workers' services for it.
  */
 #define NODE_BIND_TRIES 8       /* ports tried when one is taken */
+#define NODE_GONE_MISSES 2      /* whole answers without a node before its
+                                   port closes */
 
 #define NODES_TICK_S 1          /* the refresh clock; also the least time
                                    between two topology queries */
@@ -35,6 +37,7 @@ struct node_svc {
     int local;                  /* the node's port */
     bool gone;                  /* left the topology: accepts no more,
                                    freed when its last client leaves */
+    int missed;                 /* whole answers in a row without it */
     struct service_config *sc;  /* owned: its settings */
     struct service *svc;        /* owned: listening on local */
 };
@@ -57,6 +60,10 @@ struct cluster_nodes {
     uint64_t refreshes;         /* queries answered ... */
     uint64_t refresh_failures;  /* ... and failed */
     bool failing;               /* the last query failed (logged once) */
+    uint64_t reaped_rewrites;   /* the counters of node services freed, */
+    uint64_t reaped_redirects;  /* so that sums never go back */
+    uint64_t reaped_moved;
+    uint64_t reaped_failures;
 };
 
 void
@@ -185,12 +192,17 @@ redirect_plausible(const char *upstream, const char *host, size_t hostlen)
            memchr(host, '.', hostlen - plen) == NULL;
 }
 
-/* This worker's live service for the node on port local, or NULL. */
+/* This worker's live service for node nd (its port, host and port), or
+ * NULL. */
 static struct node_svc *
-node_find(struct cluster_nodes *ns, int local)
+node_find(struct cluster_nodes *ns, const struct cluster_node *nd)
 {
     for (int i = 0; i < ns->n; i++) {
-        if (ns->v[i].local == local && !ns->v[i].gone) {
+        const struct node_svc *m = &ns->v[i];
+
+        if (m->local == nd->local && !m->gone &&
+            m->sc->upstream_port == nd->port &&
+            strcasecmp(m->sc->upstream_host, nd->host) == 0) {
             return &ns->v[i];
         }
     }
@@ -209,6 +221,7 @@ node_build(struct cluster_nodes *ns, const struct cluster_node *nd,
 
     m->local = nd->local;
     m->gone = false;
+    m->missed = 0;
     m->svc = NULL;
     if ((m->sc = node_config(ns->sc, nd)) == NULL ||
         (m->svc = service_new(m->sc, &ns->env, err, sizeof(err),
@@ -286,7 +299,9 @@ cluster_nodes_take(struct cluster_nodes *to, struct cluster_nodes *from)
     if (to == NULL) {
         return;
     }
-    if (from != NULL && strcmp(to->sc->upstream, from->sc->upstream) == 0 &&
+    /* The same book (name and range) and the same cluster. */
+    if (from != NULL && strcmp(to->sc->name, from->sc->name) == 0 &&
+        strcmp(to->sc->upstream, from->sc->upstream) == 0 &&
         to->sc->cluster_port_lo == from->sc->cluster_port_lo &&
         to->sc->cluster_port_hi == from->sc->cluster_port_hi) {
         for (int i = 0; i < from->n; i++) {
@@ -299,7 +314,7 @@ cluster_nodes_take(struct cluster_nodes *to, struct cluster_nodes *from)
                 continue;
             }
             snprintf(nd.host, sizeof(nd.host), "%s", m->sc->upstream_host);
-            if (node_find(to, nd.local) != NULL ||
+            if (node_find(to, &nd) != NULL ||
                 node_build(to, &nd, &fresh) < 0) {
                 continue;
             }
@@ -341,7 +356,7 @@ node_enter(struct cluster_nodes *ns, const struct cluster_node_ref *ref,
         ns->known = cluster_book_size(b);
     }
     shared_book_unlock(ns->env.shared);
-    if (r == 0 && node_find(ns, nd.local) != NULL) {
+    if (r == 0 && node_find(ns, &nd) != NULL) {
         return nd.local;
     }
     if (r == 0 && node_build(ns, &nd, &m) == 0) {
@@ -350,7 +365,7 @@ node_enter(struct cluster_nodes *ns, const struct cluster_node_ref *ref,
                              ns->sc->cluster_port_hi);
         /* Read again: another worker may have bound it, or moved it. */
         for (int tries = 0; b != NULL && tries < NODE_BIND_TRIES &&
-                            cluster_book_node(b, ref, host, hostlen, true,
+                            cluster_book_node(b, ref, host, hostlen, may_add,
                                               &nd, &exhausted) == 0;
              tries++) {
             int rb = node_bind(ns, &m, &nd);
@@ -445,7 +460,8 @@ struct seen_ports {
     struct cluster_nodes *ns;
     int *port;                  /* owned: n of cap */
     int n, cap;
-    bool nomem;
+    bool partial;               /* a node got no port (used up, no
+                                   memory): the answer is not whole */
 };
 
 /* cluster_map_fn over our own query's reply: every node it names is the
@@ -463,6 +479,7 @@ discover_map(void *arg, const struct cluster_node_ref *ref)
         hostlen = strlen(host);
     }
     if ((port = node_enter(sp->ns, ref, host, hostlen, true)) < 0) {
+        sp->partial = true;
         return -1;
     }
     if (sp->n == sp->cap) {
@@ -470,7 +487,7 @@ discover_map(void *arg, const struct cluster_node_ref *ref)
         int *nv = realloc(sp->port, (size_t)cap * sizeof(*nv));
 
         if (nv == NULL) {
-            sp->nomem = true;
+            sp->partial = true;
             return port;
         }
         sp->port = nv;
@@ -529,16 +546,25 @@ discovered(void *arg, enum cluster_reply kind, const char *reply,
     }
     ns->failing = false;
     ns->refreshes++;
-    /* Only a whole answer may close ports: one that gave a node no port
-     * (ports used up, no memory) says nothing of the nodes it left out. */
-    for (int i = 0; !sp.nomem && i < ns->n; i++) {
+    /*
+     * A port closes only on evidence: a CLUSTER SHARDS answer (SLOTS
+     * leaves out primaries without slots, a resharding's target among
+     * them), whole (every node it names got its port), and two of them in
+     * a row without the node (one node's passing view, a node restarted
+     * empty, must not close the others).
+     */
+    for (int i = 0; i < ns->n; i++) {
+        struct node_svc *m = &ns->v[i];
         bool named = false;
 
         for (int k = 0; k < sp.n && !named; k++) {
-            named = sp.port[k] == ns->v[i].local;
+            named = sp.port[k] == m->local;
         }
-        if (!named && !ns->v[i].gone) {
-            node_gone(ns, &ns->v[i]);
+        if (named || m->gone) {
+            m->missed = 0;
+        } else if (!sp.partial && kind == CLUSTER_REPLY_SHARDS &&
+                   ++m->missed >= NODE_GONE_MISSES) {
+            node_gone(ns, m);
         }
     }
     free(sp.port);
@@ -550,6 +576,13 @@ nodes_reap(struct cluster_nodes *ns)
 {
     for (int i = 0; i < ns->n;) {
         if (ns->v[i].gone && service_clients(ns->v[i].svc) == 0) {
+            uint64_t rw, rd, mv;
+
+            service_cluster_counts(ns->v[i].svc, &rw, &rd, &mv);
+            ns->reaped_rewrites += rw;
+            ns->reaped_redirects += rd;
+            ns->reaped_moved += mv;
+            ns->reaped_failures += service_link_failures(ns->v[i].svc);
             service_free(ns->v[i].svc);
             config_service_free(ns->v[i].sc);
             ns->v[i] = ns->v[--ns->n];
@@ -574,6 +607,8 @@ nodes_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     nodes_reap(ns);
     service_cluster_counts(ns->cl, &rewrites, &redirects, &moved);
+    moved += ns->reaped_moved;
+    failures = ns->reaped_failures;
     for (int i = 0; i < ns->n; i++) {
         service_cluster_counts(ns->v[i].svc, &rewrites, &redirects, &m);
         moved += m;
@@ -655,6 +690,8 @@ cluster_nodes_figures(const struct cluster_nodes *ns, struct svc_figures *f)
     f->cluster_refresh_failures = ns->refresh_failures;
     service_cluster_counts(ns->cl, &f->cluster_rewrites,
                            &f->cluster_redirects, &moved);
+    f->cluster_rewrites += ns->reaped_rewrites;
+    f->cluster_redirects += ns->reaped_redirects;
     for (int i = 0; i < ns->n; i++) {
         service_cluster_counts(ns->v[i].svc, &rewrites, &redirects, &moved);
         f->cluster_rewrites += rewrites;

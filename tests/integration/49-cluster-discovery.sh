@@ -34,7 +34,9 @@ local_port() {
     sed -n "s/.*event=cluster-node service=cache node=127.0.0.1:$(cport "$2") .*listen=127.0.0.1:\([0-9]*\).*/\1/p" "$1" | tail -n 1
 }
 has_port() { [ -n "$(local_port "$1" "$2")" ]; }
-closed() { ! (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
+# closed PORT: nothing listens on it (asked of the kernel: a connection
+# would be one more client of the node)
+closed() { ! ss -Hltn "sport = :$1" | grep -q .; }
 pong() { test "$(rcli "$1" PING 2>&1)" = PONG; }
 
 both_six() { ports_are "$SLOW_A" 6 && ports_are "$FAST_A" 6; }
@@ -108,7 +110,8 @@ for i in $(seq 6); do
     rcli_tls "$(cport "$i")" CLUSTER FORGET "$id7" >/dev/null
 done
 rcli_tls "$(cport 7)" CLUSTER RESET SOFT >/dev/null
-check "node 7 left: its port closes" wait_until 6 closed "$p7"
+check "node 7 left: its port closes (two whole answers without it)" \
+    wait_until 8 closed "$p7"
 check "... logged as gone, with its client still on it" \
     grep -q "event=cluster-node-gone service=cache node=127.0.0.1:$(cport 7) port=$p7 clients=1" "$FAST_LOG"
 check "/metrics: ports in use back to 6" ports_are "$FAST_A" 6
@@ -130,7 +133,10 @@ readyz() {
     head -n 1 <&3
     exec 3<&-
 }
-sleep 1
+node6_down() {
+    test "$(A=$SLOW_A metric "redsleeve_upstream_up{service=\"cache@127.0.0.1:$(cport 6)\"}")" = 0
+}
+check "/metrics: node 6's own upstream_up turns 0" wait_until 10 node6_down
 check "/readyz stays ready with a node down (the cluster fails it over)" \
     grep -q ' 200' <<<"$(readyz)"
 
