@@ -10,12 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 start_cluster 3 1
-base=$("$TOOLS/freeport")
-printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
-{ printf '[global]\nadmin_listen = 127.0.0.1:0\n'
-  printf '[cache]\nmode = cluster\nlisten = 127.0.0.1:0\n'
-  printf 'upstream = 127.0.0.1:%s\ncluster_ports = %s-%s\n' "$(cport 1)" "$base" "$((base + 19))"
-  printf 'ca_file = %s\nauth_password_file = %s\n' "$PKI/ca.crt" "$W/pw"; } >"$W/c.ini"
+cluster_service_ini >"$W/c.ini"
 start_redsleeve rs "$W/c.ini"
 P=$RS_PORT_cache
 A=$RS_PORT_admin

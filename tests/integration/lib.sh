@@ -342,6 +342,17 @@ cluster_meet() {
     local bus=BUS_n$1
     rcli_tls "$(cport 1)" CLUSTER MEET 127.0.0.1 "$(cport "$1")" "${!bus}" >/dev/null
 }
+# cluster_service_ini: [cache], mode = cluster in front of node 1 with 20
+# cluster_ports and the password in $W/pw, and an admin port.
+cluster_service_ini() {
+    local base
+    base=$("$TOOLS/freeport")
+    printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
+    printf '[global]\nadmin_listen = 127.0.0.1:0\n'
+    printf '[cache]\nmode = cluster\nlisten = 127.0.0.1:0\n'
+    printf 'upstream = 127.0.0.1:%s\ncluster_ports = %s-%s\n' "$(cport 1)" "$base" "$((base + 19))"
+    printf 'ca_file = %s\nauth_password_file = %s\n' "$PKI/ca.crt" "$W/pw"
+}
 start_cluster() {
     local np=$1 nr=$2 n i id lo hi
     shift 2
