@@ -54,7 +54,7 @@ TOOLS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.
 PROG    := $(BUILD)/redsleeve
 
 .PHONY: all test test-unit test-integration check-asan check-tsan demo deps clean \
-        install tools node-clients fuzz fuzz-resp fuzz-inline fuzz-config fuzz-cluster soak soak-asan bench bench-cluster bench-report test-workers static image test-image \
+        install tools node-clients fuzz fuzz-resp fuzz-inline fuzz-config fuzz-cluster soak soak-asan bench bench-cluster bench-report test-workers test-shared static image test-image \
         deb test-deb test-pod
 
 all: ./redsleeve
@@ -118,6 +118,13 @@ test-integration: $(PROG) $(TOOLS) $(NODE_CLIENTS)
 # every config they start; NWORKERS in lib.sh scales per-process counts).
 test-workers: $(PROG) $(TOOLS) $(NODE_CLIENTS)
 	@RS_WORKERS=2 REDSLEEVE=$(PROG) TOOLS=$(BUILD)/tools bash \
+	    tests/integration/run.sh
+
+# Every integration test again with pool_mode = shared (RS_POOL_MODE adds
+# it to every service they start): clients on shared links, pinned when
+# they must be.
+test-shared: $(PROG) $(TOOLS) $(NODE_CLIENTS)
+	@RS_POOL_MODE=shared REDSLEEVE=$(PROG) TOOLS=$(BUILD)/tools bash \
 	    tests/integration/run.sh
 
 check-asan: deps

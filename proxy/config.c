@@ -57,6 +57,12 @@ static const struct config_choice mode_choices[] = {
     {NULL, 0, false},
 };
 
+static const struct config_choice pool_mode_choices[] = {
+    {"session", POOL_SESSION, false},
+    {"shared", POOL_SHARED, false},
+    {NULL, 0, false},
+};
+
 static const struct config_choice role_choices[] = {
     {"primary", ROLE_PRIMARY, false},
     {"replica", ROLE_REPLICA, false},
@@ -191,6 +197,8 @@ const struct config_key config_keys[CONFIG_NKEYS] = {
         SOFF(cluster_ports), NULL, 0, 0, NULL, NULL, NULL, 0},
     SK(SK_CLUSTER_REFRESH) = {"cluster_refresh", false, CONFIG_T_DURATION,
         SOFF(cluster_refresh), "30s", 1, 86400, NULL, NULL, NULL, 0},
+    SK(SK_POOL_MODE) = {"pool_mode", false, CONFIG_T_ENUM, SOFF(pool_mode),
+        "session", 0, 0, NULL, pool_mode_choices, NULL, 0},
 };
 
 /* Owned strings of a service that no key sets (derived in validation). */

@@ -37,6 +37,11 @@ enum service_mode {
     MODE_CLUSTER        /* a cluster: a local port per node (cluster.h) */
 };
 
+enum pool_mode {
+    POOL_SESSION = 0,   /* a link per client for its life (default) */
+    POOL_SHARED         /* clients share links; pinned when they must */
+};
+
 enum verify_mode {
     VERIFY_FULL = 0,    /* chain + host name (default) */
     VERIFY_CHAIN,       /* chain only */
@@ -84,6 +89,7 @@ enum service_key {
     SK_MODE,
     SK_CLUSTER_PORTS,
     SK_CLUSTER_REFRESH,
+    SK_POOL_MODE,
     SK_COUNT
 };
 
@@ -237,6 +243,7 @@ struct service_config {
                                    connection 12 h after it) */
 
     int mode;                   /* enum service_mode */
+    int pool_mode;              /* enum pool_mode */
     char *cluster_ports;        /* owned: "LO-HI", mode = cluster */
     int cluster_port_lo;        /* ... parsed in validation */
     int cluster_port_hi;

@@ -16,6 +16,7 @@
 
 #include "auth.h"
 #include "listener.h"
+#include "mux.h"
 #include "pool.h"
 #include "session.h"
 #include "shared.h"
@@ -190,6 +191,19 @@ session_closed(struct session_host *h, void *arg)
     }
 }
 
+/* pool_mode = shared: at most this many shared links per worker (fewer
+ * when pool_max_idle says so). */
+#define SHARED_LINKS_MAX 4
+
+static unsigned
+shared_links(const struct service_config *sc)
+{
+    if (sc->pool_max_idle > 0 && sc->pool_max_idle < SHARED_LINKS_MAX) {
+        return (unsigned)sc->pool_max_idle;
+    }
+    return SHARED_LINKS_MAX;
+}
+
 /* The pool's draining links (pool_set_drain_cb): they hold descriptors
  * too. */
 static void
@@ -279,6 +293,17 @@ service_new(const struct service_config *sc, const struct service_env *env,
     svc->host.closed_cb = session_closed;
     svc->host.stale_cb = stale_seen;
     svc->host.closed_arg = svc;
+    if (sc->pool_mode == POOL_SHARED &&
+        session_host_shared(&svc->host, shared_links(sc)) < 0) {
+        snprintf(err, errlen, "out of memory");
+        *bad_key = SK_POOL_MODE;
+        pool_free(svc->pool);
+        shared_leave(&svc->member);
+        auth_cmd_clear(&svc->auth);
+        SSL_CTX_free(svc->ctx);
+        free(svc);
+        return NULL;
+    }
     pool_set_drain_cb(svc->pool, draining_changed, svc);
     pool_set_idle_limit(svc->pool, env->budget->idle_auto);
     svc->parked_fd = -1;
@@ -447,6 +472,18 @@ service_figures(const struct service *svc, struct svc_figures *f)
     tls_session_counts(svc->ctx, &f->full, &f->resumed);
     f->ls = svc->lstats;
     f->iam_tokens = svc->iam_tokens;
+    if (svc->host.mux != NULL) {
+        struct mux_stats ms;
+
+        mux_get_stats(svc->host.mux, &ms);
+        f->shared = true;
+        f->shared_links = ms.links;
+        f->shared_batches = ms.batches;
+        f->shared_requests = ms.requests;
+        f->shared_failures = ms.failed;
+        f->pinned = svc->host.npinned;
+        memcpy(f->pins, svc->host.pins, sizeof(f->pins));
+    }
     if (svc->sc->iam_user_id != NULL &&
         (f->iam_source = strdup(svc->sc->iam_creds_source)) == NULL) {
         return -1;

@@ -35,6 +35,8 @@
 #include <unistd.h>
 
 #include "cluster_rewrite.h"
+#include "config.h"
+#include "mux.h"
 #include "pool.h"
 #include "resp.h"
 #include "track.h"
@@ -314,8 +316,10 @@ relay_replies(struct session *s, const char *buf, size_t n)
              * reply still reaches the client, then the client is closed
              * at the next command boundary and reconnects. */
             s->stale = true;
-            s->h->stale_cb(s->h, link_peer(s->link), f.head,
-                           s->h->closed_arg);
+            s->h->stale_cb(s->h, s->link != NULL ? link_peer(s->link)
+                                 : s->ml != NULL ? mux_link_peer(s->ml)
+                                 : s->h->sc->upstream,
+                           f.head, s->h->closed_arg);
         }
         if (st == RESP_FRAME && track_reply(&s->tr, &f) && s->swallowing) {
             s->swallowing = false;
@@ -577,6 +581,134 @@ reauth_sweep_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* ------------------------------------------------------------ shared */
+
+static void link_ready(struct link *link, const char *error, void *arg);
+
+/*
+ * pin_when_quiet(s): a shared client needs a link of its own (pin_wait):
+ * once every reply it is owed came back, it takes one from the pool (or
+ * a new one) and what waits in c2u is relayed on it as session mode
+ * relays (scanned, tracked, AUTH after RESET).  0, or -1 when closed.
+ */
+static int
+pin_when_quiet(struct session *s)
+{
+    struct session_host *h = s->h;
+    struct pending p;
+    int r;
+
+    if (track_owed(&s->tr) > 0 || !resp_at_boundary(&s->rp)) {
+        return 0;   /* deliver_cb comes back when they are in */
+    }
+    s->pin_wait = false;
+    s->ml = NULL;
+    s->pinned = true;
+    h->npinned++;
+    pool_note_demand(h->pool, h->npinned);
+    s->state = SESSION_CONNECTING;
+    s->link = pool_take(h->pool);
+    if (s->link != NULL) {
+        s->reused = true;
+        s->state = SESSION_RELAYING;
+        link_set_io(s->link, link_io, s);
+    } else if ((s->link = link_new(h->lp, link_ready, s)) == NULL) {
+        session_close(s, "out-of-memory");
+        return -1;
+    }
+    log_debug("event=pinned s=%016" PRIx64 " service=%s", s->id,
+              h->sc->name);
+    p = s->c2u;
+    memset(&s->c2u, 0, sizeof(s->c2u));
+    r = relay_requests(s, p.data + p.off, p.len);
+    session_pending_release(&p);
+    return r;
+}
+
+/* mux_ops.deliver: reply bytes from s's shared link. */
+static int
+shared_deliver(void *owner, const char *buf, size_t n)
+{
+    struct session *s = owner;
+    int r;
+
+    session_io_count++;
+    s->tx += n;
+    s->h->tx_total += n;
+    session_touch(s);
+    if (relay_replies(s, buf, n) < 0) {
+        return -1;
+    }
+    if (track_owed(&s->tr) == 0 && resp_at_boundary(&s->rp)) {
+        s->ml = NULL;       /* free to go on any link next time */
+        s->ml_bytes = 0;
+    }
+    r = s->pin_wait ? pin_when_quiet(s) : session_shared_resume(s);
+    if (r == 1) {
+        r = pin_when_quiet(s);
+    }
+    if (r < 0 || session_settle(s) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* mux_ops.has_room */
+static bool
+shared_has_room(void *owner)
+{
+    const struct session *s = owner;
+
+    return s->u2c.len < s->h->sc->buffer_limit;
+}
+
+static void refuse(struct session *s, const char *why);
+
+/* mux_ops.failed: the shared link with s's requests failed.  One error,
+ * then s is closed: the link's own error when it never became ready (as
+ * session mode says it), else that they may or may not have run. */
+static void
+shared_failed(void *owner, const char *why, bool sent)
+{
+    struct session *s = owner;
+    char line[SESSION_ERROR_MAX + 160];
+    int n;
+
+    s->ml = NULL;
+    s->up_broken = true;
+    s->unrecyclable = "shared-link-failed";
+    if (!sent) {
+        refuse(s, why);
+        return;
+    }
+    if (resp_at_boundary(&s->rp)) {
+        n = snprintf(line, sizeof(line), "-ERR redsleeve: the shared link "
+                     "to upstream %s (%s) failed (%s); the command may or "
+                     "may not have run\r\n", s->h->sc->name,
+                     s->h->sc->upstream, why);
+        if (n < 0 || (size_t)n >= sizeof(line)) {
+            n = (int)sizeof(line) - 1;
+            memcpy(line + n - 2, "\r\n", 2);
+        }
+        if (to_client(s, line, (size_t)n) < 0) {
+            return;
+        }
+    }
+    (void)session_linger(s, "shared-link-failed");
+}
+
+static const struct mux_ops shared_ops = {
+    shared_deliver, shared_has_room, shared_failed,
+};
+
+int
+session_host_shared(struct session_host *h, unsigned max_links)
+{
+    h->mux = mux_new(h->pool, h->lp, h->scratch, h->scratch_len, &shared_ops,
+                     max_links);
+    return h->mux != NULL ? 0 : -1;
+}
+
 /* Client readable: one read, written on at once when nothing is held. */
 static int
 client_read(struct session *s)
@@ -618,6 +750,11 @@ client_read(struct session *s)
     if (s->state == SESSION_LINGERING || s->up_wdead) {
         return 0;   /* the server is gone: drop */
     }
+    if (s->state == SESSION_SHARED) {
+        int r = session_shared_feed(s, s->h->scratch, (size_t)n);
+
+        return r == 1 ? pin_when_quiet(s) : r;
+    }
     return relay_requests(s, s->h->scratch, (size_t)n);
 }
 
@@ -652,6 +789,9 @@ client_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     if ((what & EV_WRITE) && client_flush(s) < 0) {
         return;
+    }
+    if (s->ml != NULL && !had_room && s->u2c.len < s->h->sc->buffer_limit) {
+        mux_kick(s->ml);    /* its shared link waited for room here */
     }
     if ((what & EV_READ) && client_read(s) < 0) {
         return;
@@ -776,9 +916,11 @@ session_new(struct session_host *h, int fd, const struct sockaddr *addr,
     resp_init(&s->rq, RESP_REQUESTS);
     resp_init(&s->rp, RESP_REPLIES);
     track_init(&s->tr);
-    pool_note_demand(h->pool, h->nsessions + 1);
-    s->link = pool_take(h->pool);
-    if (s->link != NULL) {
+    if (h->mux != NULL) {
+        /* Shared: no link until it needs one of its own. */
+        s->state = SESSION_SHARED;
+    } else if (pool_note_demand(h->pool, h->nsessions + 1),
+               (s->link = pool_take(h->pool)) != NULL) {
         /* A warm link: no handshake on this client's path. */
         s->reused = true;
         s->state = SESSION_RELAYING;
@@ -786,7 +928,7 @@ session_new(struct session_host *h, int fd, const struct sockaddr *addr,
     } else {
         s->link = link_new(h->lp, link_ready, s);
     }
-    if (s->link == NULL) {
+    if (s->link == NULL && s->state != SESSION_SHARED) {
         close(fd);
         free(s);
         return -1;

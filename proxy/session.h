@@ -21,10 +21,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "track.h"
 #include "upstream.h"
 
 struct event_base;
 struct cluster_node_ref;
+struct mux;
 struct pool;
 struct session;
 
@@ -50,6 +52,11 @@ struct session_host {
     int (*node_port)(void *arg, const struct cluster_node_ref *ref,
                      const char *self);
     void *node_arg;                     /* ref: for node_port */
+    struct mux *mux;                    /* owned: pool_mode = shared, its
+                                           shared links; NULL otherwise */
+    unsigned npinned;                   /* shared mode: clients with a
+                                           link of their own now */
+    uint64_t pins[TRACK_PIN_KINDS];     /* ... pinned since start, by why */
     uint64_t cluster_rewrites;          /* replies rewritten ... */
     uint64_t cluster_redirects;         /* ... of them -MOVED / -ASK */
     uint64_t cluster_moved;             /* -MOVED replies seen */
@@ -88,6 +95,11 @@ void session_close_all(struct session_host *h, const char *reason);
 /* Client and link callbacks run by this thread so far (busy_poll watches
  * it to tell activity from an idle loop). */
 extern _Thread_local unsigned long session_io_count;
+
+/* session_host_shared(h, max_links): pool_mode = shared: h's clients go
+ * on at most max_links shared links (h->mux).  0, or -1 on ENOMEM. */
+int session_host_shared(struct session_host *h, unsigned max_links)
+    MUST_CHECK;
 
 /* session_host_clear(h): after session_close_all, frees what h holds. */
 void session_host_clear(struct session_host *h);

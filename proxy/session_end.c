@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mux.h"
 #include "pool.h"
 #include "resp.h"
 #include "track.h"
@@ -98,7 +99,13 @@ session_close(struct session *s, const char *reason)
              "link_end=%s", s->id, h->sc->name, s->client,
              s->link ? link_peer(s->link) : h->sc->upstream, s->rx, s->tx,
              session_elapsed(&s->started, &now), s->reason,
-             s->reused ? "pooled" : "new", link_end);
+             h->mux != NULL && !s->pinned ? "shared"
+             : s->reused ? "pooled" : "new", link_end);
+    mux_forget(s->ml, s);   /* replies still owed to it are dropped */
+    s->ml = NULL;
+    if (s->pinned) {
+        h->npinned--;
+    }
     if (s->link != NULL && why == NULL) {
         pool_recycle(h->pool, s->link, &s->rp, track_owed(&s->tr),
                      track_is_clean(&s->tr));
@@ -180,6 +187,21 @@ session_linger(struct session *s, const char *reason)
 int
 session_settle(struct session *s)
 {
+    if (s->state == SESSION_SHARED) {
+        bool quiet = track_owed(&s->tr) == 0 && resp_at_boundary(&s->rp) &&
+                     !s->pin_wait;
+
+        if (quiet && s->stale) {
+            s->unrecyclable = "stale";
+            return session_linger(s, "failover");
+        }
+        if (quiet && s->client_eof && s->u2c.len == 0) {
+            session_close(s, "client-eof");
+            return -1;
+        }
+        session_update_interest(s);
+        return 0;
+    }
     if (s->state == SESSION_RELAYING && s->stale && s->c2u.len == 0 &&
         track_owed(&s->tr) == 0 && resp_at_boundary(&s->rp)) {
         /* Every reply owed was relayed: close now, never send more. */

@@ -28,8 +28,12 @@
 enum session_state {
     SESSION_CONNECTING = 0,     /* link on its way; client bytes held */
     SESSION_RELAYING,           /* both ways */
-    SESSION_LINGERING           /* FIN sent to the client, draining it */
+    SESSION_LINGERING,          /* FIN sent to the client, draining it */
+    SESSION_SHARED              /* pool_mode = shared, not pinned: no link
+                                   of its own; requests go on h->mux */
 };
+
+#define SESSION_SHARED_INFLIGHT 128 /* a shared client's requests in flight */
 
 /* Bytes one direction could not deliver yet: data[off .. off+len). */
 struct pending {
@@ -53,6 +57,17 @@ struct session {
     bool c_reading;                 /* cev_read is added */
     bool c_writing;                 /* cev_write is added */
     struct link *link;              /* owned: the upstream link */
+    /* pool_mode = shared (session_shared.c) */
+    struct mux_link *ml;            /* ref: the shared link its requests in
+                                       flight are on; NULL when none */
+    size_t ml_bytes;                /* request bytes sent since nothing was
+                                       in flight */
+    bool pin_wait;                  /* needs a link of its own: waits for
+                                       its replies in flight first */
+    bool backlog;                   /* c2u holds whole unscanned requests
+                                       over the in-flight bound */
+    bool pinned;                    /* has a link of its own (counted in
+                                       h->npinned) */
     bool up_read_wants_write;       /* SSL_read said WANT_WRITE */
     bool up_write_wants_read;       /* SSL_write said WANT_READ */
     bool client_eof;                /* client sent FIN */
@@ -135,6 +150,23 @@ double session_elapsed(const struct timeval *from, const struct timeval *to);
 /* session_update_interest(s): the one place that decides what both
  * sockets wait for; every state change ends by calling it. */
 void session_update_interest(struct session *s);
+
+/* ----------------------------------------- defined in session_shared.c */
+
+/*
+ * session_shared_feed(s, buf, n): a shared client's bytes.  Whole requests
+ * that may share a link go to s's shared link (a batch per read); a
+ * request cut short waits in c2u for its end; past the in-flight bound,
+ * the rest waits in c2u (backlog).  Returns 0; -1 when s was closed; 1
+ * when a request needs a link of s's own: pin_wait is set and c2u holds
+ * every byte from that request on, not scanned yet (the request scanner
+ * is back at a boundary), to be relayed on the pinned link.
+ */
+int session_shared_feed(struct session *s, const char *buf, size_t n);
+
+/* session_shared_resume(s): replies came back: requests waiting in c2u
+ * over the bound go on now if they may.  As session_shared_feed. */
+int session_shared_resume(struct session *s);
 
 /* -------------------------------------------- defined in session_end.c */
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "mux.h"
 #include "track.h"
 #include "upstream.h"
 
@@ -241,6 +242,8 @@ session_elapsed(const struct timeval *from, const struct timeval *to)
 void
 session_host_clear(struct session_host *h)
 {
+    mux_free(h->mux);
+    h->mux = NULL;
     if (h->ev_cool != NULL) {
         event_free(h->ev_cool);
         h->ev_cool = NULL;
@@ -258,7 +261,8 @@ void
 session_update_interest(struct session *s)
 {
     const size_t limit = s->h->sc->buffer_limit;
-    bool crd = !s->client_eof && s->c2u.len < limit && !s->stale;
+    bool crd = !s->client_eof && s->c2u.len < limit && !s->stale &&
+               !s->pin_wait && !s->backlog;
     bool cwr = s->u2c.len > 0;
 
     if (s->state == SESSION_LINGERING) {

@@ -145,6 +145,14 @@ stats_figures_add(struct svc_figures *to, const struct svc_figures *from)
     if (from->cluster_ports > to->cluster_ports) {
         to->cluster_ports = from->cluster_ports;    /* every worker binds */
     }
+    to->shared_links += from->shared_links;
+    to->shared_batches += from->shared_batches;
+    to->shared_requests += from->shared_requests;
+    to->shared_failures += from->shared_failures;
+    to->pinned += from->pinned;
+    for (int k = 0; k < TRACK_PIN_KINDS; k++) {
+        to->pins[k] += from->pins[k];
+    }
     to->cluster_refreshes += from->cluster_refreshes;
     to->cluster_refresh_failures += from->cluster_refresh_failures;
     if (from->iam_fetch_failures > to->iam_fetch_failures) {
@@ -154,6 +162,53 @@ stats_figures_add(struct svc_figures *to, const struct svc_figures *from)
     hist_add(&to->ls.handshake, &from->ls.handshake);
     for (int k = 0; k < TLS_FAIL_COUNT; k++) {
         to->ls.tls_failures[k] += from->ls.tls_failures[k];
+    }
+}
+
+/* pool_mode = shared: links, batches, pinned clients. */
+static void
+shared_metrics(struct evbuffer *out, const struct svc_figures *fs,
+               const bool *merged, int n)
+{
+    int i;
+
+    metric_family(out, "redsleeve_shared_links", "gauge",
+           "Shared links open now (pool_mode = shared).");
+    for (i = 0; i < n; i++) {
+        if (!merged[i] && fs[i].shared) {
+            sample(out, "redsleeve_shared_links", fs[i].name, NULL, NULL,
+                   fs[i].shared_links);
+        }
+    }
+    metric_family(out, "redsleeve_shared_batches_total", "counter",
+           "Writes of queued requests on shared links; requests_total / "
+           "batches_total is the mean requests per batch.");
+    metric_family(out, "redsleeve_shared_requests_total", "counter",
+           "Requests sent on shared links.");
+    metric_family(out, "redsleeve_shared_link_failures_total", "counter",
+           "Shared links that failed (each client with a request on it "
+           "got one error and was closed).");
+    metric_family(out, "redsleeve_clients_pinned", "gauge",
+           "Shared-mode clients holding a link of their own now.");
+    metric_family(out, "redsleeve_clients_pinned_total", "counter",
+           "Shared-mode clients pinned to a link of their own, by the "
+           "reason of the request that pinned them.");
+    for (i = 0; i < n; i++) {
+        if (merged[i] || !fs[i].shared) {
+            continue;
+        }
+        sample(out, "redsleeve_shared_batches_total", fs[i].name, NULL, NULL,
+               fs[i].shared_batches);
+        sample(out, "redsleeve_shared_requests_total", fs[i].name, NULL,
+               NULL, fs[i].shared_requests);
+        sample(out, "redsleeve_shared_link_failures_total", fs[i].name,
+               NULL, NULL, fs[i].shared_failures);
+        sample(out, "redsleeve_clients_pinned", fs[i].name, NULL, NULL,
+               fs[i].pinned);
+        for (int k = 1; k < TRACK_PIN_KINDS; k++) {
+            sample(out, "redsleeve_clients_pinned_total", fs[i].name,
+                   "reason", track_pin_names[k], fs[i].pins[k]);
+        }
     }
 }
 
@@ -362,6 +417,7 @@ render_services(struct evbuffer *out, struct svc_figures *fs, int n)
                    fs[i].ls.tls_failures[k]);
         }
     }
+    shared_metrics(out, fs, merged, n);
     metric_family(out, "redsleeve_cluster_nodes", "gauge",
            "Cluster nodes with a local port (mode = cluster).");
     for (i = 0; i < n; i++) {

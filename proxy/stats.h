@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "pool.h"
+#include "track.h"
 #include "upstream.h"
 
 struct evbuffer;
@@ -44,6 +45,13 @@ struct svc_figures {
     unsigned cluster_ports;     /* nodes listening (most of any worker) */
     uint64_t cluster_refreshes; /* our own topology queries answered */
     uint64_t cluster_refresh_failures;  /* ... and failed */
+    bool shared;                /* pool_mode = shared: */
+    unsigned shared_links;      /* shared links now */
+    uint64_t shared_batches;    /* writes of queued requests ... */
+    uint64_t shared_requests;   /* ... and the requests in them */
+    uint64_t shared_failures;   /* shared links that failed */
+    unsigned pinned;            /* clients with a link of their own now */
+    uint64_t pins[TRACK_PIN_KINDS];     /* clients pinned, by why */
     bool node;                  /* a cluster node's service (named
                                    "cluster@host:port"): not in /readyz */
 };

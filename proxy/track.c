@@ -24,6 +24,56 @@ static const struct {
     {"quit", "quit"},
 };
 
+const char *const track_pin_names[TRACK_PIN_KINDS] = {
+    "none", "transaction", "blocking", "select", "hello", "client", "auth",
+    "readonly", "subscribe", "monitor", "reset", "inline", "other",
+    "large-request", "unparsed",
+};
+
+enum track_pin
+track_pin_reason(const struct resp_frame *f)
+{
+    static const struct {
+        const char *name;
+        enum track_pin pin;
+    } named[] = {
+        {"multi", TRACK_PIN_TRANSACTION},   {"watch", TRACK_PIN_TRANSACTION},
+        {"exec", TRACK_PIN_TRANSACTION},    {"discard", TRACK_PIN_TRANSACTION},
+        {"unwatch", TRACK_PIN_TRANSACTION}, {"select", TRACK_PIN_SELECT},
+        {"hello", TRACK_PIN_HELLO},         {"client", TRACK_PIN_CLIENT},
+        {"auth", TRACK_PIN_AUTH},           {"readonly", TRACK_PIN_READONLY},
+        {"readwrite", TRACK_PIN_READONLY},  {"asking", TRACK_PIN_READONLY},
+        {"subscribe", TRACK_PIN_SUBSCRIBE}, {"psubscribe", TRACK_PIN_SUBSCRIBE},
+        {"ssubscribe", TRACK_PIN_SUBSCRIBE},
+        {"unsubscribe", TRACK_PIN_SUBSCRIBE},
+        {"punsubscribe", TRACK_PIN_SUBSCRIBE},
+        {"sunsubscribe", TRACK_PIN_SUBSCRIBE},
+        {"monitor", TRACK_PIN_MONITOR},     {"reset", TRACK_PIN_RESET},
+    };
+    bool clean, blocking, known;
+
+    if (f->type == 'i') {
+        return TRACK_PIN_INLINE;
+    }
+    if (f->name_odd) {
+        return TRACK_PIN_OTHER;
+    }
+    known = track_command_known(f->name, &clean, &blocking);
+    if (known && clean && !blocking) {
+        return TRACK_PIN_NONE;
+    }
+    if (strcmp(f->name, "select") == 0 && f->nelems == 2 && !f->arg1_odd &&
+        strcmp(f->arg1, "0") == 0) {
+        return TRACK_PIN_NONE;      /* db 0 already: changes nothing */
+    }
+    for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+        if (strcmp(f->name, named[i].name) == 0) {
+            return named[i].pin;
+        }
+    }
+    return known && blocking ? TRACK_PIN_BLOCKING : TRACK_PIN_OTHER;
+}
+
 void
 track_init(struct track *t)
 {

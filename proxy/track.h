@@ -107,6 +107,38 @@ bool track_is_blocking(const struct track *t);
  */
 bool track_is_quiet(const struct track *t);
 
+/* Why a shared-mode client (pool_mode = shared) needs a link of its
+ * own for the rest of its life, by the request that says so. */
+enum track_pin {
+    TRACK_PIN_NONE = 0,         /* may go on a shared link */
+    TRACK_PIN_TRANSACTION,      /* MULTI, WATCH, EXEC, DISCARD, UNWATCH */
+    TRACK_PIN_BLOCKING,         /* BLPOP, XREAD, WAIT, ... */
+    TRACK_PIN_SELECT,           /* SELECT of a db other than 0 */
+    TRACK_PIN_HELLO,            /* HELLO (protocol, login, name) */
+    TRACK_PIN_CLIENT,           /* CLIENT SETNAME, TRACKING, REPLY, ... */
+    TRACK_PIN_AUTH,             /* the client's own AUTH */
+    TRACK_PIN_READONLY,         /* READONLY, READWRITE, ASKING */
+    TRACK_PIN_SUBSCRIBE,        /* SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, ... */
+    TRACK_PIN_MONITOR,          /* MONITOR */
+    TRACK_PIN_RESET,            /* RESET */
+    TRACK_PIN_INLINE,           /* an inline (telnet) command */
+    TRACK_PIN_OTHER,            /* not on the allow-list */
+    TRACK_PIN_LARGE,            /* a request longer than buffer_limit */
+    TRACK_PIN_UNPARSED,         /* bytes that are not RESP */
+    TRACK_PIN_KINDS
+};
+
+/* track_pin_names[k]: "transaction", "blocking", ... (metrics, logs). */
+extern const char *const track_pin_names[TRACK_PIN_KINDS];
+
+/*
+ * track_pin_reason(f): whether request f may share a link with other
+ * clients' requests: only a command on the allow-list (touches no
+ * connection state, never blocks), sent as an array, or SELECT 0 (a
+ * shared link is always on db 0).  Pure.
+ */
+enum track_pin track_pin_reason(const struct resp_frame *f);
+
 /* track_command_known(name, clean, blocking): looks name (lowercase) up
  * in the command table; false when Redis' table has no such command. */
 bool track_command_known(const char *name, bool *clean, bool *blocking);

@@ -219,6 +219,17 @@ start_redsleeve() {
             printf '\n[global]\nworkers = %s\n' "$RS_WORKERS" >>"$conf"
         fi
     fi
+    if [[ -n ${RS_POOL_MODE:-} ]] && ! grep -q '^pool_mode' "$conf"; then
+        # make test-shared: the same tests with pool_mode = shared, as the
+        # last line of every service's section (lines before it keep their
+        # numbers).
+        awk -v pm="$RS_POOL_MODE" '
+            /^[[:space:]]*\[/ { if (svc) print "pool_mode = " pm
+                                 svc = ($0 !~ /^[[:space:]]*\[global\]/) }
+            { print }
+            END { if (svc) print "pool_mode = " pm }' "$conf" >"$conf.pm"
+        mv "$conf.pm" "$conf"
+    fi
     run_redsleeve "$name" "$(grep -Eic '^[[:space:]]*(listen|accept)[[:space:]]*=' "$conf")" \
         -c "$conf" "$@"
 }
@@ -227,7 +238,8 @@ start_redsleeve() {
 start_redsleeve_flags() {
     local name=$1
     shift
-    run_redsleeve "$name" 1 "$@" ${RS_WORKERS:+--workers "$RS_WORKERS"}
+    run_redsleeve "$name" 1 "$@" ${RS_WORKERS:+--workers "$RS_WORKERS"} \
+        ${RS_POOL_MODE:+--pool-mode "$RS_POOL_MODE"}
 }
 
 run_redsleeve() {  # run_redsleeve NAME LISTENERS ARGS...

@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""shared-links.py: the pinning rules of pool_mode = shared, seen by real
+clients (python3-redis and raw sockets).
+
+usage: shared-links.py CASE PROXY_PORT DIRECT_PORT CA PASSWORD
+Prints one line per check: "ok NAME" or "FAIL NAME: why".
+"""
+import socket
+import ssl
+import sys
+import threading
+import time
+
+import redis
+
+CASE, PORT, DPORT, CA, PW = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+
+
+def check(name, cond, why=""):
+    print(("ok " if cond else "FAIL ") + name + ("" if cond else ": " + str(why)), flush=True)
+
+
+def proxy(**kw):
+    return redis.Redis(host="127.0.0.1", port=PORT, socket_timeout=20, **kw)
+
+
+def direct():
+    return redis.Redis(host="127.0.0.1", port=DPORT, ssl=True, ssl_ca_certs=CA,
+                       ssl_cert_reqs="required", ssl_check_hostname=False,
+                       password=PW, socket_timeout=20)
+
+
+def server_clients():
+    return int(direct().info("clients")["connected_clients"]) - 1
+
+
+def raw():
+    s = socket.create_connection(("127.0.0.1", PORT))
+    s.settimeout(20)
+    return s
+
+
+def cmd(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def read_line(s, buf):
+    while b"\r\n" not in buf[0]:
+        d = s.recv(65536)
+        if not d:
+            return None
+        buf[0] += d
+    line, buf[0] = buf[0].split(b"\r\n", 1)
+    return line
+
+
+def idle():
+    """Many idle clients cost the server nothing: it sees a handful."""
+    before = server_clients()
+    socks = []
+    for _ in range(300):
+        s = raw()
+        socks.append(s)
+    # every one of them works, one after the other, and stays connected
+    for i, s in enumerate(socks):
+        s.sendall(cmd("SET", "idle:%d" % i, i))
+    good = 0
+    for i, s in enumerate(socks):
+        buf = [b""]
+        good += read_line(s, buf) == b"+OK"
+    check("300 clients each got +OK on shared links", good == 300, good)
+    n = server_clients()
+    check("the server sees a handful of connections for 300 clients "
+          "(%d, was %d)" % (n, before), n <= 8, n)
+    for s in socks:
+        s.close()
+
+
+def state():
+    """Two clients interleave state; each sees only its own."""
+    a, b = proxy(), proxy()
+    a.set("st:k", "zero")
+    a.execute_command("SELECT", 5)
+    a.set("st:k", "five")
+    b.set("st:k2", "b")
+    check("SELECT 5 on A: A reads db 5", a.get("st:k") == b"five", a.get("st:k"))
+    check("... B still reads db 0", b.get("st:k") == b"zero", b.get("st:k"))
+    # MULTI on A while B runs commands
+    c, d = proxy(), proxy()
+    c.execute_command("MULTI")
+    c.execute_command("SET", "tx:k", "in-tx")
+    d.set("tx:k", "outside")
+    c.execute_command("GET", "tx:k")
+    res = c.execute_command("EXEC")
+    check("MULTI/EXEC on C with D writing in between",
+          res == [b"OK", b"in-tx"], res)
+    check("... D's own replies were its own", d.get("tx:k") == b"in-tx", d.get("tx:k"))
+    # WATCH: a change by another client aborts the transaction
+    e, f = proxy(), proxy()
+    e.execute_command("WATCH", "w:k")
+    f.set("w:k", "changed")
+    e.execute_command("MULTI")
+    e.execute_command("SET", "w:k", "mine")
+    check("WATCH on E sees F's write (EXEC aborted)",
+          e.execute_command("EXEC") is None)
+    # CLIENT SETNAME: only the named client has the name
+    g, h = proxy(), proxy()
+    g.execute_command("CLIENT", "SETNAME", "gee")
+    check("CLIENT SETNAME on G: G's name", g.execute_command("CLIENT", "GETNAME") == b"gee")
+    check("... H has none", h.execute_command("CLIENT", "GETNAME") is None,
+          h.execute_command("CLIENT", "GETNAME"))
+    # HELLO 3 on one raw client, RESP2 on the other
+    x, y = raw(), raw()
+    x.sendall(cmd("HELLO", "3") + cmd("SET", "h:k", "v") + cmd("HGETALL", "h:none"))
+    y.sendall(cmd("HGETALL", "h:none"))
+    time.sleep(0.3)
+    bx, by = x.recv(65536), y.recv(65536)
+    check("HELLO 3 on X: a RESP3 map back, then RESP3 replies",
+          bx.startswith(b"%") and bx.endswith(b"+OK\r\n%0\r\n"), bx[-40:])
+    check("... Y still speaks RESP2", by == b"*0\r\n", by)
+    # BLPOP on one client while others run
+    bl = proxy()
+    got = {}
+
+    def blpop():
+        got["v"] = bl.blpop("bl:list", timeout=5)
+    t = threading.Thread(target=blpop)
+    t.start()
+    time.sleep(0.3)
+    others = proxy()
+    t0 = time.time()
+    for i in range(100):
+        others.set("bl:o%d" % i, i)
+    spent = time.time() - t0
+    check("100 commands of another client while BLPOP waits (%.2fs)" % spent,
+          spent < 3, spent)
+    others.rpush("bl:list", "job")
+    t.join(10)
+    check("BLPOP returned the job pushed by another client",
+          got.get("v") == (b"bl:list", b"job"), got)
+    # SUBSCRIBE on one client, others publish and carry on
+    sub = proxy().pubsub()
+    sub.subscribe("news")
+    m = sub.get_message(timeout=5)
+    pub = proxy()
+    pub.publish("news", "hello")
+    msg = None
+    for _ in range(10):
+        msg = sub.get_message(timeout=1)
+        if msg and msg["type"] == "message":
+            break
+    check("SUBSCRIBE on one client gets another's PUBLISH",
+          msg is not None and msg.get("data") == b"hello", (m, msg))
+    check("... the publisher's own replies go on", pub.ping() is True)
+
+
+def big():
+    """A 64 MiB reply to one slow client while 50 others get theirs."""
+    payload = b"x" * (64 << 20)
+    w = proxy()
+    w.set("big:k", payload)
+    check("SET of a 64 MiB value through a shared-mode service",
+          direct().strlen("big:k") == len(payload))
+    s = raw()
+    s.sendall(cmd("GET", "big:k"))
+    got = [0]
+    done = threading.Event()
+
+    def slow_reader():
+        while got[0] < len(payload):
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            got[0] += len(d)
+            time.sleep(0.02)        # about 50 MiB/s at most
+        done.set()
+    t = threading.Thread(target=slow_reader)
+    t.start()
+    time.sleep(0.2)
+    errors, lat = [], []
+
+    def worker(i):
+        c = proxy()
+        for j in range(20):
+            t0 = time.time()
+            c.set("big:o%d" % i, j)
+            v = c.get("big:o%d" % i)
+            lat.append(time.time() - t0)
+            if v != str(j).encode():
+                errors.append((i, j, v))
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(50)]
+    t0 = time.time()
+    for x in ts:
+        x.start()
+    for x in ts:
+        x.join(60)
+    spent = time.time() - t0
+    still = not done.is_set()
+    check("50 clients x 20 SET+GET with their own replies meanwhile",
+          not errors and len(lat) == 1000, errors[:3])
+    check("... and done while the 64 MiB reply was still going out "
+          "(%.2fs, worst %.3fs)" % (spent, max(lat or [0])), still, spent)
+    t.join(60)
+    check("the slow client got all 64 MiB", got[0] >= len(payload) + 10, got[0])
+    w.delete("big:k")
+
+
+def kill():
+    """A shared link killed mid-batch: the clients with a request on it get
+    one error and are closed; the others carry on."""
+    stop = threading.Event()
+    acked = [0] * 20
+    errs = [None] * 20
+
+    def incr(i):
+        s = raw()
+        buf = [b""]
+        while not stop.is_set():
+            s.sendall(cmd("INCR", "kill:n"))
+            line = read_line(s, buf)
+            if line is None:
+                errs[i] = errs[i] or "eof"
+                return
+            if line.startswith(b"-"):
+                errs[i] = line
+                rest = read_line(s, buf)
+                if rest is not None:
+                    errs[i] = b"more after the error: %r" % rest
+                return
+            acked[i] += 1
+    quiet = raw()
+    quiet.sendall(cmd("PING"))
+    qbuf = [b""]
+    read_line(quiet, qbuf)
+    ts = [threading.Thread(target=incr, args=(i,)) for i in range(20)]
+    for x in ts:
+        x.start()
+    time.sleep(0.5)
+    d = direct()
+    killed = d.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+    time.sleep(0.5)
+    stop.set()
+    for x in ts:
+        x.join(10)
+    hit = [e for e in errs if e is not None]
+    check("CLIENT KILL closed %s server connections" % killed, int(killed) >= 1)
+    check("clients with a request on the killed link got one error, then EOF",
+          hit and all(isinstance(e, bytes) and b"shared link" in e and
+                      b"may or may not have run" in e for e in hit), hit[:3])
+    total = int(d.get("kill:n") or 0)
+    check("no acknowledged INCR lost (server %d, acked %d, errored %d)" %
+          (total, sum(acked), len(hit)),
+          sum(acked) <= total <= sum(acked) + len(hit))
+    quiet.sendall(cmd("PING"))
+    check("a client with nothing in flight carries on, same connection",
+          read_line(quiet, qbuf) == b"+PONG")
+
+
+{"idle": idle, "state": state, "big": big, "kill": kill}[CASE]()
