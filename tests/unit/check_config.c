@@ -959,6 +959,7 @@ START_TEST(table_names_pinned)
         "listen_mode", "listen_owner", "iam_user_id", "iam_cache_name",
         "iam_region", "iam_serverless", "aws_profile",
         "iam_reauth_interval", "mode", "cluster_ports", "cluster_refresh",
+        "pool_mode",
     };
 
     ck_assert_int_eq(CONFIG_NKEYS, (int)(sizeof(want) / sizeof(want[0])));
@@ -1035,6 +1036,7 @@ static const struct {
     {"mode", "cluster", "cluster_ports = 7001-7099\n"},
     {"cluster_ports", "7001-7099", "mode = cluster\n"},
     {"cluster_refresh", "10s", "mode = cluster\ncluster_ports = 7001-7099\n"},
+    {"pool_mode", "shared", ""},
 };
 
 #define NSAMPLES ((int)(sizeof(samples) / sizeof(samples[0])))

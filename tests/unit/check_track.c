@@ -331,6 +331,56 @@ START_TEST(command_table)
 }
 END_TEST
 
+/* The pin reason of the one request in text. */
+static enum track_pin
+pin_of(const char *text)
+{
+    struct resp_scanner s;
+    struct resp_frame f;
+    size_t used;
+
+    resp_init(&s, RESP_REQUESTS);
+    ck_assert_int_eq(resp_scan(&s, text, strlen(text), &used, &f),
+                     RESP_FRAME);
+    return track_pin_reason(&f);
+}
+
+START_TEST(pin_reasons)
+{
+    static const struct {
+        const char *req;
+        enum track_pin want;
+    } cases[] = {
+        {"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", TRACK_PIN_NONE},
+        {"*3\r\n$4\r\nEVAL\r\n$1\r\nx\r\n$1\r\n0\r\n", TRACK_PIN_NONE},
+        {"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n", TRACK_PIN_NONE},
+        {"*2\r\n$6\r\nSELECT\r\n$2\r\n00\r\n", TRACK_PIN_SELECT},
+        {"*2\r\n$6\r\nselect\r\n$1\r\n5\r\n", TRACK_PIN_SELECT},
+        {"*1\r\n$5\r\nMULTI\r\n", TRACK_PIN_TRANSACTION},
+        {"*2\r\n$5\r\nWATCH\r\n$1\r\nk\r\n", TRACK_PIN_TRANSACTION},
+        {"*3\r\n$5\r\nBLPOP\r\n$1\r\nk\r\n$1\r\n0\r\n", TRACK_PIN_BLOCKING},
+        {"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$1\r\n0\r\n", TRACK_PIN_BLOCKING},
+        {"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n", TRACK_PIN_HELLO},
+        {"*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$1\r\nn\r\n", TRACK_PIN_CLIENT},
+        {"*2\r\n$4\r\nAUTH\r\n$1\r\np\r\n", TRACK_PIN_AUTH},
+        {"*1\r\n$8\r\nREADONLY\r\n", TRACK_PIN_READONLY},
+        {"*1\r\n$6\r\nASKING\r\n", TRACK_PIN_READONLY},
+        {"*2\r\n$9\r\nSUBSCRIBE\r\n$1\r\nc\r\n", TRACK_PIN_SUBSCRIBE},
+        {"*2\r\n$10\r\nSSUBSCRIBE\r\n$1\r\nc\r\n", TRACK_PIN_SUBSCRIBE},
+        {"*1\r\n$7\r\nMONITOR\r\n", TRACK_PIN_MONITOR},
+        {"*1\r\n$5\r\nRESET\r\n", TRACK_PIN_RESET},
+        {"*1\r\n$7\r\nNOSUCHX\r\n", TRACK_PIN_OTHER},
+        {"*2\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n", TRACK_PIN_OTHER},
+        {"GET k\r\n", TRACK_PIN_INLINE},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ck_assert_msg(pin_of(cases[i].req) == cases[i].want, "case %zu: %s",
+                      i, track_pin_names[pin_of(cases[i].req)]);
+    }
+}
+END_TEST
+
 START_TEST(too_many_resets_break)
 {
     struct track t;
@@ -364,6 +414,7 @@ main(void)
     tcase_add_test(tc, extra_reply_breaks);
     tcase_add_test(tc, reset_then_our_auth_swallowed);
     tcase_add_test(tc, too_many_resets_break);
+    tcase_add_test(tc, pin_reasons);
     tcase_add_test(tc, quiet_points);
     tcase_add_test(tc, clean_sessions);
     tcase_add_loop_test(tc, touching_sessions, 0,
