@@ -54,7 +54,7 @@ TOOLS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.
 PROG    := $(BUILD)/redsleeve
 
 .PHONY: all test test-unit test-integration check-asan check-tsan demo deps clean \
-        install tools node-clients fuzz fuzz-resp fuzz-inline fuzz-config fuzz-cluster soak soak-asan bench bench-cluster bench-report test-workers test-shared static image test-image \
+        install tools node-clients fuzz fuzz-resp fuzz-inline fuzz-config fuzz-cluster soak soak-asan bench bench-cluster bench-report test-workers test-shared check-asan-shared static image test-image \
         deb test-deb test-pod
 
 all: ./redsleeve
@@ -126,6 +126,13 @@ test-workers: $(PROG) $(TOOLS) $(NODE_CLIENTS)
 test-shared: $(PROG) $(TOOLS) $(NODE_CLIENTS)
 	@RS_POOL_MODE=shared REDSLEEVE=$(PROG) TOOLS=$(BUILD)/tools bash \
 	    tests/integration/run.sh
+
+# test-shared under ASan + UBSan (what .ci/run runs).
+check-asan-shared: deps
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(MAKE) --no-print-directory SANITIZE=address,undefined \
+	    test-shared
 
 check-asan: deps
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

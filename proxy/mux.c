@@ -49,6 +49,7 @@ struct mux_link {
     struct link *link;          /* owned */
     bool ready;                 /* handshake and AUTH done */
     bool retired;               /* takes no new owner */
+    bool stale;                 /* ... and is closed, not kept, once quiet */
     bool blocked;               /* the head owner had no room */
     uint64_t frame_bytes;       /* of the reply being read: bytes so far */
     bool read_wants_write;      /* SSL_read said WANT_WRITE */
@@ -173,10 +174,13 @@ ml_give_back(struct mux_link *ml)
     struct link *link = ml->link;
     struct pool *pool = ml->m->pool;
 
-    if (ml->ready) {
+    if (ml->ready && !ml->stale) {
         pool_recycle(pool, link, &ml->rp, 0, true);
     } else {
-        link_free(link, false);
+        if (ml->stale) {
+            pool_note_closed(pool, "stale");
+        }
+        link_free(link, ml->ready);
     }
     ml_free(ml);
 }
@@ -625,6 +629,15 @@ mux_forget(struct mux_link *ml, void *owner)
     if (ml->blocked) {
         mux_kick(ml);
     }
+}
+
+void
+mux_stale(struct mux_link *ml)
+{
+    /* Not freed here: the caller may be inside this link's delivery.
+     * read_replies() or the tick closes it once quiet. */
+    ml->retired = true;
+    ml->stale = true;
 }
 
 void

@@ -73,6 +73,11 @@ int mux_send(struct mux *m, struct mux_link **ml, void *owner,
  * read and dropped. */
 void mux_forget(struct mux_link *ml, void *owner);
 
+/* mux_stale(ml): the server behind ml said it is no longer the primary
+ * (or may not be): ml takes no new owner and is closed once quiet (never
+ * here: safe to call from inside a delivery). */
+void mux_stale(struct mux_link *ml);
+
 /* mux_kick(ml): an owner that had no room has some again. */
 void mux_kick(struct mux_link *ml);
 

@@ -320,6 +320,11 @@ relay_replies(struct session *s, const char *buf, size_t n)
                                  : s->ml != NULL ? mux_link_peer(s->ml)
                                  : s->h->sc->upstream,
                            f.head, s->h->closed_arg);
+            if (s->ml != NULL) {
+                /* Its shared link is on that server too: no new client
+                 * goes on it, and it is closed once quiet. */
+                mux_stale(s->ml);
+            }
         }
         if (st == RESP_FRAME && track_reply(&s->tr, &f) && s->swallowing) {
             s->swallowing = false;
