@@ -59,6 +59,10 @@ track_pin_reason(const struct resp_frame *f)
         return TRACK_PIN_OTHER;
     }
     known = track_command_known(f->name, &clean, &blocking);
+    if (strcmp(f->name, "script") == 0 && strcmp(f->arg1, "debug") == 0) {
+        return TRACK_PIN_OTHER;     /* on the allow-list, yet it changes the
+                                       connection (track_request) */
+    }
     if (known && clean && !blocking) {
         return TRACK_PIN_NONE;
     }

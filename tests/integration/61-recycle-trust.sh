@@ -48,10 +48,12 @@ rcli_tls "$RP" ACL SETUSER "$LONGUSER" on ">$LONGPW" '~*' '&*' '+@all' >/dev/nul
         "pool_min_idle = 0"
     # no AUTH injected: the clients log in themselves (as the bench does)
     svc_ini noinj "$RP" "pool_min_idle = 0"
-    # every pool setting at its default
+    # every pool setting at its default (session mode: a client's own
+    # link goes back; shared mode's rules are test 52's)
     svc_ini dflt "$RP" \
         "auth_user = app" \
-        "auth_password_file = $W/app.pw"
+        "auth_password_file = $W/app.pw" \
+        "pool_mode = session"
 } >"$W/rs.ini"
 start_redsleeve rs "$W/rs.ini"
 LOG=$W/rs.log
@@ -127,7 +129,8 @@ for mode in honest forge; do
     wait_until 10 test -s "$W/fake-$mode.port"
     { printf '[global]\nlog_level = debug\n'
       printf '[f%s]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:%s\n' "$mode" "$(cat "$W/fake-$mode.port")"
-      printf 'verify_host = redis.test\nca_file = %s\npool_min_idle = 0\n' "$PKI/ca.crt"; } >"$W/fake-$mode.ini"
+      # session mode: the next client takes the recycled link whole
+      printf 'verify_host = redis.test\nca_file = %s\npool_min_idle = 0\npool_mode = session\n' "$PKI/ca.crt"; } >"$W/fake-$mode.ini"
     start_redsleeve "rsf$mode" "$W/fake-$mode.ini"
     port_var=RS_PORT_f$mode
     port=${!port_var}
@@ -167,7 +170,8 @@ start_bg fakeslow python3 "$HERE/forge-reset.py" slow \
 wait_until 10 test -s "$W/fake-slow.port"
 { printf '[global]\nlog_level = debug\n'
   printf '[fslow]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:%s\n' "$(cat "$W/fake-slow.port")"
-  printf 'verify_host = redis.test\nca_file = %s\npool_min_idle = 0\ndrain_timeout = 1s\n' "$PKI/ca.crt"; } >"$W/fake-slow.ini"
+  # session mode: the departed client's own link is drained
+  printf 'verify_host = redis.test\nca_file = %s\npool_min_idle = 0\ndrain_timeout = 1s\npool_mode = session\n' "$PKI/ca.crt"; } >"$W/fake-slow.ini"
 start_redsleeve rsfslow "$W/fake-slow.ini"
 python3 "$RAW" send "$RS_PORT_fslow" '*2\r\n$3\r\nGET\r\n$1\r\nk\r\n' rst
 check "an owed reply is waited for only up to drain_timeout (1 s of the server's 6)" \

@@ -219,19 +219,26 @@ start_redsleeve() {
             printf '\n[global]\nworkers = %s\n' "$RS_WORKERS" >>"$conf"
         fi
     fi
-    if [[ -n ${RS_POOL_MODE:-} ]] && ! grep -q '^pool_mode' "$conf"; then
-        # make test-shared: the same tests with pool_mode = shared, as the
-        # last line of every service's section (lines before it keep their
-        # numbers).
-        awk -v pm="$RS_POOL_MODE" '
-            /^[[:space:]]*\[/ { if (svc) print "pool_mode = " pm
-                                 svc = ($0 !~ /^[[:space:]]*\[global\]/) }
-            { print }
-            END { if (svc) print "pool_mode = " pm }' "$conf" >"$conf.pm"
-        mv "$conf.pm" "$conf"
-    fi
+    inject_pool_mode "$conf"
+    RS_CONF=$conf
     run_redsleeve "$name" "$(grep -Eic '^[[:space:]]*(listen|accept)[[:space:]]*=' "$conf")" \
         -c "$conf" "$@"
+}
+
+# inject_pool_mode FILE: make test-shared runs every test with
+# pool_mode = shared: the last line of every service section that does not
+# set pool_mode itself (lines before it keep their numbers).
+inject_pool_mode() {
+    [[ -n ${RS_POOL_MODE:-} ]] || return 0
+    awk -v pm="$RS_POOL_MODE" '
+        function close_section() { if (svc && !has) print "pool_mode = " pm }
+        /^[[:space:]]*\[/ { close_section()
+                             svc = ($0 !~ /^[[:space:]]*\[global\]/); has = 0 }
+        /^[[:space:]]*pool_mode[[:space:]]*=/ { has = 1 }
+        { print }
+        END { close_section() }' "$1" >"$1.pm"
+    cat "$1.pm" >"$1"
+    rm -f "$1.pm"
 }
 
 # start_redsleeve_flags NAME ARGS...: the same for sidecar mode (no file).
@@ -287,6 +294,8 @@ reloads() { grep -c "$1" "$LOG" || true; }   # lines matching $1 in $LOG
 hup_and_wait() {  # hup_and_wait PATTERN: SIGHUP, wait for PATTERN once more
     local before
     before=$(reloads "$1")
+    # a config the test rewrote keeps the mode it started with
+    [[ -z ${RS_CONF:-} || ! -f ${RS_CONF:-} ]] || inject_pool_mode "$RS_CONF"
     kill -HUP "$RS_PID"
     more() { (($(reloads "$1") >= before + 1)); }   # one per reload, any workers
     wait_until 15 more "$1"

@@ -372,6 +372,8 @@ START_TEST(pin_reasons)
         {"*1\r\n$7\r\nNOSUCHX\r\n", TRACK_PIN_OTHER},
         {"*2\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n", TRACK_PIN_OTHER},
         {"GET k\r\n", TRACK_PIN_INLINE},
+        {"*3\r\n$6\r\nSCRIPT\r\n$5\r\nDEBUG\r\n$3\r\nYES\r\n", TRACK_PIN_OTHER},
+        {"*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n$1\r\nx\r\n", TRACK_PIN_NONE},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
