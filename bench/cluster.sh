@@ -7,7 +7,9 @@
 # cost of the rewriting itself: GET of one key of node 1 through node 1's
 # port in cluster mode against the same through a mode = single service
 # in front of node 1, same process.  Prints the medians and the ratios,
-# and writes them to bench/results-cluster.txt (RESULTS moves it).  Loopback only; the cluster and redsleeve are its
+# and writes them to bench/results-cluster.txt (RESULTS moves it).
+# A third target, the same cluster service with pool_mode = shared (its
+# own cluster_ports), runs in the same interleaving (issue #18).  Loopback only; the cluster and redsleeve are its
 # own and stopped at the end.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -27,11 +29,15 @@ printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
   printf '[bench]\nmode = cluster\nlisten = 127.0.0.1:0\nmax_clients = 10000\n'
   printf 'upstream = 127.0.0.1:%s\ncluster_ports = %s-%s\n' "$(cport 1)" "$base" "$((base + 9))"
   printf 'ca_file = %s\nauth_password_file = %s\n' "$PKI/ca.crt" "$W/pw"
+  printf '[bshared]\nmode = cluster\nlisten = 127.0.0.1:0\nmax_clients = 10000\n'
+  printf 'upstream = 127.0.0.1:%s\ncluster_ports = %s-%s\n' "$(cport 1)" "$((base + 10))" "$((base + 19))"
+  printf 'ca_file = %s\nauth_password_file = %s\npool_mode = shared\n' "$PKI/ca.crt" "$W/pw"
   printf '[single]\nlisten = 127.0.0.1:0\nmax_clients = 10000\n'
   printf 'upstream = 127.0.0.1:%s\nverify_host = 127.0.0.1\n' "$(cport 1)"
   printf 'ca_file = %s\nauth_password_file = %s\n' "$PKI/ca.crt" "$W/pw"; } >"$W/bench.ini"
 start_redsleeve rs "$W/bench.ini"
 P=$RS_PORT_bench
+PS=$RS_PORT_bshared
 S=$RS_PORT_single
 # node 1's local port: the one a redirect for its slots names
 redis-cli -p "$P" SET '{b}k' v >/dev/null
@@ -42,6 +48,8 @@ rps() {
     local args=(--cluster -c 50 -P 1 -n "$N" -t "$2" --csv -h 127.0.0.1)
     if [[ $1 == direct ]]; then
         args+=(-p "$(cport 1)" --tls --cacert "$PKI/ca.crt" -a "$REDIS_PASSWORD")
+    elif [[ $1 == shared ]]; then
+        args+=(-p "$PS")
     else
         args+=(-p "$P")
     fi
@@ -58,7 +66,7 @@ rps_key() {
 declare -A got
 for rep in $(seq "$REPS"); do
     for t in get set; do
-        for target in direct redsleeve; do
+        for target in direct redsleeve shared; do
             got[$target,$t]+="$(rps "$target" "$t") "
         done
     done
@@ -72,9 +80,11 @@ done
     for t in get set; do
         d=$(tr ' ' '\n' <<<"${got[direct,$t]}" | grep . | median)
         r=$(tr ' ' '\n' <<<"${got[redsleeve,$t]}" | grep . | median)
-        printf '%s direct_tls=%s redsleeve=%s ratio=%s runs_direct=[%s] runs_redsleeve=[%s]\n' \
+        h=$(tr ' ' '\n' <<<"${got[shared,$t]}" | grep . | median)
+        printf '%s direct_tls=%s redsleeve=%s ratio=%s shared=%s shared_ratio=%s runs_direct=[%s] runs_redsleeve=[%s] runs_shared=[%s]\n' \
             "$t" "$d" "$r" "$(awk -v a="$r" -v b="$d" 'BEGIN {printf "%.2f", a / b}')" \
-            "${got[direct,$t]% }" "${got[redsleeve,$t]% }"
+            "$h" "$(awk -v a="$h" -v b="$d" 'BEGIN {printf "%.2f", a / b}')" \
+            "${got[direct,$t]% }" "${got[redsleeve,$t]% }" "${got[shared,$t]% }"
     done
     c=$(tr ' ' '\n' <<<"${got[node,key]}" | grep . | median)
     g=$(tr ' ' '\n' <<<"${got[single,key]}" | grep . | median)
