@@ -226,7 +226,7 @@ soak-asan: deps
 
 # Side-by-side benchmark: redsleeve beside direct TLS, stunnel and HAProxy.
 bench: ./redsleeve
-	@bash bench/run.sh
+	@SHARED=$${SHARED-1} bash bench/run.sh
 	@python3 bench/report.py bench/results-latest.txt docs
 	@$(MAKE) --no-print-directory bench-cluster
 

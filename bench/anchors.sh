@@ -316,6 +316,10 @@ echo "    redis-tls pid=$REDIS_TLS_PID redis-plain pid=$REDIS_PLAIN_PID"
 
 # ---------------------------------------------------------------- sanity
 cli() { timeout 5 redis-cli --no-auth-warning "$@" 2>&1 || true; }
+# redsleeve addition: a target named *-shared injects AUTH itself (its
+# clients send none: a client's own AUTH would pin it, pool_mode = shared).
+auth_args() { [[ $1 == *-shared ]] || printf -- '-a %s' "$PASSWORD"; }
+auth_pw() { [[ $1 == *-shared ]] || printf '%s' "$PASSWORD"; }
 # redsleeve addition: connections the TLS server accepted (handshakes it did).
 server_conns() {
   cli -h 127.0.0.1 -p "$TLS_PORT" --tls --cacert "$PKI/ca.crt" --sni "$SNI" \
@@ -324,7 +328,7 @@ server_conns() {
 echo "=== sanity (redis-cli PING with AUTH through every target; must be PONG)"
 for t in "${TARGETS[@]}"; do
   # shellcheck disable=SC2086
-  r=$(cli ${T_ARGS[$t]} -a "$PASSWORD" PING)
+  r=$(cli ${T_ARGS[$t]} $(auth_args "$t") PING)
   printf '    %-10s %s\n' "$t" "$r"
   [[ $r == PONG ]] || die "$t does not work"
 done
@@ -352,7 +356,7 @@ for t in "${PROXIES[@]}"; do
   [[ -n ${T_PROXY[$t]:-} ]] || { echo "    $t: no PID, skipped"; continue; }
   port=${T_ARGS[$t]##* }
   log "idle: $t"
-  python3 "$HERE/idle_conns.py" --name "$t" --port "$port" --n "$IDLE_CONNS" --password "$PASSWORD" \
+  python3 "$HERE/idle_conns.py" --name "$t" --port "$port" --n "$IDLE_CONNS" --password "$(auth_pw "$t")" \
     --proxy-pid "${T_PROXY[$t]}" --server-pid "$REDIS_TLS_PID" | tee -a "$IDLE_JSON" | sed 's/^/    /' \
     || echo "    $t: idle test reported failures (see JSON)"
 done
@@ -378,7 +382,7 @@ for rep in $(seq "$REPS"); do
       fi
       k0=$(server_conns); p0=$(cpu_ticks "$pp"); s0=$(cpu_ticks "$sp"); w0=$(date +%s.%N)
       # shellcheck disable=SC2086
-      redis-benchmark ${T_ARGS[$t]} -a "$PASSWORD" $cargs --csv >"$WORK/bench.out" 2>"$WORK/bench.err" || true
+      redis-benchmark ${T_ARGS[$t]} $(auth_args "$t") $cargs --csv >"$WORK/bench.out" 2>"$WORK/bench.err" || true
       w1=$(date +%s.%N); sleep 0.3   # let forked proxies reap their children
       p1=$(cpu_ticks "$pp"); s1=$(cpu_ticks "$sp"); k1=$(server_conns)
       echo "$t,$c,$rep,$((k1 - k0))" >>"$WORK/conns.csv"

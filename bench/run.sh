@@ -54,9 +54,20 @@ exec '$ROOT/redsleeve' -c \"\$BENCH_WORK/$name.ini\""
 # latency it buys and the CPU it costs beside the default.
 [[ -z ${WORKERS:-} ]] || variant 2 "redsleeve-w$WORKERS" "workers = $WORKERS"
 [[ -z ${BUSY_POLL:-} ]] || variant 3 "redsleeve-bp$BUSY_POLL" "busy_poll = $BUSY_POLL"
+# SHARED=1 (make bench sets it): redsleeve with pool_mode = shared as the
+# third target, "redsleeve-shared"; it injects AUTH (its clients send none,
+# a client's own AUTH would pin it; anchors.sh knows the name).
+if [[ -n ${SHARED:-} ]]; then
+  [[ -z ${BUSY_POLL:-} ]] || { echo "run.sh: SHARED and BUSY_POLL both want target 3" >&2; exit 1; }
+  export EXTRA3_PROXY_PORT=6397 EXTRA3_PROXY_NAME=redsleeve-shared
+  export EXTRA3_PROXY_CMD="umask 077; printf '%s\\n' \"\$BENCH_PASSWORD\" >\"\$BENCH_WORK/shared.pw\"
+sed 's/^listen = .*/listen = 127.0.0.1:6397/' \"\$BENCH_WORK/redsleeve.ini\" >\"\$BENCH_WORK/shared.ini\"
+printf 'pool_mode = shared\\nauth_password_file = %s\\n' \"\$BENCH_WORK/shared.pw\" >>\"\$BENCH_WORK/shared.ini\"
+exec '$ROOT/redsleeve' -c \"\$BENCH_WORK/shared.ini\""
+fi
 # The command, for docs/performance.md.
 knobs=""
-for k in REPS CASES WORKERS BUSY_POLL WITH_SOCAT N_AB N_C N_D IDLE_CONNS; do
+for k in REPS CASES WORKERS BUSY_POLL SHARED WITH_SOCAT N_AB N_C N_D IDLE_CONNS; do
   [[ -n ${!k:-} ]] && knobs+="$k=${!k} "
 done
 printf '%smake bench\n' "$knobs" >"$RESULTS.command"
