@@ -133,7 +133,8 @@ def main():
            lambda v: "%.0f %% (%.2f vs %.2f s)" % (100 * v, ca, ch), lambda v: v <= 0.80)
     # The same targets for redsleeve with other settings: more event loops
     # (WORKERS=N, "redsleeve-wN"), busy polling (BUSY_POLL=D, "redsleeve-bpD").
-    for t in sorted({k[0] for k in m if k[0].startswith("redsleeve-")}):
+    for t in sorted({k[0] for k in m if k[0].startswith("redsleeve-")
+                     and not k[0].endswith("-shared")}):
         for c, base, want, lim in (("a", "haproxy", "≥ 1.10×", 1.10),
                                    ("b", "tls", "≥ 70 %", 0.70),
                                    ("d", "tls", "≥ 92 %", 0.92)):
@@ -163,6 +164,37 @@ def main():
                             idle.get("stunnel", {}).get("rss_kib_per_conn", "n/a")),
                         "yes" if v <= 15 else "**no**"))
 
+    # issue #18: pool_mode = shared ("redsleeve-shared", SHARED=1), same run
+    S = "redsleeve-shared"
+    shared = []
+
+    def st(name, want, a, b, fmt, ok):
+        if a is None or b is None or b == 0:
+            shared.append((name, want, "n/a", "**no**"))
+        else:
+            v = a / b
+            shared.append((name, want, fmt(v), "yes" if ok(v) else "**no**"))
+    ops = lambda t, c: get(t, c)["ops"] if get(t, c) else None
+    cpu = lambda t, c: get(t, c)["cpu"] if get(t, c) else None
+    if any(k[0] == S for k in m):
+        st("a: ops/s vs direct TLS", "≥ 1.0×", ops(S, "a"), ops("tls", "a"),
+           lambda v: "%.2f×" % v, lambda v: v >= 1.0)
+        st("a: ops/s vs HAProxy", "≥ 1.4×", ops(S, "a"), ops("haproxy", "a"),
+           lambda v: "%.2f×" % v, lambda v: v >= 1.4)
+        st("a: proxy CPU-s per 100k vs session mode", "< 100 %", cpu(S, "a"),
+           cpu(R, "a"), lambda v: "%.0f %% (%.2f vs %.2f s)" % (
+               100 * v, cpu(S, "a"), cpu(R, "a")), lambda v: v < 1.0)
+        st("d: ops/s vs session mode", "≥ 95 %", ops(S, "d"), ops(R, "d"),
+           lambda v: "%.0f %%" % (100 * v), lambda v: v >= 0.95)
+        st("c: connections/s vs session mode", "≥ 100 %", ops(S, "c"),
+           ops(R, "c"), lambda v: "%.0f %%" % (100 * v), lambda v: v >= 1.0)
+        if S in idle:
+            v = idle[S]["rss_kib_per_conn"]
+            shared.append(("RSS per idle client", "≤ 4 KiB", "%.1f KiB (session "
+                           "mode %s)" % (v, idle.get(R, {}).get(
+                               "rss_kib_per_conn", "n/a")),
+                           "yes" if v <= 4 else "**no**"))
+
     names = [t for t in ORDER if any(k[0] == t for k in m)] + \
             sorted({k[0] for k in m} - set(ORDER))
     os.makedirs(docs, exist_ok=True)
@@ -186,6 +218,16 @@ def main():
     for name, want, got, ok in targets:
         md.append("| %s | %s | %s | %s |" % (name, want, got, ok))
     md.append("")
+    if shared:
+        md.append("## Targets of shared links (issue #18, `pool_mode = shared`)\n")
+        md.append("`redsleeve-shared` is the same redsleeve with `pool_mode = "
+                  "shared`; it injects AUTH, so its clients send none (a "
+                  "client's own AUTH would pin it to a link of its own).\n")
+        md.append("| target | wanted | measured | met |")
+        md.append("| --- | --- | --- | --- |")
+        for name, want, got, ok in shared:
+            md.append("| %s | %s | %s | %s |" % (name, want, got, ok))
+        md.append("")
     md.append("## Medians per case\n")
     md.append("| case | target | ops/s | vs direct TLS | p99 ms | proxy CPU-s / 100k |")
     md.append("| --- | --- | ---: | ---: | ---: | ---: |")
