@@ -47,6 +47,7 @@ static void client_cb(evutil_socket_t fd, short what, void *arg);
 
 _Thread_local unsigned long session_io_count;
 static void link_io(struct link *link, short what, void *arg);
+static void link_ready(struct link *link, const char *error, void *arg);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -109,11 +110,11 @@ flush_c2u(struct session *s)
 }
 
 /*
- * to_client(s, buf, n): delivers n server bytes, holding what the socket
+ * session_to_client(s, buf, n): delivers n server bytes, holding what the socket
  * does not take.  Returns 0, or -1 when the session was closed.
  */
-static int
-to_client(struct session *s, const char *buf, size_t n)
+int
+session_to_client(struct session *s, const char *buf, size_t n)
 {
     ssize_t w = 0;
 
@@ -181,7 +182,7 @@ static int
 hold_release(struct session *s, size_t *seg, size_t pos)
 {
     s->holding = false;
-    if (to_client(s, s->held.data + s->held.off, s->held.len) < 0) {
+    if (session_to_client(s, s->held.data + s->held.off, s->held.len) < 0) {
         return -1;
     }
     session_pending_release(&s->held);
@@ -212,9 +213,9 @@ hold_done(struct session *s, const struct resp_frame *f)
     if (r == 1) {
         s->h->cluster_rewrites++;
         s->h->cluster_redirects += s->hold_kind == CLUSTER_REPLY_REDIRECT;
-        rc = to_client(s, out.buf, out.len);
+        rc = session_to_client(s, out.buf, out.len);
     } else {
-        rc = to_client(s, s->held.data + s->held.off, s->held.len);
+        rc = session_to_client(s, s->held.data + s->held.off, s->held.len);
     }
     free(out.buf);
     if (rc == 0) {
@@ -224,17 +225,17 @@ hold_done(struct session *s, const struct resp_frame *f)
 }
 
 /*
- * relay_replies(s, buf, n): passes server bytes to the client while the
+ * session_relay_replies(s, buf, n): passes server bytes to the client while the
  * reply scanner counts them, dropping the reply to our own AUTH after a
  * client's RESET (which must be +OK).  Returns 0, or -1 when closed.
  */
-static int
-relay_replies(struct session *s, const char *buf, size_t n)
+int
+session_relay_replies(struct session *s, const char *buf, size_t n)
 {
     size_t pos = 0, seg = 0;
 
     if (s->scan_off) {
-        return to_client(s, buf, n);
+        return session_to_client(s, buf, n);
     }
     while (pos < n) {
         struct resp_frame f;
@@ -243,13 +244,13 @@ relay_replies(struct session *s, const char *buf, size_t n)
 
         if (!s->swallowing && resp_at_boundary(&s->rp) && buf[pos] != '>' &&
             track_next_is_ours(&s->tr)) {
-            if (pos > seg && to_client(s, buf + seg, pos - seg) < 0) {
+            if (pos > seg && session_to_client(s, buf + seg, pos - seg) < 0) {
                 return -1;
             }
             s->swallowing = true;
         } else if (s->h->node_port != NULL && !s->swallowing && !s->holding &&
                    resp_at_boundary(&s->rp) && hold_begins(s, buf[pos])) {
-            if (pos > seg && to_client(s, buf + seg, pos - seg) < 0) {
+            if (pos > seg && session_to_client(s, buf + seg, pos - seg) < 0) {
                 return -1;
             }
             seg = pos;
@@ -279,7 +280,7 @@ relay_replies(struct session *s, const char *buf, size_t n)
                          " service=%s reason=\"longer than buffer_limit "
                          "(%zu bytes)\"", s->id, s->h->sc->name,
                          s->h->sc->buffer_limit);
-                if (to_client(s, s->held.data + s->held.off,
+                if (session_to_client(s, s->held.data + s->held.off,
                               s->held.len) < 0) {
                     return -1;
                 }
@@ -348,7 +349,7 @@ relay_replies(struct session *s, const char *buf, size_t n)
     if (s->swallowing || s->holding) {
         return 0;   /* the rest is our reply, or held, still arriving */
     }
-    return n > seg ? to_client(s, buf + seg, n - seg) : 0;
+    return n > seg ? session_to_client(s, buf + seg, n - seg) : 0;
 }
 
 /*
@@ -386,7 +387,7 @@ up_read(struct session *s)
         s->tx += n;
         s->h->tx_total += n;
         session_touch(s);
-        if (relay_replies(s, s->h->scratch, n) < 0) {
+        if (session_relay_replies(s, s->h->scratch, n) < 0) {
             return -1;
         }
         if (!link_has_pending(s->link)) {
@@ -456,12 +457,12 @@ note_cluster_request(struct session *s, const struct resp_frame *f)
 }
 
 /*
- * relay_requests(s, buf, n): passes client bytes on while the request
+ * session_relay_requests(s, buf, n): passes client bytes on while the request
  * scanner counts them; after a client's RESET, our AUTH goes right behind
  * it.  Returns 0, or -1 when closed.
  */
-static int
-relay_requests(struct session *s, const char *buf, size_t n)
+int
+session_relay_requests(struct session *s, const char *buf, size_t n)
 {
     const struct auth_cmd *auth = s->h->lp->auth;
     size_t pos = 0, seg = 0;
@@ -586,31 +587,16 @@ reauth_sweep_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* ------------------------------------------------------------ shared */
-
-static void link_ready(struct link *link, const char *error, void *arg);
-
 /*
- * pin_when_quiet(s): a shared client needs a link of its own (pin_wait):
- * once every reply it is owed came back, it takes one from the pool (or
- * a new one) and what waits in c2u is relayed on it as session mode
- * relays (scanned, tracked, AUTH after RESET).  0, or -1 when closed.
+ * session_take_link(s): s gets a link of its own: an idle one from the
+ * pool (relaying at once) or a new one (connecting; client bytes held
+ * until it is ready).  0, or -1 when s was closed (out of memory).
  */
-static int
-pin_when_quiet(struct session *s)
+int
+session_take_link(struct session *s)
 {
     struct session_host *h = s->h;
-    struct pending p;
-    int r;
 
-    if (track_owed(&s->tr) > 0 || !resp_at_boundary(&s->rp)) {
-        return 0;   /* deliver_cb comes back when they are in */
-    }
-    s->pin_wait = false;
-    s->ml = NULL;
-    s->pinned = true;
-    h->npinned++;
-    pool_note_demand(h->pool, h->npinned);
     s->state = SESSION_CONNECTING;
     s->link = pool_take(h->pool);
     if (s->link != NULL) {
@@ -621,97 +607,7 @@ pin_when_quiet(struct session *s)
         session_close(s, "out-of-memory");
         return -1;
     }
-    log_debug("event=pinned s=%016" PRIx64 " service=%s", s->id,
-              h->sc->name);
-    p = s->c2u;
-    memset(&s->c2u, 0, sizeof(s->c2u));
-    r = relay_requests(s, p.data + p.off, p.len);
-    session_pending_release(&p);
-    return r;
-}
-
-/* mux_ops.deliver: reply bytes from s's shared link. */
-static int
-shared_deliver(void *owner, const char *buf, size_t n)
-{
-    struct session *s = owner;
-    int r;
-
-    session_io_count++;
-    s->tx += n;
-    s->h->tx_total += n;
-    session_touch(s);
-    if (relay_replies(s, buf, n) < 0) {
-        return -1;
-    }
-    if (track_owed(&s->tr) == 0 && resp_at_boundary(&s->rp)) {
-        s->ml = NULL;       /* free to go on any link next time */
-        s->ml_bytes = 0;
-    }
-    r = s->pin_wait ? pin_when_quiet(s) : session_shared_resume(s);
-    if (r == 1) {
-        r = pin_when_quiet(s);
-    }
-    if (r < 0 || session_settle(s) < 0) {
-        return -1;
-    }
     return 0;
-}
-
-/* mux_ops.has_room */
-static bool
-shared_has_room(void *owner)
-{
-    const struct session *s = owner;
-
-    return s->u2c.len < s->h->sc->buffer_limit;
-}
-
-static void refuse(struct session *s, const char *why);
-
-/* mux_ops.failed: the shared link with s's requests failed.  One error,
- * then s is closed: the link's own error when it never became ready (as
- * session mode says it), else that they may or may not have run. */
-static void
-shared_failed(void *owner, const char *why, bool sent)
-{
-    struct session *s = owner;
-    char line[SESSION_ERROR_MAX + 160];
-    int n;
-
-    s->ml = NULL;
-    s->up_broken = true;
-    s->unrecyclable = "shared-link-failed";
-    if (!sent) {
-        refuse(s, why);
-        return;
-    }
-    if (resp_at_boundary(&s->rp)) {
-        n = snprintf(line, sizeof(line), "-ERR redsleeve: the shared link "
-                     "to upstream %s (%s) failed (%s); the command may or "
-                     "may not have run\r\n", s->h->sc->name,
-                     s->h->sc->upstream, why);
-        if (n < 0 || (size_t)n >= sizeof(line)) {
-            n = (int)sizeof(line) - 1;
-            memcpy(line + n - 2, "\r\n", 2);
-        }
-        if (to_client(s, line, (size_t)n) < 0) {
-            return;
-        }
-    }
-    (void)session_linger(s, "shared-link-failed");
-}
-
-static const struct mux_ops shared_ops = {
-    shared_deliver, shared_has_room, shared_failed,
-};
-
-int
-session_host_shared(struct session_host *h, unsigned max_links)
-{
-    h->mux = mux_new(h->pool, h->lp, h->scratch, h->scratch_len, &shared_ops,
-                     max_links);
-    return h->mux != NULL ? 0 : -1;
 }
 
 /* Client readable: one read, written on at once when nothing is held. */
@@ -756,11 +652,10 @@ client_read(struct session *s)
         return 0;   /* the server is gone: drop */
     }
     if (s->state == SESSION_SHARED) {
-        int r = session_shared_feed(s, s->h->scratch, (size_t)n);
-
-        return r == 1 ? pin_when_quiet(s) : r;
+        /* session_shared.c's, through the host (it sits above us) */
+        return s->h->shared_read(s, s->h->scratch, (size_t)n);
     }
-    return relay_requests(s, s->h->scratch, (size_t)n);
+    return session_relay_requests(s, s->h->scratch, (size_t)n);
 }
 
 /* Client writable: drain held server bytes, then pass on a server EOF. */
@@ -840,8 +735,8 @@ link_io(struct link *link, short what, void *arg)
 
 
 /* Writes "-ERR redsleeve: ..." and lingers: the link never became usable. */
-static void
-refuse(struct session *s, const char *why)
+void
+session_refuse(struct session *s, const char *why)
 {
     char line[SESSION_ERROR_MAX + 128];
     int n;
@@ -857,7 +752,7 @@ refuse(struct session *s, const char *why)
     session_pending_release(&s->c2u);   /* never sent anywhere */
     s->up_broken = true;
     s->state = SESSION_RELAYING;
-    if (to_client(s, line, (size_t)n) < 0) {
+    if (session_to_client(s, line, (size_t)n) < 0) {
         return;
     }
     (void)session_linger(s, "upstream-unreachable");
@@ -878,7 +773,7 @@ link_ready(struct link *link, const char *error, void *arg)
                   why);
         link_free(link, false);
         s->link = NULL;
-        refuse(s, why);
+        session_refuse(s, why);
         return;
     }
     pool_note_ok(s->h->pool);

@@ -54,6 +54,9 @@ struct session_host {
     void *node_arg;                     /* ref: for node_port */
     struct mux *mux;                    /* owned: pool_mode = shared, its
                                            shared links; NULL otherwise */
+    /* shared mode: a client's bytes (session_shared.c, set by
+     * session_host_shared); 0, or -1 when it closed the session */
+    int (*shared_read)(struct session *s, const char *buf, size_t n);
     unsigned npinned;                   /* shared mode: clients with a
                                            link of their own now */
     uint64_t pins[TRACK_PIN_KINDS];     /* ... pinned since start, by why */

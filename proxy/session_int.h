@@ -1,12 +1,15 @@
 /*
- * session_int.h: private to session.c, session_end.c and session_io.c;
+ * session_int.h: private to session.c, session_shared.c, session_end.c
+ * and session_io.c;
  * nothing else includes it (the public API is session.h).
  *
  * Owns the layout of struct session and its pending buffers, and declares
- * the functions the three files share.  Calls run one way only:
- * session.c (relays bytes) -> session_end.c (decides how a session ends
- * and frees it) -> session_io.c (buffers, warm list, timer, and what each
- * socket waits for); session.c also calls session_io.c.
+ * the functions the four files share.  Calls run one way only:
+ * session_shared.c (shared mode: dispatch, pinning) -> session.c (relays
+ * bytes) -> session_end.c (decides how a session ends and frees it) ->
+ * session_io.c (buffers, warm list, timer, and what each socket waits
+ * for); session.c also calls session_io.c, and reaches session_shared.c
+ * only through the host's shared_read hook.
  */
 #ifndef REDSLEEVE_SESSION_INT_H
 #define REDSLEEVE_SESSION_INT_H
@@ -151,22 +154,26 @@ double session_elapsed(const struct timeval *from, const struct timeval *to);
  * sockets wait for; every state change ends by calling it. */
 void session_update_interest(struct session *s);
 
-/* ----------------------------------------- defined in session_shared.c */
+/* ------------------------------------------------ defined in session.c */
 
-/*
- * session_shared_feed(s, buf, n): a shared client's bytes.  Whole requests
- * that may share a link go to s's shared link (a batch per read); a
- * request cut short waits in c2u for its end; past the in-flight bound,
- * the rest waits in c2u (backlog).  Returns 0; -1 when s was closed; 1
- * when a request needs a link of s's own: pin_wait is set and c2u holds
- * every byte from that request on, not scanned yet (the request scanner
- * is back at a boundary), to be relayed on the pinned link.
- */
-int session_shared_feed(struct session *s, const char *buf, size_t n);
+/* session_to_client(s, buf, n): delivers n server bytes, holding what the
+ * socket does not take.  0, or -1 when s was closed. */
+int session_to_client(struct session *s, const char *buf, size_t n);
 
-/* session_shared_resume(s): replies came back: requests waiting in c2u
- * over the bound go on now if they may.  As session_shared_feed. */
-int session_shared_resume(struct session *s);
+/* session_relay_replies(s, buf, n): server bytes for s's client, counted,
+ * rewritten in cluster mode.  0, or -1 when s was closed. */
+int session_relay_replies(struct session *s, const char *buf, size_t n);
+
+/* session_relay_requests(s, buf, n): client bytes for s's own link,
+ * counted (AUTH after a RESET).  0, or -1 when s was closed. */
+int session_relay_requests(struct session *s, const char *buf, size_t n);
+
+/* session_refuse(s, why): "-ERR redsleeve: upstream ..." and linger. */
+void session_refuse(struct session *s, const char *why);
+
+/* session_take_link(s): s gets a link of its own (pool or new).  0, or -1
+ * when s was closed. */
+int session_take_link(struct session *s);
 
 /* -------------------------------------------- defined in session_end.c */
 

@@ -17,15 +17,24 @@
  * pin_wait, unscanned bytes from a request boundary (the scanner is at a
  * boundary); otherwise the scanned start of the request being read, or
  * nothing.
+ *
+ * This file also owns the rest of shared mode's session side: the
+ * callbacks its shared links report through (mux_ops: replies, room,
+ * failure), and pinning (pin_when_quiet).  session.c reaches it only
+ * through the host's shared_read hook, set by session_host_shared.
  */
 #include "session.h"
 #include "session_int.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "log.h"
 #include "mux.h"
+#include "pool.h"
 #include "resp.h"
 #include "track.h"
 
@@ -80,10 +89,12 @@ pin_from(struct session *s, const char *buf, size_t fstart, size_t n,
     resp_init(&s->rq, RESP_REQUESTS);   /* rescanned when relayed */
     s->pin_wait = true;
     s->h->pins[why]++;
+    log_debug("event=pin s=%016" PRIx64 " service=%s reason=%s", s->id,
+              s->h->sc->name, track_pin_names[why]);
     return 1;
 }
 
-int
+static int
 session_shared_feed(struct session *s, const char *buf, size_t n)
 {
     size_t pos = 0, seg = 0;
@@ -161,7 +172,7 @@ session_shared_feed(struct session *s, const char *buf, size_t n)
     return send_whole(s, buf + seg, n - seg, nreq);
 }
 
-int
+static int
 session_shared_resume(struct session *s)
 {
     struct pending p;
@@ -176,4 +187,130 @@ session_shared_resume(struct session *s)
     r = session_shared_feed(s, p.data + p.off, p.len);
     session_pending_release(&p);
     return r;
+}
+
+/* ------------------------------------------------------------ pinning */
+
+/*
+ * pin_when_quiet(s): a shared client needs a link of its own (pin_wait):
+ * once every reply it is owed came back, it takes one from the pool (or
+ * a new one) and what waits in c2u is relayed on it as session mode
+ * relays (scanned, tracked, AUTH after RESET).  0, or -1 when closed.
+ */
+static int
+pin_when_quiet(struct session *s)
+{
+    struct session_host *h = s->h;
+    struct pending p;
+    int r;
+
+    if (track_owed(&s->tr) > 0 || !resp_at_boundary(&s->rp)) {
+        return 0;   /* deliver_cb comes back when they are in */
+    }
+    s->pin_wait = false;
+    s->ml = NULL;
+    s->pinned = true;
+    h->npinned++;
+    pool_note_demand(h->pool, h->npinned);
+    if (session_take_link(s) < 0) {
+        return -1;
+    }
+    p = s->c2u;
+    memset(&s->c2u, 0, sizeof(s->c2u));
+    r = session_relay_requests(s, p.data + p.off, p.len);
+    session_pending_release(&p);
+    return r;
+}
+
+/* mux_ops.deliver: reply bytes from s's shared link. */
+static int
+shared_deliver(void *owner, const char *buf, size_t n)
+{
+    struct session *s = owner;
+    int r;
+
+    session_io_count++;
+    s->tx += n;
+    s->h->tx_total += n;
+    session_touch(s);
+    if (session_relay_replies(s, buf, n) < 0) {
+        return -1;
+    }
+    if (track_owed(&s->tr) == 0 && resp_at_boundary(&s->rp)) {
+        s->ml = NULL;       /* free to go on any link next time */
+        s->ml_bytes = 0;
+    }
+    r = s->pin_wait ? pin_when_quiet(s) : session_shared_resume(s);
+    if (r == 1) {
+        r = pin_when_quiet(s);
+    }
+    if (r < 0 || session_settle(s) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* mux_ops.has_room */
+static bool
+shared_has_room(void *owner)
+{
+    const struct session *s = owner;
+
+    return s->u2c.len < s->h->sc->buffer_limit;
+}
+
+/* mux_ops.failed: the shared link with s's requests failed.  One error,
+ * then s is closed: the link's own error when it never became ready (as
+ * session mode says it), else that they may or may not have run. */
+static void
+shared_failed(void *owner, const char *why, bool sent)
+{
+    struct session *s = owner;
+    char line[SESSION_ERROR_MAX + 160];
+    int n;
+
+    s->ml = NULL;
+    s->up_broken = true;
+    s->unrecyclable = "shared-link-failed";
+    if (!sent) {
+        session_refuse(s, why);
+        return;
+    }
+    if (resp_at_boundary(&s->rp)) {
+        n = snprintf(line, sizeof(line), "-ERR redsleeve: the shared link "
+                     "to upstream %s (%s) failed (%s); the command may or "
+                     "may not have run\r\n", s->h->sc->name,
+                     s->h->sc->upstream, why);
+        if (n < 0 || (size_t)n >= sizeof(line)) {
+            n = (int)sizeof(line) - 1;
+            memcpy(line + n - 2, "\r\n", 2);
+        }
+        if (session_to_client(s, line, (size_t)n) < 0) {
+            return;
+        }
+    }
+    (void)session_linger(s, "shared-link-failed");
+}
+
+static const struct mux_ops shared_ops = {
+    shared_deliver, shared_has_room, shared_failed,
+};
+
+/* session_host.shared_read: a shared client's bytes (session.c's
+ * client_read hands them here). */
+static int
+shared_read(struct session *s, const char *buf, size_t n)
+{
+    int r = session_shared_feed(s, buf, n);
+
+    return r == 1 ? pin_when_quiet(s) : r;
+}
+
+int
+session_host_shared(struct session_host *h, unsigned max_links)
+{
+    h->mux = mux_new(h->pool, h->lp, h->scratch, h->scratch_len, &shared_ops,
+                     max_links);
+    h->shared_read = shared_read;
+    return h->mux != NULL ? 0 : -1;
 }
