@@ -188,8 +188,11 @@ int
 session_settle(struct session *s)
 {
     if (s->state == SESSION_SHARED) {
+        /* quiet: every reply is in and nothing whole waits to be sent
+         * (a backlog over the in-flight bound still goes out after the
+         * client's FIN) */
         bool quiet = track_owed(&s->tr) == 0 && resp_at_boundary(&s->rp) &&
-                     !s->pin_wait;
+                     !s->pin_wait && !s->backlog;
 
         if (quiet && s->stale) {
             s->unrecyclable = "stale";

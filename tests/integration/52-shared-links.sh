@@ -2,7 +2,8 @@
 # 52-shared-links: pool_mode = shared.  300 idle clients cost the server a
 # handful of connections; two clients interleaving SELECT, MULTI, WATCH,
 # CLIENT SETNAME, HELLO 3, BLPOP and SUBSCRIBE each see only their own
-# state and replies while others run on shared links; a 64 MiB reply to a
+# state and replies while others run on shared links; 1000 pipelined
+# requests then a FIN all answered; a 64 MiB reply to a
 # slow client does not hold up 50 others; a shared link killed mid-batch
 # (CLIENT KILL) gives the clients with a request on it one error each and
 # leaves the others running; /metrics counts it all.
@@ -35,6 +36,7 @@ run_case() {  # run_case CASE: the driver's lines become checks
 
 run_case idle
 run_case state
+run_case pipe
 run_case big
 run_case kill
 

@@ -260,4 +260,22 @@ def kill():
           read_line(quiet, qbuf) == b"+PONG")
 
 
-{"idle": idle, "state": state, "big": big, "kill": kill}[CASE]()
+def pipe():
+    """A client pipelines far past the in-flight bound (128), then sends
+    its FIN: every reply still arrives, in order."""
+    s = raw()
+    s.sendall(b"".join(cmd("INCR", "pipe:n") for _ in range(1000)))
+    s.shutdown(socket.SHUT_WR)
+    data = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    lines = data.split(b"\r\n")[:-1]
+    want = [b":%d" % i for i in range(1, 1001)]
+    check("1000 pipelined INCRs then FIN: 1000 replies in order",
+          lines == want, (len(lines), lines[:2], lines[-2:]))
+
+
+{"idle": idle, "state": state, "big": big, "kill": kill, "pipe": pipe}[CASE]()
