@@ -51,6 +51,7 @@ struct mux_link {
     bool retired;               /* takes no new owner */
     bool stale;                 /* ... and is closed, not kept, once quiet */
     bool blocked;               /* the head owner had no room */
+    double blocked_since;       /* loop time it first had none */
     uint64_t frame_bytes;       /* of the reply being read: bytes so far */
     bool read_wants_write;      /* SSL_read said WANT_WRITE */
     bool write_wants_read;      /* SSL_write said WANT_READ */
@@ -314,6 +315,9 @@ read_replies(struct mux_link *ml)
 
         if (ml->q_len > 0 && q_at(ml, 0)->owner != NULL &&
             !m->ops->has_room(q_at(ml, 0)->owner)) {
+            if (!ml->blocked) {
+                ml->blocked_since = now_seconds(m);
+            }
             ml->blocked = true;
             break;
         }
@@ -368,8 +372,9 @@ link_fail(struct mux_link *ml, const char *why_in)
 {
     struct mux *m = ml->m;
     char why[MUX_WHY_MAX];
-    void **owners = NULL;
-    size_t nowners = 0;
+    struct mux_entry *q = ml->q;    /* taken: ml is freed before owners
+                                       hear (one may close itself) */
+    size_t head = ml->q_head, len = ml->q_len, mask = ml->q_cap - 1;
     bool sent;
 
     snprintf(why, sizeof(why), "%s", why_in);   /* it may live in link */
@@ -378,30 +383,29 @@ link_fail(struct mux_link *ml, const char *why_in)
              "reason=\"%s\"", m->lp->sc->name,
              ml->ready ? link_peer(ml->link) : m->lp->sc->upstream,
              (unsigned long long)ml->owed, why);
-    if (ml->q_len > 0) {
-        owners = malloc(ml->q_len * sizeof(*owners));
-    }
-    for (size_t i = 0; i < ml->q_len; i++) {
-        void *o = q_at(ml, i)->owner;
-        bool seen = false;
-
-        for (size_t j = 0; o != NULL && j < nowners; j++) {
-            seen |= owners[j] == o;
-        }
-        if (o != NULL && !seen && owners != NULL) {
-            owners[nowners++] = o;
-        }
-    }
     sent = ml->ready;
     if (sent) {
         pool_note_closed(m->pool, "shared-link-failed");
     }
+    ml->q = NULL;
     link_free(ml->link, false);
     ml_free(ml);
-    for (size_t i = 0; i < nowners; i++) {
-        m->ops->failed(owners[i], why, sent);
+    /* Each owner once, in queue order: its later entries are cleared
+     * before it is told. */
+    for (size_t i = 0; i < len; i++) {
+        void *o = q[(head + i) & mask].owner;
+
+        if (o == NULL) {
+            continue;
+        }
+        for (size_t j = i; j < len; j++) {
+            if (q[(head + j) & mask].owner == o) {
+                q[(head + j) & mask].owner = NULL;
+            }
+        }
+        m->ops->failed(o, why, sent);
     }
-    free(owners);
+    free(q);
 }
 
 static void
@@ -494,6 +498,20 @@ choose(struct mux *m)
     return best;
 }
 
+/* Whether an owner other than the head's has replies owed on ml. */
+static bool
+others_wait(struct mux_link *ml)
+{
+    void *head = q_at(ml, 0)->owner;
+
+    for (size_t i = 1; i < ml->q_len; i++) {
+        if (q_at(ml, i)->owner != NULL && q_at(ml, i)->owner != head) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Once a second: links whose login or lifetime is due are retired; quiet
  * ones go back to the pool (it keeps, checks and renews idle links). */
 static void
@@ -516,6 +534,16 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
             (sc->link_max_lifetime > 0 &&
              link_age(ml->link) >= sc->link_max_lifetime)) {
             ml->retired = true;
+        }
+        if (ml->blocked && ml->q_len > 0 && q_at(ml, 0)->owner != NULL &&
+            now - ml->blocked_since >= MUX_STALL_SECONDS && others_wait(ml)) {
+            /* Its reader holds everyone behind it: it goes (its reply's
+             * rest is read and dropped), they carry on. */
+            void *slow_owner = q_at(ml, 0)->owner;
+
+            m->st.evicted++;
+            m->ops->evict(slow_owner);
+            continue;   /* mux_forget kicked the link */
         }
         if (ml->owed == 0 && ml->out_len == 0 && !ml->flushing &&
             (ml->retired || now - ml->quiet_since >= MUX_QUIET_SECONDS)) {
@@ -652,6 +680,12 @@ mux_kick(struct mux_link *ml)
             ml->flushing = true;
         }
     }
+}
+
+bool
+mux_link_retired(const struct mux_link *ml)
+{
+    return ml->retired;
 }
 
 const char *

@@ -11,7 +11,8 @@
  * come from the service's pool and go back to it, clean, once quiet; a
  * link is retired (no new owners, back to the pool once quiet) when its
  * login or its lifetime is due.  A link that fails tells every owner with
- * requests on it, once.  mux.c knows nothing of sessions: it calls back
+ * requests on it, once.  An owner that takes no reply bytes for
+ * MUX_STALL_SECONDS while others wait behind it is evicted.  mux.c knows nothing of sessions: it calls back
  * through struct mux_ops.
  */
 #ifndef REDSLEEVE_MUX_H
@@ -38,13 +39,19 @@ struct mux_ops {
      * dropped; the link is gone, owner must forget it.  Once per owner.
      * sent: the link was ready, so they may have run; else none left. */
     void (*failed)(void *owner, const char *why, bool sent);
+    /* owner took no reply bytes for MUX_STALL_SECONDS while others wait
+     * behind it on its link: it is to be closed (it calls mux_forget). */
+    void (*evict)(void *owner);
 };
+
+#define MUX_STALL_SECONDS 10.0  /* a reader this slow is evicted */
 
 struct mux_stats {
     unsigned links;             /* shared links now (ready or coming) */
     uint64_t batches;           /* writes of queued requests */
     uint64_t requests;          /* requests in them */
     uint64_t failed;            /* shared links that failed */
+    uint64_t evicted;           /* owners closed as too slow a reader */
 };
 
 /*
@@ -80,6 +87,10 @@ void mux_stale(struct mux_link *ml);
 
 /* mux_kick(ml): an owner that had no room has some again. */
 void mux_kick(struct mux_link *ml);
+
+/* mux_link_retired(ml): ml takes no new requests (login or lifetime due,
+ * or stale): its owners wait until they owe nothing, then move. */
+bool mux_link_retired(const struct mux_link *ml);
 
 /* mux_link_peer(ml): "address:port" of the server behind ml. */
 const char *mux_link_peer(const struct mux_link *ml);

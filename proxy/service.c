@@ -494,6 +494,7 @@ service_figures(const struct service *svc, struct svc_figures *f)
         f->shared_batches = ms.batches;
         f->shared_requests = ms.requests;
         f->shared_failures = ms.failed;
+        f->shared_evictions = ms.evicted;
         f->pinned = svc->host.npinned;
         memcpy(f->pins, svc->host.pins, sizeof(f->pins));
     }

@@ -188,17 +188,17 @@ int
 session_settle(struct session *s)
 {
     if (s->state == SESSION_SHARED) {
-        /* quiet: every reply is in and nothing whole waits to be sent
-         * (a backlog over the in-flight bound still goes out after the
-         * client's FIN) */
-        bool quiet = track_owed(&s->tr) == 0 && resp_at_boundary(&s->rp) &&
-                     !s->pin_wait && !s->backlog;
+        /* in: every reply owed is in; a stale client then goes at once
+         * (what waits is never sent), any other once nothing whole waits
+         * either (a backlog still goes out after the client's FIN) */
+        bool in = track_owed(&s->tr) == 0 && resp_at_boundary(&s->rp);
 
-        if (quiet && s->stale) {
+        if (in && s->stale) {
             s->unrecyclable = "stale";
             return session_linger(s, "failover");
         }
-        if (quiet && s->client_eof && s->u2c.len == 0) {
+        if (in && !s->pin_wait && !s->backlog && s->client_eof &&
+            s->u2c.len == 0) {
             session_close(s, "client-eof");
             return -1;
         }

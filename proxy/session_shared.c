@@ -65,12 +65,14 @@ keep(struct session *s, const char *buf, size_t n)
     return 0;
 }
 
-/* Whether s may send more now (the in-flight bounds). */
+/* Whether s may send more now: the in-flight bounds, and its link still
+ * takes requests (a retired one is left once nothing is owed on it). */
 static bool
 may_send(const struct session *s)
 {
     return track_owed(&s->tr) < SESSION_SHARED_INFLIGHT &&
-           s->ml_bytes < s->h->sc->buffer_limit;
+           s->ml_bytes < s->h->sc->buffer_limit &&
+           (s->ml == NULL || !mux_link_retired(s->ml));
 }
 
 /*
@@ -240,7 +242,11 @@ shared_deliver(void *owner, const char *buf, size_t n)
         s->ml = NULL;       /* free to go on any link next time */
         s->ml_bytes = 0;
     }
-    r = s->pin_wait ? pin_when_quiet(s) : session_shared_resume(s);
+    if (s->stale) {
+        r = 0;      /* it sends nothing more (session_settle closes it) */
+    } else {
+        r = s->pin_wait ? pin_when_quiet(s) : session_shared_resume(s);
+    }
     if (r == 1) {
         r = pin_when_quiet(s);
     }
@@ -292,8 +298,23 @@ shared_failed(void *owner, const char *why, bool sent)
     (void)session_linger(s, "shared-link-failed");
 }
 
+/* mux_ops.evict: s took no reply bytes for MUX_STALL_SECONDS while other
+ * clients waited behind it on its shared link. */
+static void
+shared_evict(void *owner)
+{
+    struct session *s = owner;
+
+    log_warn("event=slow-reader s=%016" PRIx64 " service=%s client=%s "
+             "action=\"closed: other clients waited behind it for %.0f s on "
+             "a shared link\"", s->id, s->h->sc->name, s->client,
+             MUX_STALL_SECONDS);
+    s->up_broken = true;
+    session_close(s, "slow-reader");
+}
+
 static const struct mux_ops shared_ops = {
-    shared_deliver, shared_has_room, shared_failed,
+    shared_deliver, shared_has_room, shared_failed, shared_evict,
 };
 
 /* session_host.shared_read: a shared client's bytes (session.c's

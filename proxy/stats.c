@@ -149,6 +149,7 @@ stats_figures_add(struct svc_figures *to, const struct svc_figures *from)
     to->shared_batches += from->shared_batches;
     to->shared_requests += from->shared_requests;
     to->shared_failures += from->shared_failures;
+    to->shared_evictions += from->shared_evictions;
     to->pinned += from->pinned;
     for (int k = 0; k < TRACK_PIN_KINDS; k++) {
         to->pins[k] += from->pins[k];
@@ -165,46 +166,57 @@ stats_figures_add(struct svc_figures *to, const struct svc_figures *from)
     }
 }
 
-/* pool_mode = shared: links, batches, pinned clients. */
+/* pool_mode = shared: links, batches, pinned clients.  One counter or
+ * gauge of svc_figures per family (its offset), each family whole. */
+static void
+shared_family(struct evbuffer *out, const struct svc_figures *fs,
+              const bool *merged, int n, const char *name, const char *type,
+              const char *help, size_t at, bool wide)
+{
+    metric_family(out, name, type, help);
+    for (int i = 0; i < n; i++) {
+        const char *f = (const char *)&fs[i] + at;
+
+        if (!merged[i] && fs[i].shared) {
+            sample(out, name, fs[i].name, NULL, NULL,
+                   wide ? *(const uint64_t *)(const void *)f
+                        : *(const unsigned *)(const void *)f);
+        }
+    }
+}
+
 static void
 shared_metrics(struct evbuffer *out, const struct svc_figures *fs,
                const bool *merged, int n)
 {
-    int i;
-
-    metric_family(out, "redsleeve_shared_links", "gauge",
-           "Shared links open now (pool_mode = shared).");
-    for (i = 0; i < n; i++) {
-        if (!merged[i] && fs[i].shared) {
-            sample(out, "redsleeve_shared_links", fs[i].name, NULL, NULL,
-                   fs[i].shared_links);
-        }
-    }
-    metric_family(out, "redsleeve_shared_batches_total", "counter",
-           "Writes of queued requests on shared links; requests_total / "
-           "batches_total is the mean requests per batch.");
-    metric_family(out, "redsleeve_shared_requests_total", "counter",
-           "Requests sent on shared links.");
-    metric_family(out, "redsleeve_shared_link_failures_total", "counter",
-           "Shared links that failed (each client with a request on it "
-           "got one error and was closed).");
-    metric_family(out, "redsleeve_clients_pinned", "gauge",
-           "Shared-mode clients holding a link of their own now.");
+#define SF(name, type, help, field, wide)                                    \
+    shared_family(out, fs, merged, n, name, type, help,                     \
+                  offsetof(struct svc_figures, field), wide)
+    SF("redsleeve_shared_links", "gauge",
+       "Shared links open now (pool_mode = shared).", shared_links, false);
+    SF("redsleeve_shared_batches_total", "counter",
+       "Writes of queued requests on shared links; requests_total / "
+       "batches_total is the mean requests per batch.", shared_batches, true);
+    SF("redsleeve_shared_requests_total", "counter",
+       "Requests sent on shared links.", shared_requests, true);
+    SF("redsleeve_shared_link_failures_total", "counter",
+       "Shared links that failed (each client with a request on it got one "
+       "error and was closed).", shared_failures, true);
+    SF("redsleeve_shared_slow_readers_total", "counter",
+       "Shared-mode clients closed because they took no reply bytes for "
+       "10 s while other clients waited behind them.", shared_evictions,
+       true);
+    SF("redsleeve_clients_pinned", "gauge",
+       "Shared-mode clients holding a link of their own now.", pinned,
+       false);
+#undef SF
     metric_family(out, "redsleeve_clients_pinned_total", "counter",
            "Shared-mode clients pinned to a link of their own, by the "
            "reason of the request that pinned them.");
-    for (i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++) {
         if (merged[i] || !fs[i].shared) {
             continue;
         }
-        sample(out, "redsleeve_shared_batches_total", fs[i].name, NULL, NULL,
-               fs[i].shared_batches);
-        sample(out, "redsleeve_shared_requests_total", fs[i].name, NULL,
-               NULL, fs[i].shared_requests);
-        sample(out, "redsleeve_shared_link_failures_total", fs[i].name,
-               NULL, NULL, fs[i].shared_failures);
-        sample(out, "redsleeve_clients_pinned", fs[i].name, NULL, NULL,
-               fs[i].pinned);
         for (int k = 1; k < TRACK_PIN_KINDS; k++) {
             sample(out, "redsleeve_clients_pinned_total", fs[i].name,
                    "reason", track_pin_names[k], fs[i].pins[k]);

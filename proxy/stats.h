@@ -50,6 +50,7 @@ struct svc_figures {
     uint64_t shared_batches;    /* writes of queued requests ... */
     uint64_t shared_requests;   /* ... and the requests in them */
     uint64_t shared_failures;   /* shared links that failed */
+    uint64_t shared_evictions;  /* clients closed as too slow a reader */
     unsigned pinned;            /* clients with a link of their own now */
     uint64_t pins[TRACK_PIN_KINDS];     /* clients pinned, by why */
     bool node;                  /* a cluster node's service (named

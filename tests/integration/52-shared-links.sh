@@ -6,7 +6,8 @@
 # requests then a FIN all answered; a 64 MiB reply to a
 # slow client does not hold up 50 others; a shared link killed mid-batch
 # (CLIENT KILL) gives the clients with a request on it one error each and
-# leaves the others running; /metrics counts it all.
+# leaves the others running; a client that never reads its reply is
+# closed after 10 s when others wait behind it; /metrics counts it all.
 . "$(dirname "$0")/lib.sh"
 
 start_redis_tls main
@@ -16,21 +17,24 @@ printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
     printf '[global]\nadmin_listen = 127.0.0.1:0\n'
     svc_ini shared "$RP" "auth_password_file = $W/pw" \
         "pool_mode = shared" "pool_min_idle = 1" "pool_max_idle = 4"
+    # one shared link only: a slow reader holds everyone behind it
+    svc_ini one "$RP" "auth_password_file = $W/pw" \
+        "pool_mode = shared" "pool_min_idle = 0" "pool_max_idle = 1"
 } >"$W/rs.ini"
 start_redsleeve rs "$W/rs.ini"
 LOG=$W/rs.log
 A=$RS_PORT_admin
 P=$RS_PORT_shared
 
-run_case() {  # run_case CASE: the driver's lines become checks
-    local line
+run_case() {  # run_case CASE [PORT]: the driver's lines become checks
+    local line port=${2:-$P}
     while IFS= read -r line; do
         case $line in
         "ok "*) ok "${line#ok }" ;;
         "FAIL "*) fail "${line#FAIL }" "" ;;
         *) fail "driver ($1) said: $line" "" ;;
         esac
-    done < <(/usr/bin/python3 "$(dirname "$0")/shared-links.py" "$1" "$P" \
+    done < <(/usr/bin/python3 "$(dirname "$0")/shared-links.py" "$1" "$port" \
         "$RP" "$PKI/ca.crt" "$REDIS_PASSWORD" 2>&1)
 }
 
@@ -39,6 +43,7 @@ run_case state
 run_case pipe
 run_case big
 run_case kill
+run_case slow "$RS_PORT_one"
 
 pins() { metric "redsleeve_clients_pinned_total{service=\"shared\",reason=\"$1\"}"; }
 for r in select transaction client hello blocking subscribe large-request; do
@@ -54,6 +59,12 @@ else fail "shared batches counted" "batches [$b] requests [$q]"; fi
 f=$(metric 'redsleeve_shared_link_failures_total{service="shared"}')
 if [[ -n $f ]] && ((f >= 1)); then ok "the killed shared link counted ($f)"
 else fail "the killed shared link counted" "got [$f]"; fi
+s=$(metric 'redsleeve_shared_slow_readers_total{service="one"}')
+if [[ $s == 1 ]]; then ok "the slow reader counted"
+else fail "the slow reader counted" "got [$s]"; fi
+if expect_log "$LOG" "event=slow-reader s=[0-9a-f]* service=one "; then
+    ok "the slow reader logged"
+else fail "the slow reader logged" ""; fi
 if expect_log "$LOG" "event=shared-link-failed service=shared"; then
     ok "the failed shared link logged"
 else fail "the failed shared link logged" ""; fi

@@ -278,4 +278,39 @@ def pipe():
           lines == want, (len(lines), lines[:2], lines[-2:]))
 
 
-{"idle": idle, "state": state, "big": big, "kill": kill, "pipe": pipe}[CASE]()
+def slow():
+    """(A service with one shared link.)  A client that never reads its
+    long reply holds the link; after 10 s it is closed and the client
+    queued behind it gets its reply."""
+    w = proxy()
+    w.set("slow:big", b"y" * (32 << 20))   # more than the sockets hold
+    a = raw()
+    a.sendall(cmd("GET", "slow:big"))      # never read
+    time.sleep(0.5)
+    b = raw()
+    t0 = time.time()
+    b.sendall(cmd("GET", "slow:small"))
+    buf = [b""]
+    b.sendall(cmd("SET", "slow:small", "ok"))
+    first = read_line(b, buf)
+    spent = time.time() - t0
+    check("a client behind a reader that never reads gets its reply once "
+          "that reader is closed (%.1fs)" % spent,
+          first == b"$-1" and 8 <= spent <= 19, (first, spent))
+    check("... and its next reply at once", read_line(b, buf) == b"+OK")
+    a.settimeout(5)
+    try:
+        got = 0
+        while True:
+            d = a.recv(1 << 20)
+            if not d:
+                break
+            got += len(d)
+        closed = True
+    except OSError:
+        closed = False
+    check("the slow reader was closed (after %d bytes)" % got, closed)
+
+
+{"idle": idle, "state": state, "big": big, "kill": kill, "pipe": pipe,
+ "slow": slow}[CASE]()
