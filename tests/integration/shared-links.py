@@ -224,7 +224,12 @@ def kill():
         s = raw()
         buf = [b""]
         while not stop.is_set():
-            s.sendall(cmd("INCR", "kill:n"))
+            # a script that keeps the server busy a little (EVAL may share
+            # a link): requests of the other clients are always waiting at
+            # the server when the kill runs, whatever the worker count
+            s.sendall(cmd("EVAL", "local i = 0 while i < 20000 do i = i + 1 "
+                          "end return redis.call('INCR', KEYS[1])", 1,
+                          "kill:n"))
             line = read_line(s, buf)
             if line is None:
                 errs[i] = errs[i] or "eof"
