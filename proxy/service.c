@@ -61,24 +61,14 @@ struct service {
  * links to that server in every worker.
  */
 
-/* The descriptors are spent: clients (two each; one while a shared-mode
- * client holds no link of its own) and draining links (one each) fill the
- * budget. */
+/* The descriptors are spent: clients (two each) and draining links (one
+ * each) fill the budget.  A shared-mode client holds one until it is
+ * pinned, but pinning takes the second without asking: it is counted as
+ * two from the start, or a burst of pins could run out of descriptors. */
 static bool
 budget_spent(const struct client_budget *b)
 {
-    unsigned light = 0;
-
-    for (const struct service *s = b->services; s != NULL; s = s->bnext) {
-        if (s->host.mux != NULL && s->host.nsessions >= s->host.npinned) {
-            light += s->host.nsessions - s->host.npinned;
-        }
-    }
-    if (light > b->live) {
-        light = b->live;
-    }
-    return b->live - light + (light + 1) / 2 + (b->draining + 1) / 2 >=
-           b->cap;
+    return b->live + (b->draining + 1) / 2 >= b->cap;
 }
 
 /* Accepting pauses at max_clients, or while the shared budget is spent. */
@@ -116,8 +106,7 @@ serve(struct service *svc, int fd, const struct sockaddr *addr, int addrlen)
     svc->budget->live++;
     if (budget_spent(svc->budget)) {
         log_warn("event=clients-capped clients=%u reason=\"descriptor "
-                 "limit: every client needs two, one while it shares "
-                 "links\" action=\"accepting "
+                 "limit: every client needs two\" action=\"accepting "
                  "resumes as clients leave (raise LimitNOFILE / ulimit -n "
                  "for more)\"", svc->budget->live);
         update_pause_all(svc->budget);
