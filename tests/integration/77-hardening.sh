@@ -187,7 +187,14 @@ if ((EUID == 0)) && ! ldd "$REDSLEEVE" | grep -q 'lib[at]san'; then
         test "$(rcli "$RS_PORT_wipe" PING)" = PONG
     rcli_tls "$RP" CLIENT KILL USER wiper >/dev/null
     wait_until 10 bash -c "redis-cli -h 127.0.0.1 -p $RS_PORT_wipe PING | grep -q PONG"
-    scan=$(python3 "$(dirname "$0")/memscan.py" "$RS_PID" "$OLD")
+    # The old service (its AUTH command and config) is freed once its
+    # killed links are seen closed, which a loaded machine may see after
+    # the PING above: poll, and report the last scan.
+    for _ in $(seq 50); do
+        scan=$(python3 "$(dirname "$0")/memscan.py" "$RS_PID" "$OLD")
+        [[ $(head -1 <<<"$scan") == 0 ]] && break
+        sleep 0.2
+    done
     check "wipe: no copy of the old password is left in the process ($(tr '\n' ';' <<<"$scan"))" \
         test "$(head -1 <<<"$scan")" = 0
     stop_bg wipe
