@@ -19,11 +19,13 @@
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
+#include "buf.h"
 #include "config.h"
 #include "log.h"
 #include "pool.h"
@@ -35,6 +37,8 @@
 #define MUX_QUIET_SECONDS 5.0   /* a link with nothing owed this long goes
                                    back to the pool */
 #define MUX_WHY_MAX 256
+#define MUX_OUT_KEEP (64 * 1024)    /* a batch buffer up to this size is
+                                       kept between batches */
 #define MUX_LONG_REPLY (64 * 1024)  /* a reply this long so far makes its
                                        link the last choice */
 
@@ -57,8 +61,7 @@ struct mux_link {
     bool write_wants_read;      /* SSL_write said WANT_READ */
     bool flushing;              /* ev_flush is active */
     struct event ev_flush;      /* owned: the batch write */
-    char *out;                  /* owned: requests not written yet */
-    size_t out_off, out_len, out_cap;
+    struct buf out;             /* owned: requests not written yet */
     unsigned out_reqs;          /* requests queued since the last write */
     struct mux_entry *q;        /* owned: ring of owners owed replies */
     size_t q_head, q_len, q_cap;
@@ -131,6 +134,19 @@ q_push(struct mux_link *ml, void *owner, unsigned n)
     return 0;
 }
 
+/* Takes back the q_push(ml, owner, n) just done. */
+static void
+q_unpush(struct mux_link *ml, unsigned n)
+{
+    struct mux_entry *tail = q_at(ml, ml->q_len - 1);
+
+    if (tail->n > n) {
+        tail->n -= n;   /* it was added to the owner's entry */
+    } else {
+        ml->q_len--;
+    }
+}
+
 /* ------------------------------------------------------------ links */
 
 static void
@@ -142,7 +158,7 @@ watch(struct mux_link *ml)
         return;
     }
     rd = !ml->blocked || ml->write_wants_read;
-    wr = (ml->out_len > 0 && !ml->write_wants_read) || ml->read_wants_write;
+    wr = (ml->out.len > 0 && !ml->write_wants_read) || ml->read_wants_write;
     link_watch(ml->link, rd, wr);
 }
 
@@ -162,7 +178,7 @@ ml_free(struct mux_link *ml)
     }
     m->nlinks--;
     event_del(&ml->ev_flush);
-    free(ml->out);
+    buf_release(&ml->out);
     free(ml->q);
     free(ml);
 }
@@ -193,18 +209,18 @@ flush_out(struct mux_link *ml)
     enum link_io st;
 
     ml->write_wants_read = false;
-    if (ml->out_len > 0 && ml->out_reqs > 0) {
+    if (ml->out.len > 0 && ml->out_reqs > 0) {
         ml->m->st.batches++;
         ml->m->st.requests += ml->out_reqs;
         ml->out_reqs = 0;
     }
-    while (ml->out_len > 0) {
-        size_t w = link_write(ml->link, ml->out + ml->out_off, ml->out_len,
-                              &st);
+    while (ml->out.len > 0) {
+        size_t w = link_write(ml->link, ml->out.data + ml->out.off,
+                              ml->out.len, &st);
 
         if (w > 0) {
-            ml->out_off += w;
-            ml->out_len -= w;
+            /* a big batch's buffer is not kept while quiet */
+            buf_consume(&ml->out, w, MUX_OUT_KEEP);
             continue;
         }
         if (st == LINK_IO_WANT_READ) {
@@ -215,14 +231,6 @@ flush_out(struct mux_link *ml)
             return -1;
         }
         break;
-    }
-    if (ml->out_len == 0) {
-        ml->out_off = 0;
-        if (ml->out_cap > 64 * 1024) {
-            free(ml->out);      /* a big batch: not kept while quiet */
-            ml->out = NULL;
-            ml->out_cap = 0;
-        }
     }
     watch(ml);
     return 0;
@@ -238,7 +246,7 @@ flush_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     ml->flushing = false;
-    if (!ml->ready || (ml->out_len > 0 && flush_out(ml) < 0)) {
+    if (!ml->ready || (ml->out.len > 0 && flush_out(ml) < 0)) {
         return;
     }
     if (!ml->blocked && link_has_pending(ml->link)) {
@@ -342,7 +350,7 @@ read_replies(struct mux_link *ml)
     }
     if (ml->owed == 0) {
         ml->quiet_since = now_seconds(m);
-        if (ml->retired && ml->out_len == 0) {
+        if (ml->retired && ml->out.len == 0) {
             ml_give_back(ml);
             return;
         }
@@ -357,7 +365,7 @@ ml_io_cb(struct link *link, short what, void *arg)
 
     (void)link;
     (void)what;
-    if (ml->out_len > 0 && flush_out(ml) < 0) {
+    if (ml->out.len > 0 && flush_out(ml) < 0) {
         return;
     }
     read_replies(ml);
@@ -425,7 +433,7 @@ ml_ready_cb(struct link *link, const char *error, void *arg)
     pool_note_ok(m->pool);
     ml->ready = true;
     link_set_io(link, ml_io_cb, ml);
-    if (ml->out_len > 0) {
+    if (ml->out.len > 0) {
         (void)flush_out(ml);
         return;
     }
@@ -545,7 +553,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
             m->ops->evict(slow_owner);
             continue;   /* mux_forget kicked the link */
         }
-        if (ml->owed == 0 && ml->out_len == 0 && !ml->flushing &&
+        if (ml->owed == 0 && ml->out.len == 0 && !ml->flushing &&
             (ml->retired || now - ml->quiet_since >= MUX_QUIET_SECONDS)) {
             ml_give_back(ml);
         }
@@ -587,7 +595,7 @@ mux_free(struct mux *m)
     while (m->links != NULL) {
         struct mux_link *ml = m->links;
 
-        if (ml->ready && ml->owed == 0 && ml->out_len == 0) {
+        if (ml->ready && ml->owed == 0 && ml->out.len == 0) {
             ml_give_back(ml);
         } else {
             link_free(ml->link, false);
@@ -607,30 +615,13 @@ mux_send(struct mux *m, struct mux_link **mlp, void *owner, const char *buf,
     if (ml == NULL && (ml = choose(m)) == NULL) {
         return -1;
     }
-    if (ml->out_len + ml->out_off + n > ml->out_cap) {
-        size_t cap = ml->out_cap ? ml->out_cap : 4096;
-        char *p;
-
-        if (ml->out_off > 0 && ml->out_len > 0) {
-            memmove(ml->out, ml->out + ml->out_off, ml->out_len);
-        }
-        ml->out_off = 0;
-        while (cap < ml->out_len + n) {
-            cap *= 2;
-        }
-        if (cap != ml->out_cap) {
-            if ((p = realloc(ml->out, cap)) == NULL) {
-                return -1;
-            }
-            ml->out = p;
-            ml->out_cap = cap;
-        }
-    }
     if (q_push(ml, owner, nreq) < 0) {
         return -1;
     }
-    memcpy(ml->out + ml->out_off + ml->out_len, buf, n);
-    ml->out_len += n;
+    if (buf_append(&ml->out, buf, n, SIZE_MAX) < 0) {
+        q_unpush(ml, nreq);
+        return -1;
+    }
     ml->out_reqs += nreq;
     ml->owed += nreq;
     *mlp = ml;

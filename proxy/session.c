@@ -89,7 +89,7 @@ flush_c2u(struct session *s)
                               &st);
 
         if (n > 0) {
-            session_pending_consume(&s->c2u, n);
+            buf_consume(&s->c2u, n, 0);
             continue;
         }
         if (st == LINK_IO_WANT_READ) {
@@ -103,7 +103,7 @@ flush_c2u(struct session *s)
          * in (and reaches the client) until its read side ends too. */
         s->up_broken = (st == LINK_IO_ERROR);
         s->up_wdead = true;
-        session_pending_release(&s->c2u);
+        buf_release(&s->c2u);
         return 0;
     }
     return 0;
@@ -129,7 +129,7 @@ session_to_client(struct session *s, const char *buf, size_t n)
         }
     }
     if ((size_t)w < n &&
-        session_pending_append(&s->u2c, buf + w, n - (size_t)w,
+        buf_append(&s->u2c, buf + w, n - (size_t)w,
                                s->h->sc->buffer_limit) < 0) {
         session_close(s, "out-of-memory");
         return -1;
@@ -185,7 +185,7 @@ hold_release(struct session *s, size_t *seg, size_t pos)
     if (session_to_client(s, s->held.data + s->held.off, s->held.len) < 0) {
         return -1;
     }
-    session_pending_release(&s->held);
+    buf_release(&s->held);
     *seg = pos;
     return 0;
 }
@@ -219,7 +219,7 @@ hold_done(struct session *s, const struct resp_frame *f)
     }
     free(out.buf);
     if (rc == 0) {
-        session_pending_release(&s->held);
+        buf_release(&s->held);
     }
     return rc;
 }
@@ -284,10 +284,10 @@ session_relay_replies(struct session *s, const char *buf, size_t n)
                               s->held.len) < 0) {
                     return -1;
                 }
-                session_pending_release(&s->held);
+                buf_release(&s->held);
                 s->holding = false;
                 seg = pos;
-            } else if (session_pending_append(&s->held, buf + pos, used,
+            } else if (buf_append(&s->held, buf + pos, used,
                                               s->h->sc->buffer_limit) < 0) {
                 session_close(s, "out-of-memory");
                 return -1;
@@ -427,7 +427,7 @@ to_server(struct session *s, const char *buf, size_t n)
             return 0;
         }
     }
-    if (session_pending_append(&s->c2u, buf, n, limit) < 0) {
+    if (buf_append(&s->c2u, buf, n, limit) < 0) {
         session_close(s, "out-of-memory");
         return -1;
     }
@@ -672,7 +672,7 @@ client_flush(struct session *s)
             session_close(s, "client-error");
             return -1;
         }
-        session_pending_consume(&s->u2c, (size_t)w);
+        buf_consume(&s->u2c, (size_t)w, 0);
     }
     return 0;
 }
@@ -749,7 +749,7 @@ session_refuse(struct session *s, const char *why)
         n = (int)sizeof(line) - 1;
         memcpy(line + n - 2, "\r\n", 2);
     }
-    session_pending_release(&s->c2u);   /* never sent anywhere */
+    buf_release(&s->c2u);   /* never sent anywhere */
     s->up_broken = true;
     s->state = SESSION_RELAYING;
     if (session_to_client(s, line, (size_t)n) < 0) {

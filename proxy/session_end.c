@@ -120,9 +120,9 @@ session_close(struct session *s, const char *reason)
         close(s->cfd);
         s->cfd = -1;
     }
-    session_pending_release(&s->c2u);
-    session_pending_release(&s->u2c);
-    session_pending_release(&s->held);
+    buf_release(&s->c2u);
+    buf_release(&s->u2c);
+    buf_release(&s->held);
     if (s->prev != NULL) {
         s->prev->next = s->next;
     } else {
@@ -164,7 +164,7 @@ session_linger(struct session *s, const char *reason)
         s->state = SESSION_LINGERING;
         link_free(s->link, !s->up_broken);
         s->link = NULL;
-        session_pending_release(&s->c2u);
+        buf_release(&s->c2u);
         evtimer_del(&s->ev_timer);
         session_set_timer(s, LINGER_SECONDS);
     }

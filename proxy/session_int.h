@@ -3,13 +3,13 @@
  * and session_io.c;
  * nothing else includes it (the public API is session.h).
  *
- * Owns the layout of struct session and its pending buffers, and declares
- * the functions the four files share.  Calls run one way only:
+ * Owns the layout of struct session (its pending bytes are buf.h's), and
+ * declares the functions the four files share.  Calls run one way only:
  * session_shared.c (shared mode: dispatch, pinning) -> session.c (relays
  * bytes) -> session_end.c (decides how a session ends and frees it) ->
- * session_io.c (buffers, warm list, timer, and what each socket waits
- * for); session.c also calls session_io.c, and reaches session_shared.c
- * only through the host's shared_read hook.
+ * session_io.c (warm list, timer, and what each socket waits for);
+ * session.c also calls session_io.c, and reaches session_shared.c only
+ * through the host's shared_read hook.
  */
 #ifndef REDSLEEVE_SESSION_INT_H
 #define REDSLEEVE_SESSION_INT_H
@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/time.h>
 
+#include "buf.h"
 #include "resp.h"
 #include "session.h"
 #include "track.h"
@@ -37,16 +38,6 @@ enum session_state {
 };
 
 #define SESSION_SHARED_INFLIGHT 128 /* a shared client's requests in flight */
-
-/* Bytes one direction could not deliver yet: data[off .. off+len). */
-struct pending {
-    char *data;                 /* owned: NULL while nothing is blocked */
-    size_t off;                 /* first undelivered byte */
-    size_t len;                 /* undelivered bytes */
-    size_t cap;                 /* allocated size */
-    bool secret;                /* may hold our AUTH: wiped when freed or
-                                   moved (session_pending_release) */
-};
 
 struct session {
     struct session_host *h;         /* ref: the service's host block */
@@ -105,9 +96,9 @@ struct session {
     int ncq;
     bool holding;                   /* a reply is being held */
     int hold_kind;                  /* what it may be */
-    struct pending held;            /* its bytes so far */
-    struct pending c2u;             /* client bytes for the server */
-    struct pending u2c;             /* server bytes for the client */
+    struct buf held;            /* its bytes so far */
+    struct buf c2u;             /* client bytes for the server */
+    struct buf u2c;             /* server bytes for the client */
     uint64_t rx;                    /* bytes read from the client */
     uint64_t tx;                    /* bytes read from the server */
     struct timeval started;         /* accept time */
@@ -120,19 +111,6 @@ struct session {
 };
 
 /* --------------------------------------------- defined in session_io.c */
-
-/* session_pending_release(p): frees p's buffer (wiped first if p->secret);
- * p is empty afterwards. */
-void session_pending_release(struct pending *p);
-
-/* session_pending_append(p, buf, n, limit): appends n bytes; the caller
- * has checked the limit.  0, or -1 on ENOMEM. */
-int session_pending_append(struct pending *p, const char *buf, size_t n,
-                           size_t limit);
-
-/* session_pending_consume(p, n): n bytes were delivered; frees the buffer
- * once p is empty. */
-void session_pending_consume(struct pending *p, size_t n);
 
 /* session_touch(s): s was active now; puts it on h->warm. */
 void session_touch(struct session *s);

@@ -2,11 +2,10 @@
  * session_io.c: what a session holds and waits on, below both the data
  * path (session.c) and the end of a session (session_end.c).
  *
- * Owns a direction's pending buffer (lent while a write is blocked,
- * freed once it drains), the warm list that hands idle sessions' TLS
- * buffers back (h->warm, h->ev_cool), the session's timer, and
- * session_update_interest, the one place that decides what both sockets
- * wait for.  It calls nothing in session.c or session_end.c: it moves no
+ * Owns the warm list that hands idle sessions' TLS buffers back
+ * (h->warm, h->ev_cool), the session's timer, and session_update_interest,
+ * the one place that decides what both sockets wait for.  A direction's
+ * pending bytes are a struct buf (buf.h).  It calls nothing in session.c or session_end.c: it moves no
  * bytes and ends no session.
  */
 #include "session.h"
@@ -24,91 +23,6 @@
 #include "mux.h"
 #include "track.h"
 #include "upstream.h"
-
-#define PENDING_MIN 16384           /* first size of a pending buffer */
-
-/* ------------------------------------------------------------ buffers */
-
-void
-session_pending_release(struct pending *p)
-{
-    if (p->secret && p->data != NULL) {
-        OPENSSL_cleanse(p->data, p->cap);
-    }
-    free(p->data);
-    p->data = NULL;
-    p->off = p->len = p->cap = 0;
-    p->secret = false;
-}
-
-/*
- * Resizes p's buffer to cap.  A buffer that may hold our AUTH is copied
- * and the old one wiped, not realloc()ed: realloc may leave a copy behind.
- */
-static int
-pending_grow(struct pending *p, size_t cap)
-{
-    char *d;
-
-    if (!p->secret) {
-        d = realloc(p->data, cap);
-        if (d == NULL) {
-            return -1;
-        }
-    } else {
-        d = malloc(cap);
-        if (d == NULL) {
-            return -1;
-        }
-        if (p->data != NULL) {
-            memcpy(d, p->data, p->len);
-            OPENSSL_cleanse(p->data, p->cap);
-            free(p->data);
-        }
-    }
-    p->data = d;
-    p->cap = cap;
-    return 0;
-}
-
-/* Appends n bytes; the caller has checked the limit.  0, or -1 on ENOMEM. */
-int
-session_pending_append(struct pending *p, const char *buf, size_t n,
-                       size_t limit)
-{
-    if (p->off + p->len + n > p->cap) {
-        if (p->off > 0) {
-            memmove(p->data, p->data + p->off, p->len);
-            p->off = 0;
-        }
-        if (p->len + n > p->cap) {
-            size_t cap = p->cap ? p->cap : PENDING_MIN;
-
-            while (cap < p->len + n) {
-                cap *= 2;
-            }
-            if (cap > limit && limit >= p->len + n) {
-                cap = limit;
-            }
-            if (pending_grow(p, cap) < 0) {
-                return -1;
-            }
-        }
-    }
-    memcpy(p->data + p->off + p->len, buf, n);
-    p->len += n;
-    return 0;
-}
-
-void
-session_pending_consume(struct pending *p, size_t n)
-{
-    p->off += n;
-    p->len -= n;
-    if (p->len == 0) {
-        session_pending_release(p);     /* lent only while blocked */
-    }
-}
 
 /* ------------------------------------------------------------ warm list */
 

@@ -57,7 +57,7 @@ send_whole(struct session *s, const char *buf, size_t n, unsigned nreq)
 static int
 keep(struct session *s, const char *buf, size_t n)
 {
-    if (n > 0 && session_pending_append(&s->c2u, buf, n,
+    if (n > 0 && buf_append(&s->c2u, buf, n,
                                         s->h->sc->buffer_limit) < 0) {
         session_close(s, "out-of-memory");
         return -1;
@@ -147,7 +147,7 @@ session_shared_feed(struct session *s, const char *buf, size_t n)
             if (send_whole(s, buf + seg, fstart - seg, nreq) < 0) {
                 return -1;
             }
-            session_pending_release(&s->c2u);
+            buf_release(&s->c2u);
             seg = pos;
             nreq = 0;
             continue;
@@ -165,7 +165,7 @@ session_shared_feed(struct session *s, const char *buf, size_t n)
                 send_whole(s, s->c2u.data + s->c2u.off, s->c2u.len, 1) < 0) {
                 return -1;
             }
-            session_pending_release(&s->c2u);
+            buf_release(&s->c2u);
             seg = pos;
             continue;
         }
@@ -177,7 +177,7 @@ session_shared_feed(struct session *s, const char *buf, size_t n)
 static int
 session_shared_resume(struct session *s)
 {
-    struct pending p;
+    struct buf p;
     int r;
 
     if (!s->backlog || s->pin_wait || !may_send(s)) {
@@ -187,7 +187,7 @@ session_shared_resume(struct session *s)
     memset(&s->c2u, 0, sizeof(s->c2u));
     s->backlog = false;
     r = session_shared_feed(s, p.data + p.off, p.len);
-    session_pending_release(&p);
+    buf_release(&p);
     return r;
 }
 
@@ -203,7 +203,7 @@ static int
 pin_when_quiet(struct session *s)
 {
     struct session_host *h = s->h;
-    struct pending p;
+    struct buf p;
     int r;
 
     if (track_owed(&s->tr) > 0 || !resp_at_boundary(&s->rp)) {
@@ -220,7 +220,7 @@ pin_when_quiet(struct session *s)
     p = s->c2u;
     memset(&s->c2u, 0, sizeof(s->c2u));
     r = session_relay_requests(s, p.data + p.off, p.len);
-    session_pending_release(&p);
+    buf_release(&p);
     return r;
 }
 
