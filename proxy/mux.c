@@ -45,6 +45,7 @@
 struct mux_entry {
     void *owner;                /* ref; NULL once it left */
     uint32_t n;                 /* replies owed to it, in a row */
+    uint64_t start;             /* link's bytes queued before its first */
 };
 
 struct mux_link {
@@ -63,6 +64,7 @@ struct mux_link {
     struct event ev_flush;      /* owned: the batch write */
     struct buf out;             /* owned: requests not written yet */
     unsigned out_reqs;          /* requests queued since the last write */
+    uint64_t queued, written;   /* request bytes ever queued, written */
     struct mux_entry *q;        /* owned: ring of owners owed replies */
     size_t q_head, q_len, q_cap;
     uint64_t owed;              /* replies owed in all */
@@ -104,7 +106,7 @@ q_at(struct mux_link *ml, size_t i)
 }
 
 static int
-q_push(struct mux_link *ml, void *owner, unsigned n)
+q_push(struct mux_link *ml, void *owner, unsigned n, uint64_t start)
 {
     if (ml->q_len > 0) {
         struct mux_entry *tail = q_at(ml, ml->q_len - 1);
@@ -130,7 +132,7 @@ q_push(struct mux_link *ml, void *owner, unsigned n)
         ml->q_head = 0;
     }
     ml->q_len++;
-    *q_at(ml, ml->q_len - 1) = (struct mux_entry){owner, n};
+    *q_at(ml, ml->q_len - 1) = (struct mux_entry){owner, n, start};
     return 0;
 }
 
@@ -221,6 +223,7 @@ flush_out(struct mux_link *ml)
         if (w > 0) {
             /* a big batch's buffer is not kept while quiet */
             buf_consume(&ml->out, w, MUX_OUT_KEEP);
+            ml->written += w;
             continue;
         }
         if (st == LINK_IO_WANT_READ) {
@@ -373,35 +376,41 @@ ml_io_cb(struct link *link, short what, void *arg)
 
 /*
  * link_fail(ml, why): ml is unusable: every owner still owed a reply is
- * told once, after ml is gone (an owner may close itself then).
+ * told once, after ml is gone (an owner may close itself then).  An owner
+ * none of whose requests was written yet is told they were not sent: they
+ * did not run, whatever the link did with others.
  */
 static void
 link_fail(struct mux_link *ml, const char *why_in)
 {
     struct mux *m = ml->m;
-    char why[MUX_WHY_MAX];
+    char why[MUX_WHY_MAX], unsent[MUX_WHY_MAX + 80];
     struct mux_entry *q = ml->q;    /* taken: ml is freed before owners
                                        hear (one may close itself) */
     size_t head = ml->q_head, len = ml->q_len, mask = ml->q_cap - 1;
-    bool sent;
+    uint64_t written = ml->written;
+    bool ready = ml->ready;
 
     snprintf(why, sizeof(why), "%s", why_in);   /* it may live in link */
+    snprintf(unsent, sizeof(unsent), "shared link failed (%s) before the "
+             "request was sent; it did not run", why);
     m->st.failed++;
     log_warn("event=shared-link-failed service=%s upstream=%s owed=%llu "
              "reason=\"%s\"", m->lp->sc->name,
-             ml->ready ? link_peer(ml->link) : m->lp->sc->upstream,
+             ready ? link_peer(ml->link) : m->lp->sc->upstream,
              (unsigned long long)ml->owed, why);
-    sent = ml->ready;
-    if (sent) {
+    if (ready) {
         pool_note_closed(m->pool, "shared-link-failed");
     }
     ml->q = NULL;
     link_free(ml->link, false);
     ml_free(ml);
-    /* Each owner once, in queue order: its later entries are cleared
-     * before it is told. */
+    /* Each owner once, at its first entry (its earliest request), in
+     * queue order: its later entries are cleared before it is told. */
     for (size_t i = 0; i < len; i++) {
-        void *o = q[(head + i) & mask].owner;
+        const struct mux_entry *e = &q[(head + i) & mask];
+        void *o = e->owner;
+        bool sent = ready && e->start < written;
 
         if (o == NULL) {
             continue;
@@ -411,7 +420,7 @@ link_fail(struct mux_link *ml, const char *why_in)
                 q[(head + j) & mask].owner = NULL;
             }
         }
-        m->ops->failed(o, why, sent);
+        m->ops->failed(o, sent || !ready ? why : unsent, sent);
     }
     free(q);
 }
@@ -615,13 +624,14 @@ mux_send(struct mux *m, struct mux_link **mlp, void *owner, const char *buf,
     if (ml == NULL && (ml = choose(m)) == NULL) {
         return -1;
     }
-    if (q_push(ml, owner, nreq) < 0) {
+    if (q_push(ml, owner, nreq, ml->queued) < 0) {
         return -1;
     }
     if (buf_append(&ml->out, buf, n, SIZE_MAX) < 0) {
         q_unpush(ml, nreq);
         return -1;
     }
+    ml->queued += n;
     ml->out_reqs += nreq;
     ml->owed += nreq;
     *mlp = ml;

@@ -37,7 +37,9 @@ struct mux_ops {
     bool (*has_room)(void *owner);
     /* the link holding owner's requests failed (why: readable): they are
      * dropped; the link is gone, owner must forget it.  Once per owner.
-     * sent: the link was ready, so they may have run; else none left. */
+     * sent: some were written, so they may have run; else none of them
+     * left this process (the link never became ready, or they were still
+     * waiting to be written), and why says which. */
     void (*failed)(void *owner, const char *why, bool sent);
     /* owner took no reply bytes for MUX_STALL_SECONDS while others wait
      * behind it on its link: it is to be closed (it calls mux_forget). */

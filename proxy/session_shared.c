@@ -266,8 +266,9 @@ shared_has_room(void *owner)
 }
 
 /* mux_ops.failed: the shared link with s's requests failed.  One error,
- * then s is closed: the link's own error when it never became ready (as
- * session mode says it), else that they may or may not have run. */
+ * then s is closed: when none of them was sent (the link never became
+ * ready, or they still waited to be written), the link's own error, as
+ * session mode says it; else that they may or may not have run. */
 static void
 shared_failed(void *owner, const char *why, bool sent)
 {

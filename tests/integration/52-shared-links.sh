@@ -7,7 +7,9 @@
 # slow client does not hold up 50 others; a shared link killed mid-batch
 # (CLIENT KILL) gives the clients with a request on it one error each and
 # leaves the others running; a client that never reads its reply is
-# closed after 10 s when others wait behind it; /metrics counts it all.
+# closed after 10 s when others wait behind it; a link cut while requests
+# still wait to be written tells their clients they did not run; /metrics
+# counts it all.
 . "$(dirname "$0")/lib.sh"
 
 start_redis_tls main
@@ -27,6 +29,7 @@ printf '%s\n' "$REDIS_PASSWORD" >"$W/pw"
 } >"$W/rs1.ini"
 start_redsleeve rs1 "$W/rs1.ini"
 A1=$RS_PORT_admin
+RS1_PID=$RS_PID
 start_redsleeve rs "$W/rs.ini"
 LOG=$W/rs.log
 A=$RS_PORT_admin
@@ -40,7 +43,8 @@ run_case() {  # run_case CASE [PORT]: the driver's lines become checks
         "FAIL "*) fail "${line#FAIL }" "" ;;
         *) fail "driver ($1) said: $line" "" ;;
         esac
-    done < <(NWORKERS=$NWORKERS /usr/bin/python3 "$(dirname "$0")/shared-links.py" "$1" "$port" \
+    done < <(NWORKERS=$NWORKERS SERVER_PID=$REDIS_PID_main RS_PID=$RS1_PID \
+        /usr/bin/python3 "$(dirname "$0")/shared-links.py" "$1" "$port" \
         "$RP" "$PKI/ca.crt" "$REDIS_PASSWORD" 2>&1)
 }
 
@@ -50,6 +54,7 @@ run_case pipe
 run_case big
 run_case kill
 run_case slow "$RS_PORT_one"
+run_case unsent "$RS_PORT_one"
 
 pins() { metric "redsleeve_clients_pinned_total{service=\"shared\",reason=\"$1\"}"; }
 for r in select transaction client hello blocking subscribe large-request; do

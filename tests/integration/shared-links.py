@@ -6,8 +6,10 @@ usage: shared-links.py CASE PROXY_PORT DIRECT_PORT CA PASSWORD
 Prints one line per check: "ok NAME" or "FAIL NAME: why".
 """
 import os
+import signal
 import socket
 import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -321,5 +323,69 @@ def slow():
     check("the slow reader was closed (after %d bytes)" % got, closed)
 
 
+def unsent():
+    """(One shared link; the server stopped.)  Clients fill the link past
+    what the sockets hold, later clients queue behind them, then the link
+    is cut (ss -K): the later clients, none of whose requests was written,
+    are told they did not run, and they did not; the others are told they
+    may have."""
+    spid, rspid = int(os.environ["SERVER_PID"]), int(os.environ["RS_PID"])
+    p = raw()
+    p.sendall(cmd("PING"))
+    pbuf = [b""]
+    check("the shared link is up", read_line(p, pbuf) == b"+PONG")
+    val = b"v" * 4096
+    fillers, late = [], []
+    os.kill(spid, signal.SIGSTOP)
+    try:
+        for i in range(40):         # ~10 MB: more than the sockets hold
+            s = raw()
+            s.sendall(b"".join(cmd("SET", "unsent:f%d:%d" % (i, j), val)
+                               for j in range(60)))
+            fillers.append(s)
+        time.sleep(1.5)
+        for i in range(10):
+            s = raw()
+            s.sendall(b"".join(cmd("SET", "unsent:l%d:%d" % (i, j), "x")
+                               for j in range(3)))
+            late.append(s)
+        time.sleep(0.5)
+        out = subprocess.run(["ss", "-Htnp", "state", "established",
+                              "dport", "=", ":%d" % DPORT],
+                             capture_output=True, text=True).stdout
+        mine = [ln.split()[2].rsplit(":", 1)[1] for ln in out.splitlines()
+                if "pid=%d," % rspid in ln]
+        for lport in mine:
+            subprocess.run(["ss", "-K", "sport", "=", ":" + lport, "dport",
+                            "=", ":%d" % DPORT], capture_output=True)
+    finally:
+        os.kill(spid, signal.SIGCONT)
+    check("redsleeve's link found and cut (%s)" % mine, len(mine) == 1)
+
+    def told(s):
+        buf = [b""]
+        line = read_line(s, buf)
+        if line is None or not line.startswith(b"-ERR"):
+            return ("no error", line)
+        rest = read_line(s, buf)
+        return ("error", line) if rest is None else ("more", rest)
+    f = [told(s) for s in fillers]
+    l_ = [told(s) for s in late]
+    every = f + l_
+    check("every client got one error, then EOF",
+          all(k == "error" for k, _ in every),
+          [x for x in every if x[0] != "error"][:3])
+    check("the later clients were told their requests were not sent and "
+          "did not run", all(b"before the request was sent; it did not run"
+                             in m for _, m in l_), l_[:2])
+    check("the first client was told they may or may not have run",
+          b"may or may not have run" in f[0][1], f[0])
+    d = direct()
+    d.ping()
+    ran = sum(d.exists(*["unsent:l%d:%d" % (i, j) for j in range(3)])
+              for i in range(10))
+    check("... and none of the later clients' SETs ran", ran == 0, ran)
+
+
 {"idle": idle, "state": state, "big": big, "kill": kill, "pipe": pipe,
- "slow": slow}[CASE]()
+ "slow": slow, "unsent": unsent}[CASE]()
