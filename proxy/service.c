@@ -486,6 +486,7 @@ service_figures(const struct service *svc, struct svc_figures *f)
         f->shared_evictions = ms.evicted;
         f->pinned = svc->host.npinned;
         memcpy(f->pins, svc->host.pins, sizeof(f->pins));
+        f->unpins = svc->host.unpins;
     }
     if (svc->sc->iam_user_id != NULL &&
         (f->iam_source = strdup(svc->sc->iam_creds_source)) == NULL) {

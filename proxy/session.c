@@ -490,6 +490,9 @@ session_relay_requests(struct session *s, const char *buf, size_t n)
         if (st == RESP_FRAME && s->h->node_port != NULL) {
             note_cluster_request(s, &f);
         }
+        if (st == RESP_FRAME && s->pinned) {
+            track_pinned_request(&s->pin, &s->tr, &f);
+        }
         if (st == RESP_FRAME && track_request(&s->tr, &f) == TRACK_REAUTH &&
             auth->on) {
             char *cmd;
@@ -709,6 +712,9 @@ client_cb(evutil_socket_t fd, short what, void *arg)
         if (s->h->lp->auth->iam && reauth_if_due(s) < 0) {
             return;
         }
+        if (s->pinned && s->h->unpin(s) < 0) {
+            return;
+        }
     }
     (void)session_settle(s);
 }
@@ -728,6 +734,9 @@ link_io(struct link *link, short what, void *arg)
         return;
     }
     if (s->h->lp->auth->iam && reauth_if_due(s) < 0) {
+        return;
+    }
+    if (s->pinned && s->h->unpin(s) < 0) {
         return;
     }
     (void)session_settle(s);

@@ -60,6 +60,10 @@ struct session_host {
     unsigned npinned;                   /* shared mode: clients with a
                                            link of their own now */
     uint64_t pins[TRACK_PIN_KINDS];     /* ... pinned since start, by why */
+    /* shared mode: a pinned client whose state is gone again goes back
+     * to shared links (session_shared.c); 0, or -1 when closed */
+    int (*unpin)(struct session *s);
+    uint64_t unpins;                    /* ... clients that went back */
     uint64_t cluster_rewrites;          /* replies rewritten ... */
     uint64_t cluster_redirects;         /* ... of them -MOVED / -ASK */
     uint64_t cluster_moved;             /* -MOVED replies seen */

@@ -62,6 +62,8 @@ struct session {
                                        over the in-flight bound */
     bool pinned;                    /* has a link of its own (counted in
                                        h->npinned) */
+    struct track_pinned pin;        /* ... and whether it may go back to
+                                       shared links (track.h) */
     bool up_read_wants_write;       /* SSL_read said WANT_WRITE */
     bool up_write_wants_read;       /* SSL_write said WANT_READ */
     bool client_eof;                /* client sent FIN */

@@ -20,7 +20,9 @@
  *
  * This file also owns the rest of shared mode's session side: the
  * callbacks its shared links report through (mux_ops: replies, room,
- * failure), and pinning (pin_when_quiet).  session.c reaches it only
+ * failure), pinning (pin_when_quiet) and unpinning (unpin: a client whose
+ * transaction ended or whose blocking command returned, having touched
+ * nothing else, goes back to shared links).  session.c reaches it only
  * through the host's shared_read hook, set by session_host_shared.
  */
 #include "session.h"
@@ -212,6 +214,7 @@ pin_when_quiet(struct session *s)
     s->pin_wait = false;
     s->ml = NULL;
     s->pinned = true;
+    s->pin = (struct track_pinned){0};
     h->npinned++;
     pool_note_demand(h->pool, h->npinned);
     if (session_take_link(s) < 0) {
@@ -222,6 +225,40 @@ pin_when_quiet(struct session *s)
     r = session_relay_requests(s, p.data + p.off, p.len);
     buf_release(&p);
     return r;
+}
+
+/*
+ * session_host.unpin: a pinned client whose connection state is a fresh
+ * link's again (track_pinned_done: its transaction ended, its blocking
+ * command returned, and nothing else was touched), with nothing half
+ * sent or half answered, goes back to shared links.  Its link goes back
+ * to the pool as it is: clean, nothing owed.  0 (the session stays).
+ */
+static int
+unpin(struct session *s)
+{
+    struct session_host *h = s->h;
+    struct link *link = s->link;
+
+    if (s->state != SESSION_RELAYING || !track_pinned_done(&s->pin, &s->tr) ||
+        !resp_at_boundary(&s->rp) || !resp_at_boundary(&s->rq) ||
+        s->c2u.len > 0 || s->scan_off || s->swallowing || s->holding ||
+        s->client_eof || s->up_eof || s->up_broken || s->up_wdead ||
+        s->stale || s->up_write_wants_read || s->up_read_wants_write ||
+        link_has_pending(link)) {
+        return 0;
+    }
+    s->link = NULL;
+    s->pinned = false;
+    h->npinned--;
+    h->unpins++;
+    s->state = SESSION_SHARED;
+    s->ml = NULL;
+    s->ml_bytes = 0;
+    pool_recycle(h->pool, link, &s->rp, 0, true);
+    log_debug("event=unpin s=%016" PRIx64 " service=%s", s->id,
+              h->sc->name);
+    return 0;
 }
 
 /* mux_ops.deliver: reply bytes from s's shared link. */
@@ -334,5 +371,6 @@ session_host_shared(struct session_host *h, unsigned max_links)
     h->mux = mux_new(h->pool, h->lp, h->scratch, h->scratch_len, &shared_ops,
                      max_links);
     h->shared_read = shared_read;
+    h->unpin = unpin;
     return h->mux != NULL ? 0 : -1;
 }

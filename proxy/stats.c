@@ -151,6 +151,7 @@ stats_figures_add(struct svc_figures *to, const struct svc_figures *from)
     to->shared_failures += from->shared_failures;
     to->shared_evictions += from->shared_evictions;
     to->pinned += from->pinned;
+    to->unpins += from->unpins;
     for (int k = 0; k < TRACK_PIN_KINDS; k++) {
         to->pins[k] += from->pins[k];
     }
@@ -209,6 +210,10 @@ shared_metrics(struct evbuffer *out, const struct svc_figures *fs,
     SF("redsleeve_clients_pinned", "gauge",
        "Shared-mode clients holding a link of their own now.", pinned,
        false);
+    SF("redsleeve_clients_unpinned_total", "counter",
+       "Pinned clients that went back to shared links (their transaction "
+       "ended or their blocking command returned, nothing else touched).",
+       unpins, true);
 #undef SF
     metric_family(out, "redsleeve_clients_pinned_total", "counter",
            "Shared-mode clients pinned to a link of their own, by the "

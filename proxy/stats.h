@@ -53,6 +53,7 @@ struct svc_figures {
     uint64_t shared_evictions;  /* clients closed as too slow a reader */
     unsigned pinned;            /* clients with a link of their own now */
     uint64_t pins[TRACK_PIN_KINDS];     /* clients pinned, by why */
+    uint64_t unpins;            /* pinned clients back on shared links */
     bool node;                  /* a cluster node's service (named
                                    "cluster@host:port"): not in /readyz */
 };

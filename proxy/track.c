@@ -79,6 +79,40 @@ track_pin_reason(const struct resp_frame *f)
 }
 
 void
+track_pinned_request(struct track_pinned *p, const struct track *t,
+                     const struct resp_frame *f)
+{
+    switch (track_pin_reason(f)) {
+    case TRACK_PIN_NONE:
+        return;
+    case TRACK_PIN_BLOCKING:
+        return;     /* its reply ends it: the blocking family touches no
+                       connection state */
+    case TRACK_PIN_TRANSACTION:
+        /* WATCH inside MULTI is refused, and EXEC or DISCARD without
+         * MULTI leaves the keys watched: both counted the safe way. */
+        if (strcmp(f->name, "watch") == 0) {
+            p->watching = true;
+        } else if (strcmp(f->name, "unwatch") == 0 ||
+                   (t->in_multi && (strcmp(f->name, "exec") == 0 ||
+                                    strcmp(f->name, "discard") == 0))) {
+            p->watching = false;
+        }
+        return;
+    default:
+        p->keep = true;
+        return;
+    }
+}
+
+bool
+track_pinned_done(const struct track_pinned *p, const struct track *t)
+{
+    return !p->keep && !p->watching && track_is_quiet(t) &&
+           t->nreauth == 0;
+}
+
+void
 track_init(struct track *t)
 {
     memset(t, 0, sizeof(*t));

@@ -139,6 +139,34 @@ extern const char *const track_pin_names[TRACK_PIN_KINDS];
  */
 enum track_pin track_pin_reason(const struct resp_frame *f);
 
+/*
+ * While a shared-mode client is pinned: whether its connection state may
+ * be back to a fresh link's, so that it can go back to shared links (its
+ * link back to the pool, nothing sent).  Only transactions and blocking
+ * commands are followed: their state ends (EXEC, DISCARD, UNWATCH, the
+ * reply).  Any other pin reason keeps the client pinned for good.
+ */
+struct track_pinned {
+    bool keep;                  /* state we do not follow was touched */
+    bool watching;              /* WATCH sent; no UNWATCH, or EXEC or
+                                   DISCARD inside a MULTI, since */
+};
+
+/*
+ * track_pinned_request(p, t, f): the pinned client sent request f; t is
+ * its tracker before track_request(t, f).  Pure.
+ */
+void track_pinned_request(struct track_pinned *p, const struct track *t,
+                          const struct resp_frame *f);
+
+/*
+ * track_pinned_done(p, t): the client's state is a fresh link's again:
+ * nothing kept, no WATCH, no MULTI open, replies still match, every one
+ * is in (so no command blocks).  The caller also checks that no request
+ * or reply is half through.
+ */
+bool track_pinned_done(const struct track_pinned *p, const struct track *t);
+
 /* track_command_known(name, clean, blocking): looks name (lowercase) up
  * in the command table; false when Redis' table has no such command. */
 bool track_command_known(const char *name, bool *clean, bool *blocking);

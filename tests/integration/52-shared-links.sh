@@ -43,7 +43,7 @@ run_case() {  # run_case CASE [PORT]: the driver's lines become checks
         "FAIL "*) fail "${line#FAIL }" "" ;;
         *) fail "driver ($1) said: $line" "" ;;
         esac
-    done < <(NWORKERS=$NWORKERS SERVER_PID=$REDIS_PID_main RS_PID=$RS1_PID \
+    done < <(NWORKERS=$NWORKERS SERVER_PID=$REDIS_PID_main RS_PID=$RS1_PID ADMIN=$A \
         /usr/bin/python3 "$(dirname "$0")/shared-links.py" "$1" "$port" \
         "$RP" "$PKI/ca.crt" "$REDIS_PASSWORD" 2>&1)
 }
@@ -51,6 +51,7 @@ run_case() {  # run_case CASE [PORT]: the driver's lines become checks
 run_case idle
 run_case state
 run_case pipe
+run_case unpin
 run_case big
 run_case kill
 run_case slow "$RS_PORT_one"

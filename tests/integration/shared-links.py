@@ -403,5 +403,112 @@ def unsent():
     check("... and none of the later clients' SETs ran", ran == 0, ran)
 
 
+def metric(name):
+    """The sum of a /metrics series of the shared service (ADMIN port)."""
+    import urllib.request
+    body = urllib.request.urlopen("http://127.0.0.1:%s/metrics" %
+                                  os.environ["ADMIN"], timeout=10).read()
+    tot = 0
+    for ln in body.decode().splitlines():
+        if ln.startswith(name + "{") and 'service="shared"' in ln:
+            tot += float(ln.rsplit(" ", 1)[1])
+    return int(tot)
+
+
+def wait_metric(name, want, secs=5):
+    end = time.time() + secs
+    while time.time() < end:
+        got = metric(name)
+        if got == want:
+            return got
+        time.sleep(0.05)
+    return metric(name)
+
+
+def unpin():
+    """A client pinned by a transaction or a blocking command goes back to
+    shared links once it ended, its link back to the pool; one that
+    touched other state (SELECT, an open WATCH) stays pinned."""
+    base = metric("redsleeve_clients_unpinned_total")
+    a = raw()
+    buf = [b""]
+    a.sendall(cmd("MULTI") + cmd("SET", "up:a", "1") + cmd("EXEC"))
+    got = [read_line(a, buf) for _ in range(4)]
+    check("MULTI/SET/EXEC answered", got == [b"+OK", b"+QUEUED", b"*1", b"+OK"],
+          got)
+    check("... then the client is back on shared links (pinned %d)" %
+          wait_metric("redsleeve_clients_pinned", 0),
+          metric("redsleeve_clients_pinned") == 0 and
+          metric("redsleeve_clients_unpinned_total") == base + 1)
+    a.sendall(cmd("GET", "up:a"))
+    got = [read_line(a, buf) for _ in range(2)]
+    check("... and its next command is answered there", got == [b"$1", b"1"],
+          got)
+    b = raw()
+    bbuf = [b""]
+    b.sendall(cmd("BLPOP", "up:none", "0.1"))
+    got = read_line(b, bbuf)
+    check("a BLPOP that timed out unpins (%s)" % got,
+          got in (b"*-1", b"$-1") and
+          wait_metric("redsleeve_clients_unpinned_total", base + 2) ==
+          base + 2)
+    c = raw()
+    cbuf = [b""]
+    c.sendall(cmd("WATCH", "up:w") + cmd("EXEC"))
+    got = [read_line(c, cbuf) for _ in range(2)]
+    time.sleep(0.2)
+    check("WATCH then EXEC without MULTI: still pinned (the keys are still "
+          "watched)", got[0] == b"+OK" and got[1].startswith(b"-ERR") and
+          metric("redsleeve_clients_pinned") == 1, got)
+    proxy().set("up:w", "changed")
+    c.sendall(cmd("MULTI") + cmd("SET", "up:w", "mine") + cmd("EXEC"))
+    got = [read_line(c, cbuf) for _ in range(3)]
+    check("... so another client's write still aborts its transaction",
+          got == [b"+OK", b"+QUEUED", b"*-1"], got)
+    check("... which ends it: unpinned",
+          wait_metric("redsleeve_clients_pinned", 0) == 0)
+    d = raw()
+    dbuf = [b""]
+    d.sendall(cmd("SELECT", "5") + cmd("SELECT", "0") + cmd("MULTI") +
+              cmd("EXEC"))
+    got = [read_line(d, dbuf) for _ in range(4)]
+    time.sleep(0.2)
+    check("SELECT 5 keeps a client pinned, even after SELECT 0 and a "
+          "transaction", got == [b"+OK", b"+OK", b"+OK", b"*0"] and
+          metric("redsleeve_clients_pinned") == 1, got)
+    d.close()
+    # Churn: clients pin and unpin over and over, pipelined, among others
+    errs = []
+
+    def churn(i):
+        s = raw()
+        sb = [b""]
+        for j in range(40):
+            s.sendall(cmd("MULTI") + cmd("INCR", "up:n") + cmd("EXEC") +
+                      cmd("SET", "up:c%d" % i, j) + cmd("GET", "up:c%d" % i) +
+                      cmd("BLPOP", "up:none", "0.01") + cmd("PING"))
+            got = [read_line(s, sb) for _ in range(8)]
+            if (got[:3] != [b"+OK", b"+QUEUED", b"*1"] or
+                    not got[3].startswith(b":") or
+                    got[4:7] != [b"+OK", b"$%d" % len(str(j)), str(j).encode()]
+                    or got[7] not in (b"*-1", b"$-1")):
+                errs.append((i, j, got))
+                return
+            if read_line(s, sb) != b"+PONG":
+                errs.append((i, j, "no PONG"))
+                return
+    before = metric("redsleeve_clients_unpinned_total")
+    ts = [threading.Thread(target=churn, args=(i,)) for i in range(10)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    n = int(direct().get("up:n") or 0)
+    ups = metric("redsleeve_clients_unpinned_total") - before
+    check("10 clients pin and unpin 40 times each: every reply right (%d "
+          "INCRs, %d unpins)" % (n, ups), not errs and n == 400 and ups == 400,
+          errs[:2])
+
+
 {"idle": idle, "state": state, "big": big, "kill": kill, "pipe": pipe,
- "slow": slow, "unsent": unsent}[CASE]()
+ "slow": slow, "unsent": unsent, "unpin": unpin}[CASE]()

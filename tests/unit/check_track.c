@@ -383,6 +383,71 @@ START_TEST(pin_reasons)
 }
 END_TEST
 
+START_TEST(unpin_rules)
+{
+#define R_MULTI "*1\r\n$5\r\nMULTI\r\n"
+#define R_EXEC "*1\r\n$4\r\nEXEC\r\n"
+#define R_SET "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
+#define R_WATCH "*2\r\n$5\r\nWATCH\r\n$1\r\nk\r\n"
+    static const struct {
+        const char *req;        /* what the pinned client sent */
+        const char *rep;        /* what came back */
+        bool done;              /* may it go back to shared links? */
+    } cases[] = {
+        {R_MULTI R_SET R_EXEC, "+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n", true},
+        {R_MULTI R_SET, "+OK\r\n+QUEUED\r\n", false},       /* MULTI open */
+        {R_MULTI R_SET R_EXEC, "+OK\r\n+QUEUED\r\n", false},    /* owed */
+        {R_MULTI "*1\r\n$7\r\nDISCARD\r\n", "+OK\r\n+OK\r\n", true},
+        {R_WATCH, "+OK\r\n", false},
+        {R_WATCH "*1\r\n$7\r\nUNWATCH\r\n", "+OK\r\n+OK\r\n", true},
+        {R_WATCH R_EXEC, "+OK\r\n-ERR EXEC without MULTI\r\n", false},
+        {R_WATCH R_MULTI R_SET R_EXEC, "+OK\r\n+OK\r\n+QUEUED\r\n*-1\r\n",
+         true},
+        {"*3\r\n$5\r\nBLPOP\r\n$1\r\nk\r\n$1\r\n0\r\n", "", false},
+        {"*3\r\n$5\r\nBLPOP\r\n$1\r\nk\r\n$1\r\n0\r\n", "*-1\r\n", true},
+        {"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", "$-1\r\n", true},
+        {"*2\r\n$6\r\nSELECT\r\n$1\r\n5\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n",
+         "+OK\r\n+OK\r\n", false},  /* SELECT is not followed */
+        {R_MULTI "*2\r\n$6\r\nSELECT\r\n$1\r\n5\r\n" R_EXEC,
+         "+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n", false},     /* ... in MULTI */
+        {"*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$1\r\nn\r\n", "+OK\r\n",
+         false},
+        {"*1\r\n$5\r\nRESET\r\n", "+RESET\r\n", false},
+        {"GET k\r\n", "$-1\r\n", false},                /* inline */
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct track t;
+        struct track_pinned p = {0};
+        struct resp_scanner s;
+        struct resp_frame f;
+        const char *text = cases[i].req;
+        size_t off = 0, len = strlen(text), used;
+
+        track_init(&t);
+        resp_init(&s, RESP_REQUESTS);
+        while (off < len) {
+            enum resp_status st = resp_scan(&s, text + off, len - off, &used,
+                                            &f);
+
+            ck_assert_int_ne(st, RESP_ERROR);
+            if (st == RESP_FRAME) {
+                track_pinned_request(&p, &t, &f);   /* before, as session.c */
+                (void)track_request(&t, &f);
+            }
+            off += used;
+        }
+        (void)replies(&t, cases[i].rep);
+        ck_assert_msg(track_pinned_done(&p, &t) == cases[i].done,
+                      "case %zu: %s", i, cases[i].req);
+    }
+#undef R_MULTI
+#undef R_EXEC
+#undef R_SET
+#undef R_WATCH
+}
+END_TEST
+
 START_TEST(too_many_resets_break)
 {
     struct track t;
@@ -417,6 +482,7 @@ main(void)
     tcase_add_test(tc, reset_then_our_auth_swallowed);
     tcase_add_test(tc, too_many_resets_break);
     tcase_add_test(tc, pin_reasons);
+    tcase_add_test(tc, unpin_rules);
     tcase_add_test(tc, quiet_points);
     tcase_add_test(tc, clean_sessions);
     tcase_add_loop_test(tc, touching_sessions, 0,
