@@ -296,6 +296,9 @@ session_relay_replies(struct session *s, const char *buf, size_t n)
             }
         }
         pos += used;
+        if (st == RESP_FRAME && s->pinned) {
+            track_pinned_reply(&s->pin, &s->tr, &f);
+        }
         if (st == RESP_FRAME && s->holding) {
             if (track_reply(&s->tr, &f) && s->swallowing) {
                 s->swallowing = false;  /* cannot be: held is never ours */

@@ -232,7 +232,9 @@ pin_when_quiet(struct session *s)
  * link's again (track_pinned_done: its transaction ended, its blocking
  * command returned, and nothing else was touched), with nothing half
  * sent or half answered, goes back to shared links.  Its link goes back
- * to the pool as it is: clean, nothing owed.  0 (the session stays).
+ * to the pool, nothing owed, to be RESET there before anyone else gets
+ * it: whatever the tracker missed, no state reaches the next client.  0
+ * (the session stays).
  */
 static int
 unpin(struct session *s)
@@ -255,7 +257,7 @@ unpin(struct session *s)
     s->state = SESSION_SHARED;
     s->ml = NULL;
     s->ml_bytes = 0;
-    pool_recycle(h->pool, link, &s->rp, 0, true);
+    pool_recycle(h->pool, link, &s->rp, 0, false);
     log_debug("event=unpin s=%016" PRIx64 " service=%s", s->id,
               h->sc->name);
     return 0;

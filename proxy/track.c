@@ -78,6 +78,19 @@ track_pin_reason(const struct resp_frame *f)
     return known && blocking ? TRACK_PIN_BLOCKING : TRACK_PIN_OTHER;
 }
 
+/* The reply to the request just being sent must be want ('+' for +OK,
+ * '*' for EXEC's array or nil), or the client stays pinned. */
+static void
+pinned_expect(struct track_pinned *p, const struct track *t, char want)
+{
+    if (p->nchecks == TRACK_PIN_CHECKS) {
+        p->keep = true;     /* more than we follow: the safe way */
+        return;
+    }
+    p->check[p->nchecks] = t->sent;
+    p->want[p->nchecks++] = want;
+}
+
 void
 track_pinned_request(struct track_pinned *p, const struct track *t,
                      const struct resp_frame *f)
@@ -86,17 +99,33 @@ track_pinned_request(struct track_pinned *p, const struct track *t,
     case TRACK_PIN_NONE:
         return;
     case TRACK_PIN_BLOCKING:
-        return;     /* its reply ends it: the blocking family touches no
-                       connection state */
+        /* its reply ends it: the blocking family touches no connection
+         * state.  WAIT and WAITAOF count replicas for this link's writes:
+         * on another link after an unpin they would count too few. */
+        if (strcmp(f->name, "wait") == 0 || strcmp(f->name, "waitaof") == 0) {
+            p->keep = true;
+        }
+        return;
     case TRACK_PIN_TRANSACTION:
-        /* WATCH inside MULTI is refused, and EXEC or DISCARD without
-         * MULTI leaves the keys watched: both counted the safe way. */
+        /* Decided when sent, verified by the reply: a refused UNWATCH or
+         * EXEC leaves the keys watched, a refused EXEC may leave the MULTI
+         * open (Redis < 6.2), a refused MULTI opens none. */
         if (strcmp(f->name, "watch") == 0) {
-            p->watching = true;
-        } else if (strcmp(f->name, "unwatch") == 0 ||
-                   (t->in_multi && (strcmp(f->name, "exec") == 0 ||
-                                    strcmp(f->name, "discard") == 0))) {
+            p->watching = true;     /* refused inside MULTI: still safe */
+        } else if (strcmp(f->name, "unwatch") == 0) {
+            if (t->in_multi) {
+                return;             /* queued: EXEC or DISCARD ends both */
+            }
             p->watching = false;
+            pinned_expect(p, t, '+');
+        } else if (strcmp(f->name, "multi") == 0) {
+            pinned_expect(p, t, t->in_multi ? '-' : '+');
+        } else if (t->in_multi && (strcmp(f->name, "exec") == 0 ||
+                                   strcmp(f->name, "discard") == 0)) {
+            p->watching = false;
+            pinned_expect(p, t, f->name[0] == 'e' ? '*' : '+');
+        } else {
+            p->keep = true;         /* EXEC or DISCARD without MULTI */
         }
         return;
     default:
@@ -105,11 +134,39 @@ track_pinned_request(struct track_pinned *p, const struct track *t,
     }
 }
 
+void
+track_pinned_reply(struct track_pinned *p, const struct track *t,
+                   const struct resp_frame *f)
+{
+    bool ok;
+
+    if (f->type == '>' || p->nchecks == 0 || p->check[0] != t->received) {
+        return;     /* a push, or a reply we do not verify */
+    }
+    switch (p->want[0]) {
+    case '+':
+        ok = f->type == '+' && strcmp(f->head, "OK") == 0;
+        break;
+    case '*':
+        ok = f->type == '*' || f->type == '_';  /* RESP3 nil: '_' */
+        break;
+    default:
+        ok = f->type == '-';    /* MULTI inside MULTI: refused, as it must */
+        break;
+    }
+    if (!ok) {
+        p->keep = true;
+    }
+    p->nchecks--;
+    memmove(p->check, p->check + 1, sizeof(p->check[0]) * (size_t)p->nchecks);
+    memmove(p->want, p->want + 1, sizeof(p->want[0]) * (size_t)p->nchecks);
+}
+
 bool
 track_pinned_done(const struct track_pinned *p, const struct track *t)
 {
-    return !p->keep && !p->watching && track_is_quiet(t) &&
-           t->nreauth == 0;
+    return !p->keep && !p->watching && p->nchecks == 0 &&
+           track_is_quiet(t) && t->nreauth == 0;
 }
 
 void

@@ -141,15 +141,24 @@ enum track_pin track_pin_reason(const struct resp_frame *f);
 
 /*
  * While a shared-mode client is pinned: whether its connection state may
- * be back to a fresh link's, so that it can go back to shared links (its
- * link back to the pool, nothing sent).  Only transactions and blocking
- * commands are followed: their state ends (EXEC, DISCARD, UNWATCH, the
- * reply).  Any other pin reason keeps the client pinned for good.
+ * be back to a fresh link's, so that it can go back to shared links.
+ * Only transactions and blocking commands are followed: their state ends
+ * (EXEC, DISCARD, UNWATCH, the reply).  Any other pin reason, WAIT or
+ * WAITAOF (they count replicas for the writes made on their own link),
+ * and any MULTI, EXEC, DISCARD or UNWATCH whose reply says it did not do
+ * what it says (refused, or queued in a MULTI we did not see) keep the
+ * client pinned for good.
  */
+#define TRACK_PIN_CHECKS 8      /* replies to verify, in flight */
+
 struct track_pinned {
     bool keep;                  /* state we do not follow was touched */
     bool watching;              /* WATCH sent; no UNWATCH, or EXEC or
                                    DISCARD inside a MULTI, since */
+    int64_t check[TRACK_PIN_CHECKS];    /* reply ordinals to verify ... */
+    char want[TRACK_PIN_CHECKS];        /* ... as '+' (+OK) or '*' (EXEC's
+                                           array or nil) */
+    int nchecks;
 };
 
 /*
@@ -158,6 +167,13 @@ struct track_pinned {
  */
 void track_pinned_request(struct track_pinned *p, const struct track *t,
                           const struct resp_frame *f);
+
+/*
+ * track_pinned_reply(p, t, f): the server sent frame f to the pinned
+ * client; t is its tracker before track_reply(t, f).  Pure.
+ */
+void track_pinned_reply(struct track_pinned *p, const struct track *t,
+                        const struct resp_frame *f);
 
 /*
  * track_pinned_done(p, t): the client's state is a fresh link's again:
