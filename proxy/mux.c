@@ -32,8 +32,11 @@
 #include "resp.h"
 #include "upstream.h"
 
-#define MUX_SPREAD 16           /* requests in flight on every link before
-                                   another is opened */
+#define MUX_SPREAD 64           /* requests in flight on every link before
+                                   another is opened: 50 clients with one
+                                   request each share one link, and its
+                                   batches are bigger (case a +25 % against
+                                   16, interleaved) */
 #define MUX_QUIET_SECONDS 5.0   /* a link with nothing owed this long goes
                                    back to the pool */
 #define MUX_WHY_MAX 256
