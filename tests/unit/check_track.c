@@ -9,48 +9,53 @@
 #include "track.h"
 #include "unit.h"
 
-/* Feeds every request frame in text to t; returns the last action. */
-static enum track_action
-requests(struct track *t, const char *text)
+/*
+ * Feeds every frame of text (requests or replies, by mode) to t, and to p
+ * first when p is not NULL (a pinned client, as session.c does).  Returns
+ * the last request's action, or how many replies were "ours".
+ */
+static int
+feed(struct track *t, struct track_pinned *p, const char *text,
+     enum resp_mode mode)
 {
     struct resp_scanner s;
     struct resp_frame f;
     size_t off = 0, len = strlen(text), used;
-    enum track_action a = TRACK_FORWARD;
+    int r = mode == RESP_REQUESTS ? (int)TRACK_FORWARD : 0;
 
-    resp_init(&s, RESP_REQUESTS);
+    resp_init(&s, mode);
     while (off < len) {
         enum resp_status st = resp_scan(&s, text + off, len - off, &used, &f);
 
         ck_assert_int_ne(st, RESP_ERROR);
-        if (st == RESP_FRAME) {
-            a = track_request(t, &f);
+        if (st == RESP_FRAME && mode == RESP_REQUESTS) {
+            if (p != NULL) {
+                track_pinned_request(p, t, &f);
+            }
+            r = (int)track_request(t, &f);
+        } else if (st == RESP_FRAME) {
+            if (p != NULL) {
+                track_pinned_reply(p, t, &f);
+            }
+            r += track_reply(t, &f);
         }
         off += used;
     }
-    return a;
+    return r;
+}
+
+/* Feeds every request frame in text to t; returns the last action. */
+static enum track_action
+requests(struct track *t, const char *text)
+{
+    return (enum track_action)feed(t, NULL, text, RESP_REQUESTS);
 }
 
 /* Feeds reply frames; returns how many were "ours". */
 static int
 replies(struct track *t, const char *text)
 {
-    struct resp_scanner s;
-    struct resp_frame f;
-    size_t off = 0, len = strlen(text), used;
-    int ours = 0;
-
-    resp_init(&s, RESP_REPLIES);
-    while (off < len) {
-        enum resp_status st = resp_scan(&s, text + off, len - off, &used, &f);
-
-        ck_assert_int_ne(st, RESP_ERROR);
-        if (st == RESP_FRAME) {
-            ours += track_reply(t, &f);
-        }
-        off += used;
-    }
-    return ours;
+    return feed(t, NULL, text, RESP_REPLIES);
 }
 
 START_TEST(counts_owed_replies)
@@ -433,39 +438,10 @@ START_TEST(unpin_rules)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct track t;
         struct track_pinned p = {0};
-        struct resp_scanner s;
-        struct resp_frame f;
-        const char *text = cases[i].req;
-        size_t off = 0, len = strlen(text), used;
 
         track_init(&t);
-        resp_init(&s, RESP_REQUESTS);
-        while (off < len) {
-            enum resp_status st = resp_scan(&s, text + off, len - off, &used,
-                                            &f);
-
-            ck_assert_int_ne(st, RESP_ERROR);
-            if (st == RESP_FRAME) {
-                track_pinned_request(&p, &t, &f);   /* before, as session.c */
-                (void)track_request(&t, &f);
-            }
-            off += used;
-        }
-        text = cases[i].rep;
-        off = 0;
-        len = strlen(text);
-        resp_init(&s, RESP_REPLIES);
-        while (off < len) {
-            enum resp_status st = resp_scan(&s, text + off, len - off, &used,
-                                            &f);
-
-            ck_assert_int_ne(st, RESP_ERROR);
-            if (st == RESP_FRAME) {
-                track_pinned_reply(&p, &t, &f);     /* before, as session.c */
-                (void)track_reply(&t, &f);
-            }
-            off += used;
-        }
+        (void)feed(&t, &p, cases[i].req, RESP_REQUESTS);
+        (void)feed(&t, &p, cases[i].rep, RESP_REPLIES);
         ck_assert_msg(track_pinned_done(&p, &t) == cases[i].done,
                       "case %zu: %s", i, cases[i].req);
     }
